@@ -1,0 +1,90 @@
+/**
+ * Loading PKCS#11 libraries: C_Initialize once per module per process (tolerating a library
+ * that another part of the process already initialised), C_Finalize only for what we initialised.
+ */
+import pkcs11js from "pkcs11js";
+import { KeyportError } from "../util/errors.js";
+import { call } from "./errors.js";
+import type { ModuleRef } from "./registry.js";
+
+export interface ModuleInfo {
+  name: string;
+  path: string;
+  cryptokiVersion: string;
+  manufacturer: string;
+  libraryDescription: string;
+  libraryVersion: string;
+}
+
+export class LoadedModule {
+  /** @internal the pkcs11js instance; never leaves src/pkcs11 */
+  readonly lib: pkcs11js.PKCS11;
+  private initialisedByUs = false;
+
+  constructor(readonly ref: ModuleRef) {
+    this.lib = new pkcs11js.PKCS11();
+    try {
+      this.lib.load(ref.path);
+    } catch (e) {
+      const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      throw new KeyportError("not-found", `module ${ref.path}: not a loadable PKCS#11 library (${why})`, undefined, { cause: e });
+    }
+    try {
+      this.lib.C_Initialize(ref.params !== undefined ? { libraryParameters: ref.params } : undefined);
+      this.initialisedByUs = true;
+    } catch (e) {
+      // Another user of the library in this process initialised it first: share it, don't finalize it.
+      if (!/CKR_CRYPTOKI_ALREADY_INITIALIZED/.test(e instanceof Error ? e.message : "")) {
+        const err = call("C_Initialize", () => {
+          throw e;
+        });
+        throw err;
+      }
+    }
+  }
+
+  info(): ModuleInfo {
+    const i = call("C_GetInfo", () => this.lib.C_GetInfo());
+    return {
+      name: this.ref.name,
+      path: this.ref.path,
+      cryptokiVersion: `${i.cryptokiVersion.major}.${i.cryptokiVersion.minor}`,
+      manufacturer: i.manufacturerID.trim(),
+      libraryDescription: i.libraryDescription.trim(),
+      libraryVersion: `${i.libraryVersion.major}.${i.libraryVersion.minor}`,
+    };
+  }
+
+  finalize(): void {
+    try {
+      if (this.initialisedByUs) this.lib.C_Finalize();
+    } catch {
+      // finalising is best effort at exit
+    } finally {
+      this.initialisedByUs = false;
+      try {
+        this.lib.close();
+      } catch {
+        /* library already closed */
+      }
+    }
+  }
+}
+
+const loaded = new Map<string, LoadedModule>();
+
+/** Opens (or reuses) a module: one C_Initialize per path+params per process. */
+export function openModule(ref: ModuleRef): LoadedModule {
+  const key = `${ref.path}\0${ref.params ?? ""}`;
+  let m = loaded.get(key);
+  if (!m) {
+    m = new LoadedModule(ref);
+    loaded.set(key, m);
+  }
+  return m;
+}
+
+export function closeAllModules(): void {
+  for (const m of loaded.values()) m.finalize();
+  loaded.clear();
+}

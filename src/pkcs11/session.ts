@@ -1,0 +1,279 @@
+/**
+ * Sessions: opened, used and always closed (searches ended, logged out) through withSession().
+ * Login follows SPEC §2's PIN safety: flags read before C_Login, never a retry.
+ */
+import type pkcs11js from "pkcs11js";
+import { KeyportError } from "../util/errors.js";
+import { ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableReason, type AttrMap, type AttrName, type AttrResult, type AttrTemplate } from "./attributes.js";
+import { CK, ckName, ckValue } from "./ck.js";
+import { call, callAsync, decodePkcs11Throw, isCkr } from "./errors.js";
+import type { MechanismDescription, Token } from "./tokens.js";
+
+/** An object on the token. The raw handle stays inside src/pkcs11. */
+const rawHandles = new WeakMap<ObjectRef, pkcs11js.Handle>();
+export class ObjectRef {
+  /** stable within a session: for de-duplication and map keys */
+  readonly key: string;
+  constructor(handle: pkcs11js.Handle) {
+    rawHandles.set(this, handle);
+    this.key = handle.toString("hex");
+  }
+}
+function raw(ref: ObjectRef): pkcs11js.Handle {
+  const h = rawHandles.get(ref);
+  if (!h) throw new KeyportError("internal", "object reference from another session");
+  return h;
+}
+
+export interface LoginOptions {
+  /** Called only when a PIN is actually needed; the Buffer is wiped after C_Login. */
+  pin: () => Promise<Buffer>;
+  allowFinalTry?: boolean;
+  /** Where warnings and notes go (stderr in the CLI). */
+  warn?: (line: string) => void;
+}
+
+export interface SessionOptions {
+  write?: boolean;
+  login?: LoginOptions | null;
+}
+
+export type MechanismParams =
+  | { kind: "none" }
+  | { kind: "iv"; iv: Buffer }
+  | { kind: "oaep-sha256" };
+
+export class Session {
+  private findActive = false;
+  loggedInByUs = false;
+
+  constructor(
+    readonly token: Token,
+    /** @internal */ readonly handle: pkcs11js.Handle,
+  ) {}
+
+  private get lib(): pkcs11js.PKCS11 {
+    return this.token.module.lib;
+  }
+
+  /** All objects matching a template (in our attribute names). */
+  findObjects(template: AttrTemplate): ObjectRef[] {
+    const lib = this.lib;
+    call("C_FindObjectsInit", () => lib.C_FindObjectsInit(this.handle, toPkcs11Template(template)));
+    this.findActive = true;
+    try {
+      const out: ObjectRef[] = [];
+      for (;;) {
+        const batch = call("C_FindObjects", () => lib.C_FindObjects(this.handle, 256));
+        for (const h of batch) out.push(new ObjectRef(h));
+        if (batch.length < 256) return out;
+      }
+    } finally {
+      this.findActive = false;
+      call("C_FindObjectsFinal", () => lib.C_FindObjectsFinal(this.handle));
+    }
+  }
+
+  /**
+   * Reads attributes with one C_GetAttributeValue. pkcs11js throws away the whole answer when any
+   * attribute is sensitive or invalid, so on such a refusal this object (only) is read one
+   * attribute at a time and each refused value is kept as unreadable with its reason.
+   */
+  readAttributes<N extends AttrName>(ref: ObjectRef, names: readonly N[]): AttrMap<N> {
+    const lib = this.lib;
+    const out: Record<string, AttrResult<unknown>> = {};
+    try {
+      const res = lib.C_GetAttributeValue(this.handle, raw(ref), names.map((n) => ({ type: ATTRIBUTES[n].cka })));
+      names.forEach((n, i) => {
+        out[n] = decodeAttribute(n, res[i]?.value);
+      });
+      return out as AttrMap<N>;
+    } catch (e) {
+      const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
+      // Only per-attribute refusals are worth the fallback; a lost session is not.
+      if (decoded && !isCkr(decoded, "CKR_ATTRIBUTE_SENSITIVE", "CKR_ATTRIBUTE_TYPE_INVALID", "CKR_GENERAL_ERROR", "CKR_FUNCTION_FAILED")) throw decoded;
+    }
+    for (const n of names) {
+      try {
+        const res = lib.C_GetAttributeValue(this.handle, raw(ref), [{ type: ATTRIBUTES[n].cka }]);
+        out[n] = decodeAttribute(n, res[0]?.value);
+      } catch (e) {
+        const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
+        if (decoded && isCkr(decoded, "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT", "CKR_SESSION_CLOSED")) throw decoded;
+        out[n] = { ok: false, reason: decoded ? unreadableReason(decoded.ckr) : e instanceof Error ? e.message.split("\n")[0] ?? "error" : "error" };
+      }
+    }
+    return out as AttrMap<N>;
+  }
+
+  createObject(template: AttrTemplate): ObjectRef {
+    const lib = this.lib;
+    return new ObjectRef(call("C_CreateObject", () => lib.C_CreateObject(this.handle, toPkcs11Template(template))));
+  }
+
+  destroyObject(ref: ObjectRef): void {
+    const lib = this.lib;
+    call("C_DestroyObject", () => lib.C_DestroyObject(this.handle, raw(ref)));
+  }
+
+  generateKey(mechanism: string, template: AttrTemplate): ObjectRef {
+    const lib = this.lib;
+    return new ObjectRef(call("C_GenerateKey", () => lib.C_GenerateKey(this.handle, mech(mechanism, { kind: "none" }), toPkcs11Template(template))));
+  }
+
+  generateKeyPair(mechanism: string, publicTemplate: AttrTemplate, privateTemplate: AttrTemplate): { publicKey: ObjectRef; privateKey: ObjectRef } {
+    const lib = this.lib;
+    const kp = call("C_GenerateKeyPair", () =>
+      lib.C_GenerateKeyPair(this.handle, mech(mechanism, { kind: "none" }), toPkcs11Template(publicTemplate), toPkcs11Template(privateTemplate)),
+    );
+    return { publicKey: new ObjectRef(kp.publicKey), privateKey: new ObjectRef(kp.privateKey) };
+  }
+
+  wrapKey(mechanism: string, params: MechanismParams, wrappingKey: ObjectRef, key: ObjectRef): Buffer {
+    const lib = this.lib;
+    // Large enough for an RSA-16384 PKCS#8; pkcs11js returns the used slice.
+    const out = Buffer.alloc(16384);
+    const wrapped = call("C_WrapKey", () => lib.C_WrapKey(this.handle, mech(mechanism, params), raw(wrappingKey), raw(key), out));
+    const copy = Buffer.from(wrapped);
+    out.fill(0);
+    return copy;
+  }
+
+  unwrapKey(mechanism: string, params: MechanismParams, unwrappingKey: ObjectRef, wrapped: Buffer, template: AttrTemplate): ObjectRef {
+    const lib = this.lib;
+    return new ObjectRef(call("C_UnwrapKey", () => lib.C_UnwrapKey(this.handle, mech(mechanism, params), raw(unwrappingKey), wrapped, toPkcs11Template(template))));
+  }
+
+  encrypt(mechanism: string, params: MechanismParams, key: ObjectRef, data: Buffer): Buffer {
+    const lib = this.lib;
+    call("C_EncryptInit", () => lib.C_EncryptInit(this.handle, mech(mechanism, params), raw(key)));
+    return Buffer.from(call("C_Encrypt", () => lib.C_Encrypt(this.handle, data, Buffer.alloc(data.length + 4096))));
+  }
+
+  async sign(mechanism: string, key: ObjectRef, data: Buffer): Promise<Buffer> {
+    const lib = this.lib;
+    call("C_SignInit", () => lib.C_SignInit(this.handle, mech(mechanism, { kind: "none" }), raw(key)));
+    return Buffer.from(await callAsync("C_Sign", () => lib.C_SignAsync(this.handle, data, Buffer.alloc(2048))));
+  }
+
+  async decrypt(mechanism: string, params: MechanismParams, key: ObjectRef, data: Buffer): Promise<Buffer> {
+    const lib = this.lib;
+    call("C_DecryptInit", () => lib.C_DecryptInit(this.handle, mech(mechanism, params), raw(key)));
+    return Buffer.from(await callAsync("C_Decrypt", () => lib.C_DecryptAsync(this.handle, data, Buffer.alloc(data.length + 2048))));
+  }
+
+  random(length: number): Buffer {
+    const lib = this.lib;
+    return Buffer.from(call("C_GenerateRandom", () => lib.C_GenerateRandom(this.handle, Buffer.alloc(length))));
+  }
+
+  /** Ends a search left open, logs out if we logged in, closes. Never throws. */
+  close(): void {
+    const lib = this.lib;
+    if (this.findActive) {
+      try {
+        lib.C_FindObjectsFinal(this.handle);
+      } catch {
+        /* the session may already be gone */
+      }
+    }
+    if (this.loggedInByUs) {
+      try {
+        lib.C_Logout(this.handle);
+      } catch {
+        /* token removed: nothing to log out of */
+      }
+      this.loggedInByUs = false;
+    }
+    try {
+      lib.C_CloseSession(this.handle);
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
+  const mechanism = ckValue(name);
+  if (mechanism === undefined) throw new KeyportError("internal", `unknown mechanism ${name}`);
+  switch (params.kind) {
+    case "none":
+      return { mechanism };
+    case "iv":
+      return { mechanism, parameter: params.iv };
+    case "oaep-sha256":
+      return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
+  }
+}
+
+/** The token's mechanisms with the flags keyport cares about. */
+export function listMechanisms(token: Token): MechanismDescription[] {
+  const lib = token.module.lib;
+  const slot = token.slot;
+  const list = call("C_GetMechanismList", () => lib.C_GetMechanismList(slot));
+  return list.map((m) => {
+    const info = call("C_GetMechanismInfo", () => lib.C_GetMechanismInfo(slot, m));
+    return {
+      name: ckName("CKM_", m),
+      minKeySize: info.minKeySize,
+      maxKeySize: info.maxKeySize,
+      wrap: (info.flags & CK.CKF_WRAP) !== 0,
+      unwrap: (info.flags & CK.CKF_UNWRAP) !== 0,
+      sign: (info.flags & CK.CKF_SIGN) !== 0,
+      decrypt: (info.flags & CK.CKF_DECRYPT) !== 0,
+    };
+  });
+}
+
+async function login(session: Session, opts: LoginOptions): Promise<void> {
+  const warn = opts.warn ?? (() => {});
+  // Flags first: a locked or last-chance PIN must not be spent by a guess.
+  const d = session.token.refresh();
+  const who = `token "${d.label}"`;
+  if (d.flags.userPinLocked) throw new KeyportError("auth", `${who}: the user PIN is locked`, "the security officer must unlock it (keyport never tries a locked PIN)");
+  if (d.flags.userPinFinalTry && !opts.allowFinalTry) {
+    throw new KeyportError("auth", `${who}: one PIN try is left; keyport will not spend it`, "check the PIN, then run again with --allow-final-try");
+  }
+  if (d.flags.userPinCountLow) warn(`keyport: warning: ${who}: a wrong PIN was entered recently (CKF_USER_PIN_COUNT_LOW); keyport tries the PIN once`);
+  const lib = session.token.module.lib;
+  if (d.flags.protectedAuthPath) {
+    warn(`keyport: ${who} has a protected authentication path: enter the PIN on the reader's PIN pad`);
+    await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER));
+  } else {
+    const pin = await opts.pin();
+    try {
+      // pkcs11js only takes a JS string here; the Buffer is wiped, the string is left to the GC.
+      await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER, pin.toString("utf8")));
+    } finally {
+      pin.fill(0);
+    }
+  }
+  session.loggedInByUs = true;
+
+  async function doLogin(op: () => void): Promise<void> {
+    try {
+      op();
+    } catch (e) {
+      const err = decodePkcs11Throw(e, "C_Login");
+      if (err && err.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
+      if (err && err.ckrName === "CKR_PIN_INCORRECT") {
+        throw new KeyportError("auth", `${who}: wrong PIN (C_Login: CKR_PIN_INCORRECT)`, "keyport does not retry; the token counts failed tries", { cause: e });
+      }
+      throw err ?? e;
+    }
+  }
+}
+
+/** Opens a session, optionally logs in, runs fn, and always cleans up. */
+export async function withSession<T>(token: Token, opts: SessionOptions, fn: (s: Session) => Promise<T>): Promise<T> {
+  const lib = token.module.lib;
+  const flags = CK.CKF_SERIAL_SESSION | (opts.write ? CK.CKF_RW_SESSION : 0);
+  const handle = call("C_OpenSession", () => lib.C_OpenSession(token.slot, flags));
+  const session = new Session(token, handle);
+  try {
+    if (opts.login) await login(session, opts.login);
+    return await fn(session);
+  } finally {
+    session.close();
+  }
+}

@@ -1,0 +1,47 @@
+/** Reads a secret from the terminal without echo, into a Buffer (no readline history). */
+export function promptHidden(question: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    const chunks: number[] = [];
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode(true);
+    stdin.resume();
+    const done = (err?: Error) => {
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      stdin.removeListener("data", onData);
+      process.stderr.write("\n");
+      if (err) {
+        chunks.fill(0);
+        reject(err);
+      } else {
+        const b = Buffer.from(Buffer.from(chunks).toString("latin1"), "latin1");
+        chunks.fill(0);
+        resolve(b);
+      }
+    };
+    const onData = (data: Buffer) => {
+      for (const byte of data) {
+        if (byte === 0x0d || byte === 0x0a) return done();
+        if (byte === 0x03) return done(new Error("interrupted"));
+        if (byte === 0x7f || byte === 0x08) chunks.pop();
+        else chunks.push(byte);
+      }
+      data.fill(0);
+    };
+    stdin.on("data", onData);
+  });
+}
+
+/** Asks a yes/no question on the terminal; resolves to the typed line. */
+export function promptLine(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    process.stderr.write(question);
+    process.stdin.resume();
+    process.stdin.once("data", (d: Buffer) => {
+      process.stdin.pause();
+      resolve(d.toString("utf8").trim());
+    });
+  });
+}
