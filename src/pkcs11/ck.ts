@@ -50,6 +50,7 @@ export const CK = {
   CKM_SHA256: ck("CKM_SHA256"),
   CKG_MGF1_SHA256: ck("CKG_MGF1_SHA256"),
   CKZ_DATA_SPECIFIED: 1,
+  CKF_OS_LOCKING_OK: ck("CKF_OS_LOCKING_OK"),
   // mechanism-info flags
   CKF_WRAP: ck("CKF_WRAP"),
   CKF_UNWRAP: ck("CKF_UNWRAP"),

@@ -4,6 +4,7 @@
  */
 import pkcs11js from "pkcs11js";
 import { KeyportError } from "../util/errors.js";
+import { CK } from "./ck.js";
 import { call } from "./errors.js";
 import type { ModuleRef } from "./registry.js";
 
@@ -30,7 +31,9 @@ export class LoadedModule {
       throw new KeyportError("not-found", `module ${ref.path}: not a loadable PKCS#11 library (${why})`, undefined, { cause: e });
     }
     try {
-      this.lib.C_Initialize(ref.params !== undefined ? { libraryParameters: ref.params } : undefined);
+      // OS locking: some modules (p11-kit-trust) refuse to start without it; we may call from threads.
+      const flags = CK.CKF_OS_LOCKING_OK;
+      this.lib.C_Initialize(ref.params !== undefined ? { libraryParameters: ref.params, flags } : { flags });
       this.initialisedByUs = true;
     } catch (e) {
       // Another user of the library in this process initialised it first: share it, don't finalize it.

@@ -100,6 +100,11 @@ export class Session {
       } catch (e) {
         const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
         if (decoded && isCkr(decoded, "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT", "CKR_SESSION_CLOSED")) throw decoded;
+        // for a presence check, "no such attribute on this object" is a definite answer: absent
+        if (ATTRIBUTES[n].codec === "presence" && decoded && isCkr(decoded, "CKR_ATTRIBUTE_TYPE_INVALID")) {
+          out[n] = { ok: true, value: false };
+          continue;
+        }
         out[n] = { ok: false, reason: decoded ? unreadableReason(decoded.ckr) : e instanceof Error ? e.message.split("\n")[0] ?? "error" : "error" };
       }
     }

@@ -1,0 +1,53 @@
+/** `keyport audit [SELECTOR]`: the exportability report (SPEC §3), with policy exit 6. */
+import { readFileSync } from "node:fs";
+import type { Argv, CommandModule } from "yargs";
+import { auditTokens } from "../../audit/collect.js";
+import { evaluatePolicy, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable } from "../../audit/index.js";
+import { keySelector } from "../../inventory/index.js";
+import { KeyportError } from "../../util/errors.js";
+import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
+
+interface AuditArgs extends KeyArgs {
+  failOn?: string;
+  failOnFlag?: string;
+  policy?: string;
+}
+
+export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
+  command: "audit [selector]",
+  describe: "report for each private and secret key whether it can leave the token, and how",
+  builder: (y) =>
+    keyOptions(y as Argv<GlobalArgs>)
+      .option("fail-on", { type: "string", describe: "exit 6 when a key has one of these verdicts (comma-separated)" })
+      .option("fail-on-flag", { type: "string", describe: "exit 6 when a key has one of these flags (comma-separated, e.g. NSE,WXT)" })
+      .option("policy", { type: "string", describe: "JSON policy file: rules per key label/id pattern" }) as unknown as Argv<AuditArgs>,
+  handler: async (a) => {
+    // validate the policy before touching any token: a bad policy must not cost a PIN entry
+    const failOn = a.failOn !== undefined ? parseFailOn(a.failOn) : [];
+    const failOnFlag = a.failOnFlag !== undefined ? parseFailOnFlag(a.failOnFlag) : [];
+    let policy;
+    if (a.policy !== undefined) {
+      let text: string;
+      try {
+        text = readFileSync(a.policy, "utf8");
+      } catch (e) {
+        throw new KeyportError("usage", `policy file ${a.policy}: cannot read it (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+      }
+      policy = loadPolicy(text, a.policy);
+    }
+    const selector = keySelector(a.selector, a.label, a.id);
+    const tokens = selectedTokens(a, selector);
+    const { report, notes } = await auditTokens(tokens, loginOptions(a, selector?.uri), selector, new Date());
+    for (const n of notes) warnLine(`keyport: note: ${n}`);
+    const fmt = outputFormat(a);
+    process.stdout.write(fmt === "json" ? renderAuditJson(report) : fmt === "csv" ? renderAuditCsv(report) : renderAuditTable(report));
+    const violations = evaluatePolicy(report, { failOn, failOnFlag, policy });
+    if (violations.length > 0) {
+      for (const v of violations) warnLine(`keyport: policy: ${v.uri}: ${v.reason} (${v.rule})`);
+      throw new KeyportError("policy", `audit policy violated by ${violations.length} key${violations.length === 1 ? "" : "s"}`);
+    }
+    if (selector && report.keys.length === 0) throw new KeyportError("not-found", `no key matches ${selector.text}`);
+  },
+};
+

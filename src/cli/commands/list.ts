@@ -1,0 +1,105 @@
+/** `keyport list [SELECTOR]`: the token's objects grouped as identities, pending key pairs, … */
+import type { Argv, CommandModule } from "yargs";
+import { keyFacts } from "../../audit/from-inventory.js";
+import { exportPlan, flags as keyFlags, verdict } from "../../audit/index.js";
+import { forEachInventory, keySelector, matchGroups, type Group, type KeyInfo, type TokenInventory } from "../../inventory/index.js";
+import { KeyportError } from "../../util/errors.js";
+import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { renderTable } from "../table.js";
+import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
+
+interface ListArgs extends KeyArgs {
+  all: boolean;
+  uri: boolean;
+}
+
+const KIND_LABEL: Record<Group["kind"], string> = {
+  identity: "identity",
+  "pending-key-pair": "pending key pair",
+  certificate: "certificate",
+  "public-key": "public key",
+  "secret-key": "secret key",
+  data: "data",
+};
+
+function keyDesc(k: KeyInfo | undefined): string {
+  if (!k) return "-";
+  if (k.keyType === "rsa") return `rsa ${k.bits ?? "?"}`;
+  if (k.curve) return k.curve === "Ed25519" ? "ed25519" : `ec ${k.curve}`;
+  return `${k.keyType ?? "?"}${k.bits ? ` ${k.bits}` : ""}`;
+}
+
+function groupJson(inv: TokenInventory, g: Group, now: Date) {
+  const key = g.privateKey ?? g.secretKey;
+  const facts = key ? keyFacts(key, g.privateKey ? "private" : "secret", inv.token.label, g.certificate) : undefined;
+  const plan = facts ? exportPlan(facts, { wrapMechanisms: inv.wrapMechanisms }) : undefined;
+  const c = g.certificate?.info;
+  const main = key ?? g.publicKey;
+  return {
+    kind: g.kind,
+    uri: main?.uri ?? g.certificate?.uri ?? g.data?.uri ?? "",
+    label: main?.label ?? g.certificate?.label ?? g.data?.label ?? null,
+    id: main?.id ?? g.certificate?.id ?? "",
+    pairedBy: g.pairedBy,
+    keyType: main?.keyType ?? null,
+    bits: main?.bits ?? null,
+    curve: main?.curve ?? null,
+    verdict: facts ? verdict(facts.attributes) : null,
+    exportable: plan?.exportable ?? null,
+    exportMethod: plan?.exportMethod ?? null,
+    flags: facts ? keyFlags(facts, now) : [],
+    attributes: facts?.attributes ?? null,
+    certificate: c ? { uri: g.certificate?.uri, subject: c.subject, issuer: c.issuer, serial: c.serial, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256, keyUsage: c.keyUsage } : null,
+    publicKeyUri: g.publicKey && key ? g.publicKey.uri : null,
+    application: g.data?.application ?? null,
+  };
+}
+
+export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
+  command: "list [selector]",
+  describe: "list the token's objects grouped: identities, pending key pairs, certificates, secret keys",
+  builder: (y) =>
+    keyOptions(y as Argv<GlobalArgs>)
+      .option("all", { type: "boolean", default: false, describe: "also show lone public keys and data objects" })
+      .option("uri", { type: "boolean", default: false, describe: "show each entry's PKCS#11 URI in the table" }) as unknown as Argv<ListArgs>,
+  handler: async (a) => {
+    const selector = keySelector(a.selector, a.label, a.id);
+    const tokens = selectedTokens(a, selector);
+    const now = new Date();
+    const shown = (g: Group) => a.all || (g.kind !== "public-key" && g.kind !== "data");
+    const results = await forEachInventory(tokens, { login: loginOptions(a, selector?.uri), data: a.all }, async (inv) => {
+      if (!inv.loggedIn) warnLine(`keyport: note: token "${inv.token.label}": not logged in: private objects were not seen`);
+      const groups = selector ? matchGroups(inv.groups.map((g) => ({ group: g, uri: "" })), selector).map((x) => x.group) : inv.groups.filter(shown);
+      return { inv, groups: groups.map((g) => groupJson(inv, g, now)) };
+    });
+    if (selector && results.every((r) => r.groups.length === 0)) throw new KeyportError("not-found", `no key matches ${selector.text}`, "see the keys with: keyport list");
+    if (outputFormat(a) === "json") {
+      const doc = {
+        schema: "keyport.list/v1",
+        tokens: results.map(({ inv, groups }) => ({ uri: inv.tokenUri, label: inv.token.label, serial: inv.token.serial, loggedIn: inv.loggedIn, groups })),
+      };
+      process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      return;
+    }
+    for (const { inv, groups } of results) {
+      process.stdout.write(`token "${inv.token.label}" serial ${inv.token.serial} (${inv.token.module})\n`);
+      const headers = ["KIND", "LABEL", "ID", "KEY", "VERDICT", "FLAGS", "CERTIFICATE", "EXPIRES"];
+      if (a.uri) headers.push("URI");
+      const rows = groups.map((g) => {
+        const row = [
+          KIND_LABEL[g.kind],
+          g.label ?? "-",
+          g.id || "-",
+          g.keyType ? keyDesc({ keyType: g.keyType, bits: g.bits, curve: g.curve } as KeyInfo) : "-",
+          g.verdict ?? "-",
+          g.flags.join(",") || "-",
+          g.certificate?.subject ?? (g.kind === "pending-key-pair" ? "(none yet)" : "-"),
+          g.certificate ? g.certificate.notAfter.slice(0, 10) : "-",
+        ];
+        if (a.uri) row.push(g.uri);
+        return row;
+      });
+      process.stdout.write(rows.length ? renderTable(headers, rows) : "  (no objects)\n");
+    }
+  },
+};

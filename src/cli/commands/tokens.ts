@@ -1,0 +1,68 @@
+/** `keyport tokens`: one entry per slot with a token, flags included. */
+import type { CommandModule } from "yargs";
+import { findTokens, tokenUri } from "../../inventory/select.js";
+import type { TokenDescription } from "../../pkcs11/index.js";
+import { KeyportError } from "../../util/errors.js";
+import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
+import { renderTable } from "../table.js";
+
+export function tokenJson(d: TokenDescription) {
+  const f = d.flags;
+  return {
+    uri: tokenUri(d),
+    module: d.module,
+    slotId: d.slotId,
+    label: d.label,
+    manufacturer: d.manufacturer,
+    model: d.model,
+    serial: d.serial,
+    flags: {
+      loginRequired: f.loginRequired,
+      protectedAuthPath: f.protectedAuthPath,
+      userPinCountLow: f.userPinCountLow,
+      userPinFinalTry: f.userPinFinalTry,
+      userPinLocked: f.userPinLocked,
+      userPinInitialized: f.userPinInitialized,
+      removable: f.removable,
+      hardware: f.hardware,
+    },
+  };
+}
+
+/** Compact flag marks; the ones that call for attention in upper case. */
+function flagMarks(d: TokenDescription): string {
+  const f = d.flags;
+  const marks = [
+    f.loginRequired ? "login" : "no-login",
+    f.protectedAuthPath ? "pinpad" : "",
+    f.userPinCountLow ? "PIN-COUNT-LOW" : "",
+    f.userPinFinalTry ? "PIN-FINAL-TRY" : "",
+    f.userPinLocked ? "PIN-LOCKED" : "",
+    f.loginRequired && !f.userPinInitialized ? "PIN-NOT-INITIALIZED" : "",
+    f.removable ? "removable" : "",
+    f.hardware ? "hw" : "",
+  ];
+  return marks.filter(Boolean).join(",");
+}
+
+export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
+  command: "tokens",
+  describe: "list the tokens in the modules' slots, with their PIN and slot flags",
+  handler: async (a) => {
+    const sel = tokenSelection(a);
+    const tokens = findTokens(sel).map((t) => t.description);
+    if (tokens.length === 0 && (sel.token !== undefined || sel.slot !== undefined)) {
+      throw new KeyportError("not-found", `no token matches ${sel.token ?? `slot ${sel.slot}`}`, "see every token with: keyport tokens");
+    }
+    if (outputFormat(a) === "json") {
+      process.stdout.write(JSON.stringify(tokens.map(tokenJson), null, 2) + "\n");
+      return;
+    }
+    process.stdout.write(
+      renderTable(
+        ["SLOT", "LABEL", "MANUFACTURER", "MODEL", "SERIAL", "FLAGS", "URI"],
+        tokens.map((d) => [String(d.slotId), d.label, d.manufacturer, d.model, d.serial, flagMarks(d), tokenUri(d)]),
+      ),
+    );
+  },
+};

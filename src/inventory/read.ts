@@ -1,0 +1,79 @@
+/**
+ * Reading a token's objects: searched per class (and per key type for keys) so that each object
+ * is read with one C_GetAttributeValue whose template is valid for it; the adapter falls back to
+ * single reads only for an object whose batch the token refuses.
+ */
+import type { AttrMap, AttrName, KeyTypeName, ObjectClassName, ObjectRef, Session } from "../pkcs11/index.js";
+
+const BASE = ["label", "id", "token", "private", "modifiable"] as const satisfies readonly AttrName[];
+const KEY_BASE = [...BASE, "keyType", "local", "derive"] as const satisfies readonly AttrName[];
+const PRIVATE_BASE = [...KEY_BASE, "sensitive", "extractable", "neverExtractable", "alwaysSensitive", "wrapWithTrusted", "alwaysAuthenticate", "sign", "decrypt", "unwrap"] as const satisfies readonly AttrName[];
+const PUBLIC_BASE = [...KEY_BASE, "verify", "encrypt", "wrap", "trusted"] as const satisfies readonly AttrName[];
+
+export const TEMPLATES = {
+  privateRsa: [...PRIVATE_BASE, "modulus", "publicExponent"],
+  privateEc: [...PRIVATE_BASE, "ecParams"],
+  private: PRIVATE_BASE,
+  publicRsa: [...PUBLIC_BASE, "modulus", "publicExponent"],
+  publicEc: [...PUBLIC_BASE, "ecParams", "ecPoint"],
+  public: PUBLIC_BASE,
+  secret: [...KEY_BASE, "sensitive", "extractable", "neverExtractable", "alwaysSensitive", "wrapWithTrusted", "encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "valueLen", "trusted", "unwrapTemplate"],
+  cert: [...BASE, "certificateType", "value", "trusted"],
+  data: [...BASE, "application"],
+} as const satisfies Record<string, readonly AttrName[]>;
+
+export interface TokenObject {
+  ref: ObjectRef;
+  class: ObjectClassName;
+  attrs: AttrMap;
+}
+
+export interface TokenObjects {
+  private: TokenObject[];
+  public: TokenObject[];
+  cert: TokenObject[];
+  secret: TokenObject[];
+  data: TokenObject[];
+}
+
+type Plan = { keyType?: KeyTypeName; template: readonly AttrName[] };
+
+const KEY_PLANS: Record<"private" | "public", Plan[]> = {
+  private: [
+    { keyType: "rsa", template: TEMPLATES.privateRsa },
+    { keyType: "ec", template: TEMPLATES.privateEc },
+    { keyType: "ec-edwards", template: TEMPLATES.privateEc },
+    { template: TEMPLATES.private }, // any other key type: the common attributes
+  ],
+  public: [
+    { keyType: "rsa", template: TEMPLATES.publicRsa },
+    { keyType: "ec", template: TEMPLATES.publicEc },
+    { keyType: "ec-edwards", template: TEMPLATES.publicEc },
+    { template: TEMPLATES.public },
+  ],
+};
+
+function readClass(s: Session, cls: ObjectClassName, plans: Plan[]): TokenObject[] {
+  const seen = new Set<string>();
+  const out: TokenObject[] = [];
+  for (const plan of plans) {
+    const refs = s.findObjects(plan.keyType ? { class: cls, keyType: plan.keyType } : { class: cls });
+    for (const ref of refs) {
+      if (seen.has(ref.key)) continue;
+      seen.add(ref.key);
+      out.push({ ref, class: cls, attrs: s.readAttributes(ref, plan.template) });
+    }
+  }
+  return out;
+}
+
+/** Every object of the token visible in this session, with its attributes. */
+export function readTokenObjects(s: Session, opts: { data?: boolean } = {}): TokenObjects {
+  return {
+    private: readClass(s, "private", KEY_PLANS.private),
+    public: readClass(s, "public", KEY_PLANS.public),
+    cert: readClass(s, "cert", [{ template: TEMPLATES.cert }]),
+    secret: readClass(s, "secret-key", [{ template: TEMPLATES.secret }]),
+    data: opts.data === false ? [] : readClass(s, "data", [{ template: TEMPLATES.data }]),
+  };
+}
