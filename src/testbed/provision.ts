@@ -124,6 +124,36 @@ function spkiOf(s: Session, pub: ObjectRef): Buffer {
   return key.export({ type: "spki", format: "der" });
 }
 
+/**
+ * Which key types the token will C_WrapKey under an AES key: declared as capabilities (wrap-rsa,
+ * wrap-ec, wrap-ed25519) so tests expect a clean stop where the token cannot, not a failure.
+ */
+function probeWrapping(s: Session, spec: TestbedSpec, made: ProvisionedKey[]): Capability[] {
+  const mech = listMechanisms(s.token).find((m) => m.wrap && ["CKM_AES_KEY_WRAP_PAD", "CKM_AES_KEY_WRAP_KWP", "CKM_AES_CBC_PAD"].includes(m.name));
+  if (!mech) return [];
+  const caps: Capability[] = [];
+  const kek = s.createObject({ class: "secret-key", keyType: "aes", token: false, value: Buffer.alloc(32, 7), wrap: true, sensitive: true, extractable: false });
+  try {
+    for (const [type, cap] of [["rsa", "wrap-rsa"], ["ec", "wrap-ec"], ["ed25519", "wrap-ed25519"]] as const) {
+      const k = made.find((x) => x.status === "provisioned" && x.type === type && x.extractable && x.sensitive && !x.wrapWithTrusted);
+      if (!k) continue;
+      const ref = s.findObjects({ class: "private", id: Buffer.from(k.id, "hex") })[0];
+      if (!ref) continue;
+      try {
+        const params = mech.name === "CKM_AES_CBC_PAD" ? { kind: "iv" as const, iv: Buffer.alloc(16) } : { kind: "none" as const };
+        s.wrapKey(mech.name, params, kek, ref).fill(0);
+        caps.push(cap);
+      } catch {
+        /* this key type cannot be wrapped on this token */
+      }
+    }
+  } finally {
+    s.destroyObject(kek);
+  }
+  void spec;
+  return caps;
+}
+
 export async function provision(s: Session, spec: TestbedSpec, log: (line: string) => void): Promise<ProvisionResult> {
   const caps = capabilities(s.token);
   const ca: TestbedCa = await makeCa(`keyport testbed CA (${spec.token.label})`);
@@ -167,5 +197,6 @@ export async function provision(s: Session, spec: TestbedSpec, log: (line: strin
     out.push({ ...k, status: "provisioned" });
     log(`  made ${k.label} (${k.type}${k.bits ? ` ${k.bits}` : ""}${k.curve ? ` ${k.curve}` : ""}) → expect ${k.expect.verdict}`);
   }
+  caps.push(...probeWrapping(s, spec, out));
   return { keys: out, capabilities: caps, caPem: ca.cert.toString("pem") };
 }

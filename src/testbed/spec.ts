@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { KeyportError } from "../util/errors.js";
 
 export type FixtureKeyType = "rsa" | "ec" | "ed25519" | "aes";
-export type Capability = "ed25519" | "wrap-with-trusted" | "plain-private-keys";
+export type Capability = "ed25519" | "wrap-with-trusted" | "plain-private-keys" | "wrap-rsa" | "wrap-ec" | "wrap-ed25519";
 export type Verdict = "plain" | "wrap" | "trusted-wrap" | "non-extractable" | "unknown";
 
 export interface FixtureKey {
@@ -25,6 +25,8 @@ export interface FixtureKey {
   origin?: "generated" | "imported";
   usage?: "sign" | "wrap";
   requires?: Capability[];
+  /** what the token must be able to do for `keyport export` to succeed (else it stops, exit 3) */
+  exportRequires?: Capability[];
   expect: { verdict: Verdict; flags: string[] };
 }
 

@@ -1,0 +1,75 @@
+/** `keyport verify FILE [--against SELECTOR]` (SPEC §3): exit 0 all holds, 5 mismatch/wrong password, 2 not a PKCS#12. */
+import { createPublicKey } from "node:crypto";
+import type { Argv, CommandModule } from "yargs";
+import { challenge, sameKey } from "../../backup/index.js";
+import { openBackup, type FileReport } from "../../backup/verify-file.js";
+import { exactlyOne, forEachInventory, keySelector, publicKeyOfCertificate } from "../../inventory/index.js";
+import { KeyportError } from "../../util/errors.js";
+import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
+import { passwordReader } from "../secret-options.js";
+import { oneToken } from "./key-options.js";
+
+interface VerifyArgs extends GlobalArgs {
+  file: string;
+  against?: string;
+  passwordSource?: string;
+}
+
+function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: number } | null): string {
+  if (!e) return "not encrypted";
+  return [e.scheme, e.kdf, e.cipher, e.iterations !== undefined ? `${e.iterations} iterations` : undefined].filter(Boolean).join(", ");
+}
+
+function printReport(r: FileReport, against: { uri: string; keyMatchesToken: boolean; challenge: string } | null): void {
+  const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
+  out.push(`MAC:         ${r.mac ? `HMAC-${r.mac.algorithm.toUpperCase()}, ${r.mac.iterations} iterations, ${r.mac.saltLength}-byte salt (verified)` : "none (integrity not protected)"}`);
+  out.push(`bags:        ${r.bags.map((b) => b.type + (b.encryptedContainer ? " (encrypted)" : "")).join(", ")}`);
+  for (const k of r.keys) out.push(`key:         ${k.type}${k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : ""}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`);
+  for (const c of r.certificates) out.push(`certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}`);
+  out.push(`key ↔ certificate: ${r.keyMatchesCertificate === null ? "no certificate for the key" : r.keyMatchesCertificate ? "match" : "DIFFERENT"}`);
+  if (against) out.push(`key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; challenge: ${against.challenge}`);
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
+  command: "verify <file>",
+  describe: "open a PKCS#12 with its password and check it (and, with --against, that it holds the token's key)",
+  builder: (y) =>
+    (y as Argv<GlobalArgs>)
+      .positional("file", { type: "string", demandOption: true })
+      .option("against", { type: "string", describe: "a key selector (pkcs11: URI) whose key the file must hold" })
+      .option("password-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)", default: process.env.KEYPORT_PASSWORD_SOURCE || undefined }) as unknown as Argv<VerifyArgs>,
+  handler: async (a) => {
+    const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
+    const password = await passwordReader(a.passwordSource, false)();
+    let opened;
+    try {
+      opened = await openBackup(a.file, password);
+    } finally {
+      password.fill(0);
+    }
+    const { report, contents } = opened;
+    let against: { uri: string; keyMatchesToken: boolean; challenge: string } | null = null;
+    const key = contents.keys[0];
+    if (selector) {
+      if (!key) throw new KeyportError("verify", `${a.file} holds no private key to compare with the token`);
+      const token = oneToken(a, selector);
+      against = await forEachInventory([token], { login: loginOptions(a, selector.uri), data: false }, async (inv, s) => {
+        const candidates = inv.groups.filter((g) => g.privateKey).map((g) => ({ group: g, uri: g.privateKey!.uri }));
+        const { group } = exactlyOne(candidates, selector);
+        const priv = group.privateKey!;
+        const tokenPublic = priv.publicKey ?? group.publicKey?.publicKey ?? (group.certificate?.info ? publicKeyOfCertificate(group.certificate.info) : null);
+        const filePublic = createPublicKey(key.privateKey);
+        const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
+        const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
+        const ok = ch !== null && ch.tokenToFile && ch.fileToToken;
+        return { uri: priv.uri, keyMatchesToken, challenge: ch ? (ok ? `${ch.method} both ways: passed` : `${ch.method}: FAILED`) : "not run (keys differ)" };
+      }).then((r) => r[0] ?? null);
+    }
+    const ok = report.keyMatchesCertificate !== false && (!against || (against.keyMatchesToken && against.challenge.endsWith("passed")));
+    if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ ...report, against, ok }, null, 2) + "\n");
+    else printReport(report, against);
+    if (report.keyMatchesCertificate === false) throw new KeyportError("verify", `${a.file}: the key and the certificate in the file are different key pairs`);
+    if (against && !ok) throw new KeyportError("verify", `${a.file}: the key in the file is not the token's key ${against.uri}`);
+  },
+};

@@ -1,0 +1,107 @@
+/**
+ * Writing PKCS#12 (RFC 7292) in two profiles. The layout is OpenSSL's, which every importer
+ * knows: AuthenticatedSafe = [EncryptedData(certificate bags), Data(shrouded key bag)], password
+ * integrity by HMAC, DER throughout.
+ *
+ * modern: PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) for the key and the certificates, HMAC-SHA256
+ *         MAC, 16-byte salts, one iteration count for all three derivations.
+ * legacy: pbeWithSHAAnd3-KeyTripleDES-CBC for both, HMAC-SHA1 MAC, 2048 iterations, 8-byte
+ *         salts: for Windows XP/Server 2003-era and old Java importers. Never RC2-40.
+ */
+import type { KeyObject } from "node:crypto";
+import { ContentInfo, EncryptedContent, EncryptedContentInfo } from "@peculiar/asn1-cms";
+import { AuthenticatedSafe, CertBag, PFX, PKCS12Attribute, SafeBag, SafeContents } from "@peculiar/asn1-pfx";
+import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
+import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { CmsEncryptedData } from "./asn.js";
+import { bmpString, octetString } from "./der.js";
+import { makeMacData } from "./mac.js";
+import { OID } from "./oids.js";
+import { encryptPbes2, encryptPkcs12TripleDes } from "./pbe.js";
+
+export type Profile = "modern" | "legacy";
+
+/**
+ * 200,000: a strong PBKDF2-HMAC-SHA256 cost that .NET still loads with its default
+ * Pkcs12LoaderLimits (IndividualKdfIterationLimit and MacIterationLimit 300,000; the three
+ * derivations of a file — key, certificates, MAC — total 600,000, under its 1,000,000 total).
+ */
+export const DEFAULT_MODERN_ITERATIONS = 200_000;
+export const LEGACY_ITERATIONS = 2048;
+
+export interface WriteOptions {
+  privateKey?: KeyObject;
+  /** DER certificates: the key's own (at keyCertificateIndex) and its chain */
+  certificates: Buffer[];
+  keyCertificateIndex?: number;
+  friendlyName?: string;
+  localKeyId: Buffer;
+  /** UTF-8 bytes; not kept */
+  password: Buffer;
+  profile: Profile;
+  iterations?: number;
+}
+
+const ab = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+
+/** @peculiar/asn1-pfx 2.x's PKCS12Attribute constructor drops its parameters (Object.assign(params)): set the fields. */
+function attribute(attrId: string, value: Buffer): PKCS12Attribute {
+  const a = new PKCS12Attribute();
+  a.attrId = attrId;
+  a.attrValues = [ab(value)];
+  return a;
+}
+
+function attributes(friendlyName: string | undefined, localKeyId: Buffer | undefined): PKCS12Attribute[] | undefined {
+  const out: PKCS12Attribute[] = [];
+  if (friendlyName !== undefined) out.push(attribute(OID.friendlyName, bmpString(friendlyName)));
+  if (localKeyId !== undefined) out.push(attribute(OID.localKeyId, octetString(localKeyId)));
+  return out.length ? out : undefined;
+}
+
+async function encrypt(profile: Profile, plain: Buffer, password: Buffer, iterations: number) {
+  return profile === "modern" ? encryptPbes2(plain, password, iterations) : encryptPkcs12TripleDes(plain, password, iterations);
+}
+
+export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
+  const iterations = o.profile === "legacy" ? (o.iterations ?? LEGACY_ITERATIONS) : (o.iterations ?? DEFAULT_MODERN_ITERATIONS);
+  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError("iterations must be a positive integer");
+  const keyCert = o.privateKey && o.certificates.length > 0 ? (o.keyCertificateIndex ?? 0) : -1;
+  const authSafe: ContentInfo[] = [];
+
+  if (o.certificates.length > 0) {
+    const bags = o.certificates.map((der, i) => {
+      const certBag = new CertBag({ certId: OID.x509Certificate, certValue: ab(octetString(der)) });
+      return new SafeBag({
+        bagId: OID.certBag,
+        bagValue: AsnConvert.serialize(certBag),
+        bagAttributes: i === keyCert ? attributes(o.friendlyName, o.localKeyId) : undefined,
+      });
+    });
+    const plain = Buffer.from(AsnConvert.serialize(new SafeContents(bags)));
+    const { algorithm, data } = await encrypt(o.profile, plain, o.password, iterations);
+    const encrypted = new CmsEncryptedData({
+      version: 0,
+      encryptedContentInfo: new EncryptedContentInfo({ contentType: OID.data, contentEncryptionAlgorithm: algorithm, encryptedContent: new EncryptedContent({ value: new OctetString(data) }) }),
+    });
+    authSafe.push(new ContentInfo({ contentType: OID.encryptedData, content: AsnConvert.serialize(encrypted) }));
+  }
+
+  if (o.privateKey) {
+    const pkcs8 = o.privateKey.export({ type: "pkcs8", format: "der" });
+    try {
+      const { algorithm, data } = await encrypt(o.profile, pkcs8, o.password, iterations);
+      const shrouded = new EncryptedPrivateKeyInfo({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(data) });
+      const bag = new SafeBag({ bagId: OID.pkcs8ShroudedKeyBag, bagValue: AsnConvert.serialize(shrouded), bagAttributes: attributes(o.friendlyName, o.localKeyId) });
+      const contents = Buffer.from(AsnConvert.serialize(new SafeContents([bag])));
+      authSafe.push(new ContentInfo({ contentType: OID.data, content: ab(octetString(contents)) }));
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  const safeDer = Buffer.from(AsnConvert.serialize(new AuthenticatedSafe(authSafe)));
+  const macData = makeMacData(o.profile === "modern" ? "sha256" : "sha1", o.password, iterations, safeDer, o.profile === "modern" ? 16 : 8);
+  const pfx = new PFX({ version: 3, authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }), macData });
+  return Buffer.from(AsnConvert.serialize(pfx));
+}
