@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     reporters: ["default", "json"],
     outputFile: { json: "test-results/vitest.json" },
+    // Each native test file makes its own token in a temporary directory, so files may run side by side.
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -20,8 +22,6 @@ export default defineConfig({
           include: ["native-tests/**/*.test.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
-          // Tokens are files on disk and the machine has two cores: run files two at a time.
-          maxWorkers: 2,
         },
       },
     ],

@@ -71,6 +71,15 @@ const certSpki = (c: CertificateEntry): string | null => {
   }
 };
 
+const RANK: Record<Group["kind"], number> = { identity: 0, "pending-key-pair": 0, certificate: 1, "public-key": 2, "secret-key": 3, data: 4 };
+const groupId = (g: Group) => (g.privateKey ?? g.secretKey ?? g.publicKey ?? g.certificate)?.id ?? "";
+const groupLabel = (g: Group) => (g.privateKey ?? g.secretKey ?? g.publicKey ?? g.certificate ?? g.data)?.label ?? "";
+
+/** Stable order for listings and reports: keys first, by CKA_ID, then label. */
+function byKindThenId(a: Group, b: Group): number {
+  return RANK[a.kind] - RANK[b.kind] || groupId(a).localeCompare(groupId(b)) || groupLabel(a).localeCompare(groupLabel(b));
+}
+
 export function groupObjects(objects: TokenObjects, token: TokenDescription): { groups: Group[]; certificates: CertificateEntry[] } {
   const label = token.label;
   const privates = objects.private.map((o) => keyInfo(o, label, "private"));
@@ -126,5 +135,5 @@ export function groupObjects(objects: TokenObjects, token: TokenDescription): { 
     const l = valueOf(d.attrs, "label") ?? null;
     groups.push({ kind: "data", pairedBy: null, data: { object: d, uri: objectUri(label, { id: hex(valueOf(d.attrs, "id")), label: l, type: "data" }), label: l, application: valueOf(d.attrs, "application") ?? null } });
   }
-  return { groups, certificates: certs.filter((c) => !usedCert.has(c)) };
+  return { groups: groups.sort(byKindThenId), certificates: certs.filter((c) => !usedCert.has(c)) };
 }
