@@ -4,7 +4,7 @@
  * the new ones exist, so a failure never leaves the token with neither.
  */
 import { createCipheriv, createHash, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from "node:crypto";
-import { parseCertificate } from "../inventory/index.js";
+import { groupObjects, parseCertificate, readTokenObjects } from "../inventory/index.js";
 import { certificateTemplate, isCkr, templatesFromPrivateKey, valueOf, type AttrTemplate, type ObjectRef, type Session } from "../pkcs11/index.js";
 import type { Pkcs12Contents } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
@@ -80,41 +80,71 @@ export function importBackup(s: Session, contents: Pkcs12Contents, o: ImportOpti
   const id = o.id !== undefined ? Buffer.from(o.id, "hex") : defaultId(k.privateKey);
   const label = o.label ?? k.friendlyName ?? leaf?.c.friendlyName ?? "imported key";
 
-  const existing = s.findObjects({ id }).filter((ref) => {
+  // what this import would collide with: objects under the same CKA_ID, and the same key under another ID
+  const byId = s.findObjects({ id }).filter((ref) => {
     const cls = valueOf(s.readAttributes(ref, ["class"]), "class");
     return cls === "private" || cls === "public" || cls === "cert";
   });
-  if (existing.length > 0 && !o.replace) {
-    throw new KeyportError("usage", `the token already holds ${existing.length} object(s) with CKA_ID ${id.toString("hex")}`, "give another --id, or --replace to replace them");
+  if (byId.length > 0 && !o.replace) {
+    throw new KeyportError("usage", `the token already holds ${byId.length} object(s) with CKA_ID ${id.toString("hex")}`, "give another --id, or --replace to replace them");
+  }
+  const spkiHex = spki.toString("hex");
+  const sameKey = groupObjects(readTokenObjects(s, { data: false }), s.token.description).groups.find(
+    (g) => g.privateKey?.publicKey && g.privateKey.publicKey.export({ type: "spki", format: "der" }).toString("hex") === spkiHex,
+  );
+  if (sameKey && !o.replace) {
+    throw new KeyportError("usage", `the token already holds this key as ${sameKey.privateKey!.uri}`, "use --replace to replace it");
+  }
+  const existing = [...byId];
+  for (const part of [sameKey?.privateKey, sameKey?.publicKey, sameKey?.certificate]) {
+    if (part && !existing.some((r) => r.key === part.object.ref.key)) existing.push(part.object.ref);
   }
 
   const created: ObjectRef[] = [];
   const t = templatesFromPrivateKey(k.privateKey);
   const use = usage(k.privateKey, leaf?.info?.keyUsage ?? []);
   let method: ImportResult["method"] = "create";
+  // Test hook: KEYPORT_FAULT_AFTER_OBJECTS=N fails the import after N created objects, so the
+  // native tests can prove the roll-back on a real token. Never set in normal use.
+  const faultAfter = Number(process.env.KEYPORT_FAULT_AFTER_OBJECTS ?? NaN);
+  const track = (ref: ObjectRef) => {
+    created.push(ref);
+    if (created.length === faultAfter) throw new KeyportError("internal", `injected fault after ${faultAfter} object(s) (KEYPORT_FAULT_AFTER_OBJECTS)`);
+  };
   try {
     const privTemplate: AttrTemplate = { ...t.privateKey, ...use.priv, token: true, private: true, label, id, sensitive: true, extractable: o.extractable };
     try {
-      created.push(s.createObject(privTemplate));
+      track(s.createObject(privTemplate));
     } catch (e) {
       if (!isCkr(e, "CKR_TEMPLATE_INCONSISTENT", "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_ATTRIBUTE_READ_ONLY")) throw e;
       const { privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value, ...shape } = privTemplate;
       void [privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value];
-      created.push(unwrapOnto(s, k.privateKey, shape));
+      track(unwrapOnto(s, k.privateKey, shape));
       method = "unwrap";
     }
-    created.push(s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label, id }));
-    if (leaf) created.push(s.createObject(certificateTemplate(leaf.c.der, label, id)));
+    // Some tokens (NSS softokn) give a stored private key a CKA_ID of their own: the other
+    // objects follow it, so the three still pair by ID.
+    const tokenId = valueOf(s.readAttributes(created[0]!, ["id"]), "id");
+    let finalId = id;
+    if (tokenId && tokenId.length > 0 && !tokenId.equals(id)) {
+      finalId = Buffer.from(tokenId);
+      o.warn(`keyport: note: the token gave the private key its own CKA_ID ${finalId.toString("hex")} (asked for ${id.toString("hex")}); the public key and certificate use it too`);
+    }
+    track(s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label, id: finalId }));
+    if (leaf) track(s.createObject(certificateTemplate(leaf.c.der, label, finalId)));
     let chainCount = 0;
     for (const c of chain) {
       // a CA certificate already on the token is not duplicated
       if (s.findObjects({ class: "cert", value: c.c.der }).length > 0) continue;
-      created.push(s.createObject(certificateTemplate(c.c.der, c.c.friendlyName ?? c.info?.subject ?? "CA certificate", undefined)));
+      track(s.createObject(certificateTemplate(c.c.der, c.c.friendlyName ?? c.info?.subject ?? "CA certificate", undefined)));
       chainCount++;
     }
-    for (const ref of existing) s.destroyObject(ref);
+    // NSS softokn gives a key stored under an existing CKA_ID the old object's handle: that
+    // handle now holds the new key and must not be destroyed.
+    const reused = new Set(created.map((r) => r.key));
+    for (const ref of existing) if (!reused.has(ref.key)) s.destroyObject(ref);
     return {
-      id: id.toString("hex"),
+      id: finalId.toString("hex"),
       label,
       keyType: k.privateKey.asymmetricKeyType ?? "unknown",
       objects: ["private key", "public key", ...(leaf ? ["certificate"] : []), ...(chainCount ? [`${chainCount} chain certificate(s)`] : [])],

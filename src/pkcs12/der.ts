@@ -60,32 +60,72 @@ export function decodeOctetString(der: Buffer): Buffer | undefined {
 }
 
 /**
- * Walks the whole structure iteratively. Returns a reason when the input is malformed or nests
- * deeper than maxDepth; constructed OCTET STRINGs are walked too. Primitive contents are not
- * parsed here (nested DER inside OCTET STRINGs is scanned again when it is opened).
+ * BER → DER-shaped bytes for the ASN.1 library, bounded for untrusted input. PKCS#12 is BER:
+ * NSS's pk12util writes indefinite lengths and constructed OCTET STRINGs. This resolves
+ * indefinite lengths, flattens constructed OCTET STRINGs (tag 0x24) into primitive ones, checks
+ * every length, limits nesting and element count, and refuses trailing bytes. Primitive contents
+ * are copied byte for byte, so a MAC over an OCTET STRING's content still sees what was written.
  */
-export function scanDer(buf: Buffer, maxDepth: number): string | null {
-  const root = readHeader(buf, 0, buf.length);
-  if (!root) return "not DER: no complete element at the start";
-  if (root.header + root.length !== buf.length) return `trailing bytes after the DER element (${buf.length - root.header - root.length})`;
-  const stack: number[] = [buf.length];
-  let off = 0;
-  let count = 0;
-  while (stack.length > 0) {
-    const end = stack[stack.length - 1]!;
-    if (off === end) {
-      stack.pop();
-      continue;
+export class BerError extends Error {}
+
+export function normalizeBer(buf: Buffer, maxDepth: number): Buffer {
+  let elements = 0;
+  const element = (off: number, end: number, depth: number): { out: Buffer; next: number; eoc: boolean } => {
+    if (++elements > 1_000_000) throw new BerError("too many elements");
+    if (off + 2 > end) throw new BerError(`element cut short at byte ${off}`);
+    const tag = buf[off]!;
+    if (tag === 0 && buf[off + 1] === 0) return { out: Buffer.alloc(0), next: off + 2, eoc: true };
+    if ((tag & 0x1f) === 0x1f) throw new BerError(`high tag number at byte ${off}`);
+    const constructed = (tag & 0x20) !== 0;
+    const first = buf[off + 1]!;
+    let contentStart: number;
+    let contentEnd: number | null;
+    if (first < 0x80) {
+      contentStart = off + 2;
+      contentEnd = contentStart + first;
+    } else if (first === 0x80) {
+      if (!constructed) throw new BerError(`indefinite length on a primitive element at byte ${off}`);
+      contentStart = off + 2;
+      contentEnd = null;
+    } else {
+      const n = first & 0x7f;
+      if (n > 4 || off + 2 + n > end) throw new BerError(`bad length at byte ${off}`);
+      let len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + buf[off + 2 + i]!;
+      contentStart = off + 2 + n;
+      contentEnd = contentStart + len;
     }
-    const h = readHeader(buf, off, end);
-    if (!h) return `malformed DER at byte ${off}`;
-    if (++count > 1_000_000) return "too many DER elements";
-    const constructed = (h.tag & 0x20) !== 0;
-    if (constructed) {
-      if (stack.length > maxDepth) return `nesting deeper than ${maxDepth}`;
-      off += h.header;
-      stack.push(off + h.length);
-    } else off += h.header + h.length;
-  }
-  return off === buf.length ? null : "trailing bytes";
+    if (contentEnd !== null && contentEnd > end) throw new BerError(`length at byte ${off} runs past the end`);
+    if (!constructed) return { out: tlv(tag, buf.subarray(contentStart, contentEnd!)), next: contentEnd!, eoc: false };
+    if (depth >= maxDepth) throw new BerError(`nesting deeper than ${maxDepth}`);
+    const parts: Buffer[] = [];
+    let p = contentStart;
+    const limit = contentEnd ?? end;
+    for (;;) {
+      if (contentEnd !== null && p === contentEnd) break;
+      if (contentEnd === null && p >= end) throw new BerError("indefinite length without its end marker");
+      const child = element(p, limit, depth + 1);
+      p = child.next;
+      if (child.eoc) {
+        if (contentEnd !== null) throw new BerError(`end-of-contents inside a definite length at byte ${p - 2}`);
+        break;
+      }
+      parts.push(child.out);
+    }
+    if (tag === 0x24) {
+      // constructed OCTET STRING: its segments' contents, joined, as one primitive OCTET STRING
+      const contents = parts.map((part) => {
+        const h = readHeader(part, 0, part.length);
+        if (!h || h.tag !== 0x04) throw new BerError("a constructed OCTET STRING holds something else");
+        return part.subarray(h.header);
+      });
+      return { out: tlv(0x04, Buffer.concat(contents)), next: p, eoc: false };
+    }
+    return { out: tlv(tag, Buffer.concat(parts)), next: p, eoc: false };
+  };
+  if (buf.length === 0) throw new BerError("no data");
+  const root = element(0, buf.length, 0);
+  if (root.eoc) throw new BerError("starts with an end-of-contents marker");
+  if (root.next !== buf.length) throw new BerError(`trailing bytes after the element (${buf.length - root.next})`);
+  return root.out;
 }

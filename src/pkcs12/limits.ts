@@ -10,6 +10,8 @@ export interface ReadLimits {
   maxDepth: number;
   maxBags: number;
   maxSaltBytes: number;
+  /** refuse files without password integrity (a MAC): their contents could have been changed */
+  requireMac: boolean;
 }
 
 export const DEFAULT_LIMITS: ReadLimits = {
@@ -19,17 +21,27 @@ export const DEFAULT_LIMITS: ReadLimits = {
   maxDepth: 32,
   maxBags: 256,
   maxSaltBytes: 1024,
+  requireMac: true,
 };
 
 export const notPkcs12 = (why: string) => new KeyportError("usage", `not a PKCS#12 file: ${why}`);
+
+/** An ASN.1 INTEGER as parsed (@peculiar/asn1-schema gives values past 32 bits' half as decimal strings) → number or NaN. */
+export function asCount(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string") return /^-?\d{1,15}$/.test(v) ? Number(v) : Number.NaN;
+  if (typeof v === "bigint") return v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) ? Number.NaN : Number(v);
+  return Number.NaN;
+}
 
 /** Tracks the key-derivation work one file asks for, refusing absurd counts up front. */
 export class WorkBudget {
   private total = 0;
   constructor(private readonly limits: ReadLimits) {}
 
-  spend(iterations: number, saltLength: number, what: string): void {
-    if (!Number.isSafeInteger(iterations) || iterations < 1) throw notPkcs12(`${what}: iteration count ${iterations} is not a positive number`);
+  spend(count: unknown, saltLength: number, what: string): number {
+    const iterations = asCount(count);
+    if (!Number.isSafeInteger(iterations) || iterations < 1) throw notPkcs12(`${what}: iteration count ${String(count)} is not a positive number`);
     if (iterations > this.limits.maxIterations) {
       throw new KeyportError("usage", `refused: ${what} asks for ${iterations} iterations (keyport's limit is ${this.limits.maxIterations})`);
     }
@@ -38,5 +50,6 @@ export class WorkBudget {
     if (this.total > this.limits.maxTotalIterations) {
       throw new KeyportError("usage", `refused: the file asks for more than ${this.limits.maxTotalIterations} key-derivation iterations in all`);
     }
+    return iterations;
   }
 }

@@ -10,7 +10,7 @@ import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { Pbes2Params, Pbkdf2Params, Pkcs12PbeParams } from "./asn.js";
 import { pkcs12Kdf } from "./kdf.js";
-import { notPkcs12, type WorkBudget } from "./limits.js";
+import { asCount, notPkcs12, type WorkBudget } from "./limits.js";
 import { HMAC_PRF, OID, UNSUPPORTED_NAMES } from "./oids.js";
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -93,14 +93,14 @@ export function describeAlgorithm(alg: AlgorithmIdentifier, budget: WorkBudget |
     if (!c) throw new KeyportError("usage", `unsupported cipher ${p.encryptionScheme.algorithm} in ${what}`);
     const salt = buf(k.salt.buffer);
     budget?.spend(k.iterationCount, salt.length, what);
-    return { scheme: "PBES2", kdf: `PBKDF2-HMAC-${prf.toUpperCase()}`, cipher: c.label, iterations: k.iterationCount, saltLength: salt.length };
+    return { scheme: "PBES2", kdf: `PBKDF2-HMAC-${prf.toUpperCase()}`, cipher: c.label, iterations: asCount(k.iterationCount), saltLength: salt.length };
   }
   if (alg.algorithm === OID.pbeWithSHAAnd3KeyTripleDESCBC || alg.algorithm === OID.pbeWithSHAAnd2KeyTripleDESCBC) {
     const p = parseParams(alg, Pkcs12PbeParams, "PKCS#12 PBE");
     const salt = buf(p.salt.buffer);
     budget?.spend(p.iterations, salt.length, what);
     const two = alg.algorithm === OID.pbeWithSHAAnd2KeyTripleDESCBC;
-    return { scheme: two ? "pbeWithSHAAnd2-KeyTripleDES-CBC" : "pbeWithSHAAnd3-KeyTripleDES-CBC", cipher: two ? "2DES-CBC" : "3DES-CBC", iterations: p.iterations, saltLength: salt.length };
+    return { scheme: two ? "pbeWithSHAAnd2-KeyTripleDES-CBC" : "pbeWithSHAAnd3-KeyTripleDES-CBC", cipher: two ? "2DES-CBC" : "3DES-CBC", iterations: asCount(p.iterations), saltLength: salt.length };
   }
   const name = UNSUPPORTED_NAMES[alg.algorithm];
   throw new KeyportError("usage", `unsupported algorithm ${name ?? alg.algorithm} in ${what}`);
@@ -119,15 +119,15 @@ export async function decrypt(alg: AlgorithmIdentifier, data: Buffer, password: 
     const ivOctets = p.encryptionScheme.parameters ? AsnConvert.parse(p.encryptionScheme.parameters, OctetString) : null;
     iv = ivOctets ? Buffer.from(buf(ivOctets.buffer)) : undefined;
     if (!iv || iv.length !== c.ivLength) throw notPkcs12(`${what}: the ${c.label} IV is ${iv?.length ?? 0} bytes, not ${c.ivLength}`);
-    key = await pbkdf2Async(password, buf(k.salt.buffer), k.iterationCount, c.keyLength, k.prf ? HMAC_PRF[k.prf.algorithm]! : "sha1");
+    key = await pbkdf2Async(password, buf(k.salt.buffer), asCount(k.iterationCount), c.keyLength, k.prf ? HMAC_PRF[k.prf.algorithm]! : "sha1");
     cipher = c.name;
   } else {
     const p = parseParams(alg, Pkcs12PbeParams, "PKCS#12 PBE");
     const salt = buf(p.salt.buffer);
     const two = alg.algorithm === OID.pbeWithSHAAnd2KeyTripleDESCBC;
-    const k = pkcs12Kdf("sha1", password, salt, 1, p.iterations, two ? 16 : 24);
+    const k = pkcs12Kdf("sha1", password, salt, 1, asCount(p.iterations), two ? 16 : 24);
     key = two ? Buffer.concat([k, k.subarray(0, 8)]) : k;
-    iv = pkcs12Kdf("sha1", password, salt, 2, p.iterations, 8);
+    iv = pkcs12Kdf("sha1", password, salt, 2, asCount(p.iterations), 8);
     cipher = "des-ede3-cbc";
   }
   if (data.length === 0 || data.length % (cipher === "des-ede3-cbc" ? 8 : 16) !== 0) throw notPkcs12(`${what}: encrypted data has a length the cipher cannot produce`);

@@ -11,7 +11,7 @@ import { EncryptedPrivateKeyInfo, PrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { KeyportError } from "../util/errors.js";
 import { CmsEncryptedData } from "./asn.js";
-import { decodeBmpString, decodeOctetString, scanDer } from "./der.js";
+import { BerError, decodeBmpString, decodeOctetString, normalizeBer } from "./der.js";
 import { DEFAULT_LIMITS, notPkcs12, WorkBudget, type ReadLimits } from "./limits.js";
 import { computeMac, macMatches } from "./mac.js";
 import { HASH_BY_OID, OID, UNSUPPORTED_NAMES } from "./oids.js";
@@ -37,10 +37,14 @@ const BAG_TYPES: Record<string, BagType> = {
 
 const buf = (a: ArrayBuffer | ArrayBufferView) => (ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a));
 
-/** Parses DER with the ASN.1 library after the bounded pre-scan; any failure is "not a PKCS#12". */
-function parse<T>(der: Buffer, type: new () => T, what: string, limits: ReadLimits): T {
-  const problem = scanDer(der, limits.maxDepth);
-  if (problem) throw notPkcs12(`${what}: ${problem}`);
+/** Parses BER/DER with the ASN.1 library after the bounded normalisation; any failure is "not a PKCS#12". */
+function parse<T>(ber: Buffer, type: new () => T, what: string, limits: ReadLimits): T {
+  let der: Buffer;
+  try {
+    der = normalizeBer(ber, limits.maxDepth);
+  } catch (e) {
+    throw notPkcs12(`${what}: ${e instanceof BerError ? e.message : "malformed"}`);
+  }
   try {
     return AsnConvert.parse(der, type);
   } catch (e) {
@@ -158,17 +162,22 @@ export async function readPkcs12(der: Buffer, password: Buffer, limitsIn: Partia
     }
   }
 
-  if (pfx.macData) {
+  // the ASN.1 class default-constructs an absent MacData: an empty algorithm means "no MAC"
+  const macOid = pfx.macData?.mac?.digestAlgorithm?.algorithm ?? "";
+  if (macOid) {
     const m = pfx.macData;
-    const hash = HASH_BY_OID[m.mac.digestAlgorithm.algorithm];
-    if (!hash) throw new KeyportError("usage", `unsupported algorithm ${UNSUPPORTED_NAMES[m.mac.digestAlgorithm.algorithm] ?? m.mac.digestAlgorithm.algorithm} for the MAC`);
+    const oid = macOid;
+    const hash = HASH_BY_OID[oid];
+    if (!hash) throw new KeyportError("usage", `unsupported algorithm ${UNSUPPORTED_NAMES[oid] ?? oid} for the MAC`);
     const salt = buf(m.macSalt.buffer);
-    budget.spend(m.iterations, salt.length, "the MAC");
+    const iterations = budget.spend(m.iterations, salt.length, "the MAC");
     const expected = buf(m.mac.digest.buffer);
-    if (!macMatches(expected, computeMac(hash, password, salt, m.iterations, Buffer.from(safeDer)))) {
+    if (!macMatches(expected, computeMac(hash, password, salt, iterations, Buffer.from(safeDer)))) {
       throw new KeyportError("verify", "wrong password or corrupted file: the MAC does not verify");
     }
-    out.mac = { algorithm: hash, iterations: m.iterations, saltLength: salt.length };
+    out.mac = { algorithm: hash, iterations, saltLength: salt.length };
+  } else if (limits.requireMac) {
+    throw new KeyportError("verify", "the file has no MAC: its integrity cannot be checked, so keyport does not trust it");
   }
 
   for (const part of parts) {

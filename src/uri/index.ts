@@ -1,2 +1,5 @@
 /** PKCS#11 URI parse/format (RFC 7512): the module's public surface. */
-export { formatPkcs11Uri, isPkcs11Uri, parsePkcs11Uri, percentDecode, type ObjectType, type Pkcs11Uri } from "./pkcs11-uri.js";
+export { OBJECT_TYPES } from "./attributes.js";
+export { formatPkcs11Uri } from "./format.js";
+export { isPkcs11Uri, parsePkcs11Uri } from "./parse.js";
+export type { ObjectType, Pkcs11Uri } from "./types.js";

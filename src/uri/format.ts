@@ -1,0 +1,37 @@
+/** Writes a PKCS#11 URI (RFC 7512) in a fixed attribute order, so equal selections print equal. */
+import { badUri, isObjectType, isSlotId, LIBRARY_VERSION, LONE_SURROGATE, PATH_ATTRIBUTES, QUERY_ATTRIBUTES } from "./attributes.js";
+import { percentEncode } from "./percent.js";
+import type { Pkcs11Uri } from "./types.js";
+
+export function formatPkcs11Uri(uri: Pkcs11Uri): string {
+  const path: string[] = [];
+  for (const [name, field] of PATH_ATTRIBUTES) {
+    const value = uri[field];
+    if (value === undefined) continue;
+    path.push(`${name}=${encodePathValue(name, value)}`);
+  }
+  const query: string[] = [];
+  for (const [name, field] of QUERY_ATTRIBUTES) {
+    const value = uri[field];
+    // A PIN is never written out, so a printed URI is always safe to log or paste.
+    if (value === undefined || field === "pinValue") continue;
+    query.push(`${name}=${percentEncode(checkText(name, value), "query")}`);
+  }
+  return `pkcs11:${path.join(";")}${query.length > 0 ? `?${query.join("&")}` : ""}`;
+}
+
+function encodePathValue(name: string, value: string | number | Buffer): string {
+  if (Buffer.isBuffer(value)) return percentEncode(value, "bytes");
+  if (typeof value === "number") {
+    if (!isSlotId(value)) throw badUri("slot-id must be a decimal unsigned integer");
+    return String(value);
+  }
+  if (name === "type" && !isObjectType(value)) throw badUri("type is not a PKCS#11 URI object type");
+  if (name === "library-version" && !LIBRARY_VERSION.test(value)) throw badUri("library-version must be M or M.N (decimal)");
+  return percentEncode(checkText(name, value), "path");
+}
+
+function checkText(name: string, value: string): string {
+  if (LONE_SURROGATE.test(value)) throw badUri(`${name} is not valid Unicode`);
+  return value;
+}
