@@ -24,7 +24,7 @@ export async function auditTokens(tokens: Token[], login: LoginOptions | null, s
   const summaries: TokenSummary[] = [];
   const keys: Array<KeyFacts & { tokenUri: string }> = [];
   const capsByTokenUri = new Map<string, TokenCapabilities>();
-  await forEachInventory(tokens, { login, data: false }, async (inv) => {
+  await forEachInventory(tokens, { login, data: false, publicKeys: "when-needed" }, async (inv) => {
     summaries.push(tokenSummary(inv));
     capsByTokenUri.set(inv.tokenUri, { wrapMechanisms: inv.wrapMechanisms });
     if (!inv.loggedIn) notes.push(`token "${inv.token.label}": not logged in: private objects were not seen (private keys are usually private objects)`);

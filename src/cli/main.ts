@@ -6,15 +6,31 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { closeAllModules } from "../pkcs11/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
-import { auditCommand } from "./commands/audit.js";
-import { exportCommand } from "./commands/export.js";
-import { importCommand } from "./commands/import.js";
-import { listCommand } from "./commands/list.js";
-import { modulesCommand } from "./commands/modules.js";
-import { testbedCommand } from "./commands/testbed.js";
-import { verifyCommand } from "./commands/verify.js";
-import { tokensCommand } from "./commands/tokens.js";
+import type { CommandModule } from "yargs";
 import { globalOptions, type GlobalArgs } from "./options.js";
+
+type AnyCommand = CommandModule<GlobalArgs, never>;
+
+/**
+ * Commands load on demand: a run of `keyport audit` does not pay for loading the PKCS#12 writer
+ * or the certificate generator. --help and completion load them all.
+ */
+const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
+  ["modules", async () => (await import("./commands/modules.js")).modulesCommand as AnyCommand],
+  ["tokens", async () => (await import("./commands/tokens.js")).tokensCommand as AnyCommand],
+  ["list", async () => (await import("./commands/list.js")).listCommand as AnyCommand],
+  ["audit", async () => (await import("./commands/audit.js")).auditCommand as AnyCommand],
+  ["export", async () => (await import("./commands/export.js")).exportCommand as AnyCommand],
+  ["verify", async () => (await import("./commands/verify.js")).verifyCommand as AnyCommand],
+  ["import", async () => (await import("./commands/import.js")).importCommand as AnyCommand],
+  ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
+];
+
+async function commandsFor(argv: string[]): Promise<AnyCommand[]> {
+  const first = argv.find((x) => !x.startsWith("-"));
+  const one = COMMANDS.find(([name]) => name === first);
+  return Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()));
+}
 
 function firstLine(s: string): string {
   return s.split("\n")[0] ?? s;
@@ -36,17 +52,11 @@ export function reportError(e: unknown, debug: boolean): number {
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("--debug");
   let failure: unknown;
-  const cli = globalOptions(yargs(argv))
+  let cli = globalOptions(yargs(argv))
     .scriptName("keyport")
-    .usage("$0 <command> [options]\n\nAudit, back up and restore keys on smart cards and HSMs over PKCS#11.")
-    .command(modulesCommand as never)
-    .command(tokensCommand as never)
-    .command(listCommand as never)
-    .command(auditCommand as never)
-    .command(exportCommand as never)
-    .command(verifyCommand as never)
-    .command(importCommand as never)
-    .command(testbedCommand as never)
+    .usage("$0 <command> [options]\n\nAudit, back up and restore keys on smart cards and HSMs over PKCS#11.");
+  for (const c of await commandsFor(argv)) cli = cli.command(c as never);
+  cli = cli
     .demandCommand(1, "name a command (see --help)")
     .strict()
     .completion("completion", "print a bash/zsh completion script")

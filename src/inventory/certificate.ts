@@ -1,8 +1,11 @@
-/** What keyport shows of a certificate: names, serial, validity, key usage, fingerprint, key. */
-// @peculiar/x509 resolves its services through tsyringe, which needs the Reflect polyfill first.
-import "reflect-metadata";
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+/**
+ * What keyport shows of a certificate: names, serial, validity, key usage, fingerprint, key.
+ * node:crypto's X509Certificate does the parsing (fast to load); the KeyUsage and
+ * BasicConstraints extensions come from @peculiar/asn1-x509.
+ */
+import { createHash, X509Certificate, type KeyObject } from "node:crypto";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { BasicConstraints, Certificate, id_ce_basicConstraints, id_ce_keyUsage, KeyUsage, KeyUsageFlags } from "@peculiar/asn1-x509";
 
 export interface CertificateInfo {
   subject: string;
@@ -20,43 +23,63 @@ export interface CertificateInfo {
 }
 
 const USAGES: Array<[number, string]> = [
-  [x509.KeyUsageFlags.digitalSignature, "digitalSignature"],
-  [x509.KeyUsageFlags.nonRepudiation, "nonRepudiation"],
-  [x509.KeyUsageFlags.keyEncipherment, "keyEncipherment"],
-  [x509.KeyUsageFlags.dataEncipherment, "dataEncipherment"],
-  [x509.KeyUsageFlags.keyAgreement, "keyAgreement"],
-  [x509.KeyUsageFlags.keyCertSign, "keyCertSign"],
-  [x509.KeyUsageFlags.cRLSign, "cRLSign"],
+  [KeyUsageFlags.digitalSignature, "digitalSignature"],
+  [KeyUsageFlags.nonRepudiation, "nonRepudiation"],
+  [KeyUsageFlags.keyEncipherment, "keyEncipherment"],
+  [KeyUsageFlags.dataEncipherment, "dataEncipherment"],
+  [KeyUsageFlags.keyAgreement, "keyAgreement"],
+  [KeyUsageFlags.keyCertSign, "keyCertSign"],
+  [KeyUsageFlags.cRLSign, "cRLSign"],
 ];
+
+/** node prints a DN one attribute per line; keyport shows it on one line, as openssl -nameopt does. */
+const oneLine = (dn: string) => dn.split("\n").filter(Boolean).join(", ");
+
+function extensions(der: Buffer): { keyUsage: string[]; isCa: boolean } {
+  const out = { keyUsage: [] as string[], isCa: false };
+  try {
+    const c = AsnConvert.parse(der, Certificate);
+    for (const e of c.tbsCertificate.extensions ?? []) {
+      if (e.extnID === id_ce_keyUsage) {
+        const ku = AsnConvert.parse(e.extnValue, KeyUsage);
+        out.keyUsage = USAGES.filter(([bit]) => (ku.toNumber() & bit) !== 0).map(([, n]) => n);
+      } else if (e.extnID === id_ce_basicConstraints) {
+        out.isCa = AsnConvert.parse(e.extnValue, BasicConstraints).cA;
+      }
+    }
+  } catch {
+    /* extensions keyport cannot read are left out, the certificate still shows */
+  }
+  return out;
+}
 
 /** Parses a DER certificate; null when it is not one (a token may hold anything in CKA_VALUE). */
 export function parseCertificate(der: Buffer): CertificateInfo | null {
-  let c: x509.X509Certificate;
+  let c: X509Certificate;
   try {
-    c = new x509.X509Certificate(new Uint8Array(der));
+    c = new X509Certificate(der);
   } catch {
     return null;
   }
-  const ku = c.getExtension(x509.KeyUsagesExtension);
-  const bc = c.getExtension(x509.BasicConstraintsExtension);
+  const ext = extensions(der);
   return {
-    subject: c.subject,
-    issuer: c.issuer,
+    subject: oneLine(c.subject),
+    issuer: oneLine(c.issuer),
     serial: c.serialNumber.toUpperCase(),
-    notBefore: c.notBefore.toISOString(),
-    notAfter: c.notAfter.toISOString(),
+    notBefore: new Date(c.validFrom).toISOString(),
+    notAfter: new Date(c.validTo).toISOString(),
     sha256: createHash("sha256").update(der).digest("hex"),
-    keyUsage: ku ? USAGES.filter(([bit]) => (ku.usages & bit) !== 0).map(([, n]) => n) : [],
+    keyUsage: ext.keyUsage,
     selfSigned: c.subject === c.issuer,
-    isCa: bc?.ca ?? false,
-    spki: Buffer.from(c.publicKey.rawData),
+    isCa: ext.isCa,
+    spki: c.publicKey.export({ type: "spki", format: "der" }),
     der,
   };
 }
 
 export function publicKeyOfCertificate(info: CertificateInfo): KeyObject | null {
   try {
-    return createPublicKey({ key: info.spki, format: "der", type: "spki" });
+    return new X509Certificate(info.der).publicKey;
   } catch {
     return null;
   }

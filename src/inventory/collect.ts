@@ -7,6 +7,8 @@ export interface CollectOptions {
   login: LoginOptions | null;
   data?: boolean;
   write?: boolean;
+  /** "when-needed": skip public-key objects unless pairing needs them (audit) */
+  publicKeys?: "always" | "when-needed";
 }
 
 /** Runs fn on each token's inventory, sessions closed (and logged out) after each. */
@@ -17,7 +19,7 @@ export async function forEachInventory<T>(tokens: Token[], opts: CollectOptions,
     const login = token.description.flags.loginRequired ? opts.login : null;
     out.push(
       await withSession(token, { write: opts.write ?? false, login }, async (s) => {
-        const inv = readInventory(s, { loggedIn: login !== null || !token.description.flags.loginRequired, data: opts.data ?? true });
+        const inv = readInventory(s, { loggedIn: login !== null || !token.description.flags.loginRequired, data: opts.data ?? true, publicKeys: opts.publicKeys ?? "always" });
         return fn(inv, s);
       }),
     );

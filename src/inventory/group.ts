@@ -61,14 +61,16 @@ function certEntry(o: TokenObject, tokenLabel: string): CertificateEntry {
   return { object: o, uri: objectUri(tokenLabel, { id, label, type: "cert" }), label, id, info: der ? parseCertificate(der) : null };
 }
 
-const spkiOf = (k: KeyObject | null): string | null => (k ? k.export({ type: "spki", format: "der" }).toString("hex") : null);
-const certSpki = (c: CertificateEntry): string | null => {
-  if (!c.info) return null;
-  try {
-    return spkiOf(createPublicKey({ key: c.info.spki, format: "der", type: "spki" }));
-  } catch {
-    return null;
+/** SPKI hex of a key, computed once per key object (pairing compares many times). */
+const spkiCache = new WeakMap<KeyObject, string>();
+const spkiOf = (k: KeyObject | null): string | null => {
+  if (!k) return null;
+  let v = spkiCache.get(k);
+  if (v === undefined) {
+    v = k.export({ type: "spki", format: "der" }).toString("hex");
+    spkiCache.set(k, v);
   }
+  return v;
 };
 
 const RANK: Record<Group["kind"], number> = { identity: 0, "pending-key-pair": 0, certificate: 1, "public-key": 2, "secret-key": 3, data: 4 };
@@ -85,6 +87,17 @@ export function groupObjects(objects: TokenObjects, token: TokenDescription): { 
   const privates = objects.private.map((o) => keyInfo(o, label, "private"));
   const publics = objects.public.map((o) => keyInfo(o, label, "public"));
   const certs = objects.cert.map((o) => certEntry(o, label));
+  // the certificates' keys in the same canonical SPKI form as the tokens' keys, once each
+  const certSpkis = new Map<CertificateEntry, string | null>(
+    certs.map((c) => {
+      try {
+        return [c, c.info ? spkiOf(createPublicKey({ key: c.info.spki, format: "der", type: "spki" })) : null];
+      } catch {
+        return [c, null];
+      }
+    }),
+  );
+  const certSpki = (c: CertificateEntry) => certSpkis.get(c) ?? null;
   const usedPub = new Set<KeyInfo>();
   const usedCert = new Set<CertificateEntry>();
   const groups: Group[] = [];

@@ -53,27 +53,42 @@ const KEY_PLANS: Record<"private" | "public", Plan[]> = {
   ],
 };
 
-function readClass(s: Session, cls: ObjectClassName, plans: Plan[]): TokenObject[] {
-  const seen = new Set<string>();
+/**
+ * Searches cost the token a pass over all its objects (SoftHSM's file store checks every file),
+ * so the class is searched once, then per key type only until every object is accounted for.
+ */
+export function readClass(s: Session, cls: ObjectClassName, plans: Plan[]): TokenObject[] {
+  const all = s.findObjects({ class: cls });
+  const pending = new Map(all.map((ref) => [ref.key, ref]));
   const out: TokenObject[] = [];
   for (const plan of plans) {
-    const refs = s.findObjects(plan.keyType ? { class: cls, keyType: plan.keyType } : { class: cls });
+    if (pending.size === 0) break;
+    const refs = plan.keyType ? s.findObjects({ class: cls, keyType: plan.keyType }) : [...pending.values()];
     for (const ref of refs) {
-      if (seen.has(ref.key)) continue;
-      seen.add(ref.key);
+      if (!pending.delete(ref.key)) continue;
       out.push({ ref, class: cls, attrs: s.readAttributes(ref, plan.template) });
     }
   }
   return out;
 }
 
+export interface ReadOptions {
+  data?: boolean;
+  /** public-key objects: always, or only when pairing needs them (see inventory.ts) */
+  publicKeys?: boolean;
+}
+
 /** Every object of the token visible in this session, with its attributes. */
-export function readTokenObjects(s: Session, opts: { data?: boolean } = {}): TokenObjects {
+export function readTokenObjects(s: Session, opts: ReadOptions = {}): TokenObjects {
   return {
     private: readClass(s, "private", KEY_PLANS.private),
-    public: readClass(s, "public", KEY_PLANS.public),
+    public: opts.publicKeys === false ? [] : readPublicKeys(s),
     cert: readClass(s, "cert", [{ template: TEMPLATES.cert }]),
     secret: readClass(s, "secret-key", [{ template: TEMPLATES.secret }]),
     data: opts.data === false ? [] : readClass(s, "data", [{ template: TEMPLATES.data }]),
   };
+}
+
+export function readPublicKeys(s: Session): TokenObject[] {
+  return readClass(s, "public", KEY_PLANS.public);
 }

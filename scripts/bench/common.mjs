@@ -1,0 +1,36 @@
+// Shared by the benchmark scripts: run a command N times, report the median wall time.
+import { spawnSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+export const ROOT = new URL("../..", import.meta.url).pathname;
+export const KEYPORT = join(ROOT, "bin", "keyport");
+export const RSS_HOOK = join(ROOT, "scripts", "bench", "rss-hook.mjs");
+
+export function run(cmd, args, env, { quiet = true } = {}) {
+  const r = spawnSync(cmd, args, { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return r;
+}
+
+export function timeRuns(runs, fn) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    fn(i);
+    times.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], times };
+}
+
+/** Runs keyport under the RSS hook and returns its peak memory in MB. */
+export function keyportPeakMb(args, env) {
+  const file = join(ROOT, ".bench", `rss-${process.pid}`);
+  run(process.execPath, ["--import", RSS_HOOK, KEYPORT, ...args], { ...env, KEYPORT_BENCH_RSS_FILE: file });
+  const kb = Number(readFileSync(file, "utf8"));
+  rmSync(file, { force: true });
+  return kb / 1024;
+}
+
+export const fmt = (ms) => `${ms.toFixed(0)} ms`;
