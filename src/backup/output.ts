@@ -36,6 +36,7 @@ function installSignalCleanup(): void {
 
 /** Checks the destination before any work: an existing file (without --force) or a bad directory is exit 2. */
 export function checkDestination(path: string, force: boolean): string {
+  installSignalCleanup();
   const full = resolve(path);
   const dir = dirname(full);
   let st;
