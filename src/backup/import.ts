@@ -5,7 +5,10 @@
  */
 import { createCipheriv, createHash, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from "node:crypto";
 import { groupObjects, parseCertificate, readTokenObjects } from "../inventory/index.js";
-import { certificateTemplate, isCkr, templatesFromPrivateKey, valueOf, type AttrTemplate, type ObjectRef, type Session } from "../pkcs11/index.js";
+import { certificateKeyUsage } from "../inventory/key-usage.js";
+// not in the adapter's index: it loads the ASN.1 library, which the audit path does without
+import { certificateTemplate } from "../pkcs11/cert-template.js";
+import { isCkr, templatesFromPrivateKey, valueOf, type AttrTemplate, type ObjectRef, type Session } from "../pkcs11/index.js";
 import type { Pkcs12Contents } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
 
@@ -102,7 +105,7 @@ export function importBackup(s: Session, contents: Pkcs12Contents, o: ImportOpti
 
   const created: ObjectRef[] = [];
   const t = templatesFromPrivateKey(k.privateKey);
-  const use = usage(k.privateKey, leaf?.info?.keyUsage ?? []);
+  const use = usage(k.privateKey, leaf ? certificateKeyUsage(leaf.c.der) : []);
   let method: ImportResult["method"] = "create";
   // Test hook: KEYPORT_FAULT_AFTER_OBJECTS=N fails the import after N created objects, so the
   // native tests can prove the roll-back on a real token. Never set in normal use.

@@ -4,8 +4,8 @@
  * with its reason, never made differently: tests skip on these declared capabilities.
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import { certificateTemplate } from "../pkcs11/cert-template.js";
 import {
-  certificateTemplate,
   CURVES,
   listMechanisms,
   publicKeyFromAttributes,

@@ -2,6 +2,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { keyFacts } from "../../audit/from-inventory.js";
 import { exportPlan, flags as keyFlags, verdict } from "../../audit/index.js";
+import { certificateKeyUsage } from "../../inventory/key-usage.js";
 import { forEachInventory, keySelector, matchGroups, type Group, type KeyInfo, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
@@ -49,7 +50,7 @@ function groupJson(inv: TokenInventory, g: Group, now: Date) {
     exportMethod: plan?.exportMethod ?? null,
     flags: facts ? keyFlags(facts, now) : [],
     attributes: facts?.attributes ?? null,
-    certificate: c ? { uri: g.certificate?.uri, subject: c.subject, issuer: c.issuer, serial: c.serial, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256, keyUsage: c.keyUsage } : null,
+    certificate: c ? { uri: g.certificate?.uri, subject: c.subject, issuer: c.issuer, serial: c.serial, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256, keyUsage: certificateKeyUsage(c.der) } : null,
     publicKeyUri: g.publicKey && key ? g.publicKey.uri : null,
     application: g.data?.application ?? null,
   };
