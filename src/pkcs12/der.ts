@@ -53,6 +53,12 @@ export function decodeBmpString(der: Buffer): string | undefined {
   return s;
 }
 
+export function decodeUtf8String(der: Buffer): string | undefined {
+  const h = readHeader(der, 0, der.length);
+  if (!h || h.tag !== 0x0c) return undefined;
+  return der.subarray(h.header, h.header + h.length).toString("utf8");
+}
+
 export function decodeOctetString(der: Buffer): Buffer | undefined {
   const h = readHeader(der, 0, der.length);
   if (!h || h.tag !== 0x04) return undefined;

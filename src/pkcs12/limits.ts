@@ -39,14 +39,15 @@ export class WorkBudget {
   private total = 0;
   constructor(private readonly limits: ReadLimits) {}
 
-  spend(count: unknown, saltLength: number, what: string): number {
+  /** `derivations`: how many times the count is run (the PKCS#12 PBE derives key and IV separately). */
+  spend(count: unknown, saltLength: number, what: string, derivations = 1): number {
     const iterations = asCount(count);
     if (!Number.isSafeInteger(iterations) || iterations < 1) throw notPkcs12(`${what}: iteration count ${String(count)} is not a positive number`);
     if (iterations > this.limits.maxIterations) {
       throw new KeyportError("usage", `refused: ${what} asks for ${iterations} iterations (keyport's limit is ${this.limits.maxIterations})`);
     }
     if (saltLength > this.limits.maxSaltBytes) throw new KeyportError("usage", `refused: ${what} has a ${saltLength}-byte salt (limit ${this.limits.maxSaltBytes})`);
-    this.total += iterations;
+    this.total += iterations * derivations;
     if (this.total > this.limits.maxTotalIterations) {
       throw new KeyportError("usage", `refused: the file asks for more than ${this.limits.maxTotalIterations} key-derivation iterations in all`);
     }

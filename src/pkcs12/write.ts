@@ -13,9 +13,10 @@ import { ContentInfo, EncryptedContent, EncryptedContentInfo } from "@peculiar/a
 import { AuthenticatedSafe, CertBag, PFX, PKCS12Attribute, SafeBag, SafeContents } from "@peculiar/asn1-pfx";
 import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
+import { KeyportError } from "../util/errors.js";
 import { CmsEncryptedData } from "./asn.js";
 import { bmpString, octetString } from "./der.js";
-import { makeMacData } from "./mac.js";
+import { makeMacData, prepareMac } from "./mac.js";
 import { OID } from "./oids.js";
 import { encryptPbes2, encryptPkcs12TripleDes } from "./pbe.js";
 
@@ -63,12 +64,24 @@ async function encrypt(profile: Profile, plain: Buffer, password: Buffer, iterat
   return profile === "modern" ? encryptPbes2(plain, password, iterations) : encryptPkcs12TripleDes(plain, password, iterations);
 }
 
-export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
-  const iterations = o.profile === "legacy" ? (o.iterations ?? LEGACY_ITERATIONS) : (o.iterations ?? DEFAULT_MODERN_ITERATIONS);
-  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError("iterations must be a positive integer");
-  const keyCert = o.privateKey && o.certificates.length > 0 ? (o.keyCertificateIndex ?? 0) : -1;
-  const authSafe: ContentInfo[] = [];
+/** The most a writer may ask for: what keyport's own reader (and SPEC §3 import) accepts per derivation. */
+const MAX_ITERATIONS = 10_000_000;
 
+export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
+  const iterations = o.iterations ?? (o.profile === "legacy" ? LEGACY_ITERATIONS : DEFAULT_MODERN_ITERATIONS);
+  if (o.profile !== "modern" && o.profile !== "legacy") throw new KeyportError("usage", `unknown PKCS#12 profile ${String(o.profile)}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) throw new KeyportError("usage", `iterations must be a whole number from 1 to ${MAX_ITERATIONS}`);
+  if (o.privateKey && o.privateKey.type !== "private") throw new RangeError("privateKey must be a private KeyObject");
+  if (!o.privateKey && o.certificates.length === 0) throw new KeyportError("usage", "nothing to write: no private key and no certificate");
+  // the key's certificate carries the key's attributes; a lone certificate only when asked for explicitly
+  const keyCert = o.keyCertificateIndex ?? (o.privateKey && o.certificates.length > 0 ? 0 : -1);
+  if (keyCert !== -1 && (!Number.isInteger(keyCert) || keyCert < 0 || keyCert >= o.certificates.length)) {
+    throw new RangeError(`keyCertificateIndex ${keyCert} is not one of the ${o.certificates.length} certificates`);
+  }
+
+  // Start both encryptions first: their PBKDF2 runs on the thread pool (one per core) while the
+  // main thread derives the MAC key, which needs only the password, salt and count.
+  let certsJob: Promise<ContentInfo> | null = null;
   if (o.certificates.length > 0) {
     const bags = o.certificates.map((der, i) => {
       const certBag = new CertBag({ certId: OID.x509Certificate, certValue: ab(octetString(der)) });
@@ -79,29 +92,37 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
       });
     });
     const plain = Buffer.from(AsnConvert.serialize(new SafeContents(bags)));
-    const { algorithm, data } = await encrypt(o.profile, plain, o.password, iterations);
-    const encrypted = new CmsEncryptedData({
-      version: 0,
-      encryptedContentInfo: new EncryptedContentInfo({ contentType: OID.data, contentEncryptionAlgorithm: algorithm, encryptedContent: new EncryptedContent({ value: new OctetString(data) }) }),
+    certsJob = encrypt(o.profile, plain, o.password, iterations).then(({ algorithm, data }) => {
+      const encrypted = new CmsEncryptedData({
+        version: 0,
+        encryptedContentInfo: new EncryptedContentInfo({ contentType: OID.data, contentEncryptionAlgorithm: algorithm, encryptedContent: new EncryptedContent({ value: new OctetString(data) }) }),
+      });
+      return new ContentInfo({ contentType: OID.encryptedData, content: AsnConvert.serialize(encrypted) });
     });
-    authSafe.push(new ContentInfo({ contentType: OID.encryptedData, content: AsnConvert.serialize(encrypted) }));
   }
 
+  let keyJob: Promise<ContentInfo> | null = null;
   if (o.privateKey) {
     const pkcs8 = o.privateKey.export({ type: "pkcs8", format: "der" });
-    try {
-      const { algorithm, data } = await encrypt(o.profile, pkcs8, o.password, iterations);
-      const shrouded = new EncryptedPrivateKeyInfo({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(data) });
-      const bag = new SafeBag({ bagId: OID.pkcs8ShroudedKeyBag, bagValue: AsnConvert.serialize(shrouded), bagAttributes: attributes(o.friendlyName, o.localKeyId) });
-      const contents = Buffer.from(AsnConvert.serialize(new SafeContents([bag])));
-      authSafe.push(new ContentInfo({ contentType: OID.data, content: ab(octetString(contents)) }));
-    } finally {
-      pkcs8.fill(0);
-    }
+    keyJob = encrypt(o.profile, pkcs8, o.password, iterations)
+      .then(({ algorithm, data }) => {
+        const shrouded = new EncryptedPrivateKeyInfo({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(data) });
+        const bag = new SafeBag({ bagId: OID.pkcs8ShroudedKeyBag, bagValue: AsnConvert.serialize(shrouded), bagAttributes: attributes(o.friendlyName, o.localKeyId) });
+        const contents = Buffer.from(AsnConvert.serialize(new SafeContents([bag])));
+        return new ContentInfo({ contentType: OID.data, content: ab(octetString(contents)) });
+      })
+      .finally(() => pkcs8.fill(0));
   }
 
+  const mac = prepareMac(o.profile === "modern" ? "sha256" : "sha1", o.password, iterations, o.profile === "modern" ? 16 : 8);
+  let authSafe: ContentInfo[];
+  try {
+    authSafe = (await Promise.all([certsJob, keyJob])).filter((x): x is ContentInfo => x !== null);
+  } catch (e) {
+    mac.key.fill(0);
+    throw e;
+  }
   const safeDer = Buffer.from(AsnConvert.serialize(new AuthenticatedSafe(authSafe)));
-  const macData = makeMacData(o.profile === "modern" ? "sha256" : "sha1", o.password, iterations, safeDer, o.profile === "modern" ? 16 : 8);
-  const pfx = new PFX({ version: 3, authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }), macData });
+  const pfx = new PFX({ version: 3, authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }), macData: makeMacData(mac, safeDer) });
   return Buffer.from(AsnConvert.serialize(pfx));
 }
