@@ -25,10 +25,10 @@ describe("export details (SoftHSM)", () => {
   it("leaves no file and no temporary file when killed mid-export (SIGTERM)", async () => {
     const out = join(dir, "killed.p12");
     // ten million iterations keep it busy long enough to be interrupted while writing
-    const child = spawn(process.execPath, [KEYPORT, "export", uri("rsa-wrap"), "--out", out, "--iterations", "1000000"], { env: pwEnv("pw"), stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [KEYPORT, "export", uri("rsa-wrap"), "--out", out, "--iterations", "2048"], { env: { ...pwEnv("pw"), KEYPORT_TEST_HOLD_STAGED_MS: "20000" }, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    // wait until the staged temporary file exists (written, being verified), then interrupt
+    // wait until the staged temporary file exists (written and verified, not yet published), then interrupt
     const t0 = Date.now();
     while (!readdirSync(dir).some((f) => f.includes("killed") && f.endsWith(".keyport-tmp"))) {
       if (Date.now() - t0 > 40_000) throw new Error("the temporary file never appeared");

@@ -9,14 +9,13 @@ import { exportPlan, verdict as verdictOf, type KeyFacts } from "../audit/index.
 import { keyFacts } from "../audit/from-inventory.js";
 import { parseCertificate, publicKeyOfCertificate, type Group, type TokenInventory } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
-import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, writePkcs12, type Profile } from "../pkcs12/index.js";
+import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, withDerivationCache, writePkcs12, type Profile } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
 import { buildChain, readPemBundle } from "./chain.js";
 import { challenge, sameKey, type ChallengeResult } from "./challenge.js";
 import { extractPrivateKey } from "./extract.js";
 import { stageFile } from "./output.js";
-import { placeholderCertificate } from "./placeholder.js";
 import { stopError } from "./stop.js";
 
 export interface ExportOptions {
@@ -73,6 +72,11 @@ function tokenPublicKey(g: Group): KeyObject | null {
 }
 
 export async function exportKey(s: Session, inv: TokenInventory, g: Group, o: ExportOptions): Promise<ExportResult> {
+  // write and verifying re-read share key derivations (see derivation-cache.ts)
+  return withDerivationCache(() => exportKeyOnce(s, inv, g, o));
+}
+
+async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: ExportOptions): Promise<ExportResult> {
   const { facts, exportMethod } = checkExportable(inv, g);
   const key = g.privateKey!;
   const iterations = o.profile === "legacy" ? LEGACY_ITERATIONS : (o.iterations ?? DEFAULT_MODERN_ITERATIONS);
@@ -92,6 +96,8 @@ export async function exportKey(s: Session, inv: TokenInventory, g: Group, o: Ex
     let placeholder = false;
     if (!certDer) {
       if (o.placeholderCert) {
+        // loaded only when used: the certificate generator is slow to load
+        const { placeholderCertificate } = await import("./placeholder.js");
         certDer = await placeholderCertificate(extracted.privateKey, exportedPublic, o.friendlyName ?? key.label ?? "keyport key");
         placeholder = true;
         o.warn(`keyport: warning: ${key.uri} has no certificate (a pending key pair): a self-signed placeholder certificate was added`);
@@ -129,6 +135,10 @@ export async function exportKey(s: Session, inv: TokenInventory, g: Group, o: Ex
           throw new KeyportError("verify", `backup check failed for ${key.uri}: the key in the file is not the token's key (file removed)`, `checks: key = token public key ${keyMatchesToken ? "ok" : "FAILED"}; key = certificate ${keyMatchesCertificate === false ? "FAILED" : "ok"}; token signature verified with the file's key ${ch.tokenToFile ? "ok" : "FAILED"}; file's signature verified with the token's key ${ch.fileToToken ? "ok" : "FAILED"}`);
         }
       }
+      // Test hook: KEYPORT_TEST_HOLD_STAGED_MS keeps the verified file staged for a while, so the
+      // native tests can interrupt keyport exactly then. Never set in normal use.
+      const hold = Number(process.env.KEYPORT_TEST_HOLD_STAGED_MS ?? 0);
+      if (hold > 0) await new Promise((r) => setTimeout(r, hold));
       staged.publish();
       const certInfo = certDer ? parseCertificate(certDer) : null;
       return {

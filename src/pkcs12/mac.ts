@@ -4,6 +4,7 @@ import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { DigestInfo } from "@peculiar/asn1-rsa";
 import { MacData } from "@peculiar/asn1-pfx";
 import { OctetString } from "@peculiar/asn1-schema";
+import { cachedSync } from "./derivation-cache.js";
 import { pkcs12Kdf } from "./kdf.js";
 import { OID_BY_HASH, type HashName } from "./oids.js";
 
@@ -11,7 +12,7 @@ const MAC_KEY_LENGTH: Record<HashName, number> = { sha1: 20, sha256: 32, sha384:
 
 /** The MAC key alone: it depends on password, salt and count only, so it can be derived while other work runs. */
 export function macKey(hash: HashName, password: Buffer, salt: Buffer, iterations: number): Buffer {
-  return pkcs12Kdf(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]);
+  return cachedSync(password, `mac:${hash}:${salt.toString("hex")}:${iterations}`, () => pkcs12Kdf(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]));
 }
 
 export function macWithKey(hash: HashName, key: Buffer, data: Buffer): Buffer {

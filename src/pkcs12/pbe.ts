@@ -9,6 +9,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { Pbes2Params, Pbkdf2Params, Pkcs12PbeParams } from "./asn.js";
+import { cachedAsync } from "./derivation-cache.js";
 import { pkcs12Kdf } from "./kdf.js";
 import { asCount, notPkcs12, type WorkBudget } from "./limits.js";
 import { HMAC_PRF, OID, UNSUPPORTED_NAMES, type HashName } from "./oids.js";
@@ -54,7 +55,7 @@ function cipherRun(decrypt: boolean, name: string, key: Buffer, iv: Buffer, data
 export async function encryptPbes2(plain: Buffer, password: Buffer, iterations: number): Promise<{ algorithm: AlgorithmIdentifier; data: Buffer }> {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
-  const key = await pbkdf2Async(password, salt, iterations, 32, "sha256");
+  const key = await cachedAsync(password, `pbkdf2:sha256:${salt.toString("hex")}:${iterations}:32`, () => pbkdf2Async(password, salt, iterations, 32, "sha256"));
   try {
     const kdf = new AlgorithmIdentifier({
       algorithm: OID.pbkdf2,
@@ -153,7 +154,7 @@ export interface Derived {
 export async function deriveFor(alg: AlgorithmIdentifier, password: Buffer, what: string): Promise<Derived> {
   const pl = plan(alg, null, what);
   if (pl.kind === "pbes2") {
-    const key = await pbkdf2Async(password, pl.salt, pl.iterations, pl.cipher.keyLength, pl.prf);
+    const key = await cachedAsync(password, `pbkdf2:${pl.prf}:${pl.salt.toString("hex")}:${pl.iterations}:${pl.cipher.keyLength}`, () => pbkdf2Async(password, pl.salt, pl.iterations, pl.cipher.keyLength, pl.prf));
     return { cipher: pl.cipher.name, blockSize: pl.cipher.ivLength, key, iv: Buffer.from(pl.iv) };
   }
   const k = pkcs12Kdf("sha1", password, pl.salt, 1, pl.iterations, pl.twoKey ? 16 : 24);
