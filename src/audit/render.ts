@@ -35,7 +35,8 @@ export function renderAuditCsv(r: AuditReport): string {
   return [CSV_HEADER.join(","), ...r.keys.map((k) => csvRow(k).map(csvCell).join(","))].join("\r\n") + "\r\n";
 }
 
-function keyDesc(k: AuditKey): string {
+/** "rsa 2048", "ec P-256", "ed25519", "aes 256": a key's type and size as listings show it. */
+export function keyDesc(k: Pick<AuditKey, "keyType" | "bits" | "curve">): string {
   if (k.keyType === "rsa") return `rsa ${k.bits ?? "?"}`;
   if (k.curve) return k.curve === "Ed25519" ? "ed25519" : `ec ${k.curve}`;
   return `${k.keyType ?? "?"}${k.bits ? ` ${k.bits}` : ""}`;

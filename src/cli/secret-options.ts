@@ -1,4 +1,5 @@
 /** The export password: --password-source (or KEYPORT_PASSWORD_SOURCE), asked twice on a TTY. */
+import type { Argv } from "yargs";
 import { promptHidden } from "../util/prompt.js";
 import { parseSecretSource, readSecret } from "../util/secrets.js";
 
@@ -11,4 +12,13 @@ export function passwordReader(spec: string | undefined, confirm: boolean): () =
     }
     return pw;
   };
+}
+
+/** The --password-source option, mirrored by KEYPORT_PASSWORD_SOURCE (a flag wins). */
+export function passwordSourceOption<T>(y: Argv<T>) {
+  return y.option("password-source", {
+    type: "string",
+    describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)",
+    default: process.env.KEYPORT_PASSWORD_SOURCE || undefined,
+  });
 }

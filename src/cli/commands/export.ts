@@ -7,7 +7,7 @@ import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { promptLine } from "../../util/prompt.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { passwordReader } from "../secret-options.js";
+import { passwordReader, passwordSourceOption } from "../secret-options.js";
 import { keyOptions, oneToken, type KeyArgs } from "./key-options.js";
 
 interface ExportArgs extends KeyArgs {
@@ -57,7 +57,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   command: "export [selector]",
   describe: "back a key up into a password-protected PKCS#12 file, verified (stops on non-exportable keys)",
   builder: (y) =>
-    keyOptions(y as Argv<GlobalArgs>)
+    passwordSourceOption(keyOptions(y as Argv<GlobalArgs>))
       .option("out", { type: "string", describe: "the PKCS#12 file to write (.p12/.pfx)" })
       .option("force", { type: "boolean", default: false, describe: "overwrite an existing file" })
       .option("profile", { choices: ["modern", "legacy"] as const, default: "modern" as Profile, describe: "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers" })
@@ -66,7 +66,6 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .option("chain", { type: "string", describe: "PEM bundle of chain certificates to include" })
       .option("include-chain", { type: "boolean", default: true, describe: "include the issuer chain found on the token and in --chain" })
       .option("placeholder-cert", { type: "boolean", default: false, describe: "add a self-signed placeholder certificate to a key without one" })
-      .option("password-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)", default: process.env.KEYPORT_PASSWORD_SOURCE || undefined })
       .option("verify", { type: "boolean", default: true, describe: "re-open and check the backup against the token (--no-verify skips)" })
       .option("all", { type: "boolean", default: false, describe: "every private key of the token, into --out-dir" })
       .option("out-dir", { type: "string", describe: "directory for --all" })

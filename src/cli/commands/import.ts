@@ -6,7 +6,7 @@ import { forEachInventory } from "../../inventory/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { passwordReader } from "../secret-options.js";
+import { passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface ImportArgs extends GlobalArgs {
@@ -22,13 +22,12 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
   command: "import <file>",
   describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
   builder: (y) =>
-    (y as Argv<GlobalArgs>)
+    passwordSourceOption(y as Argv<GlobalArgs>)
       .positional("file", { type: "string", demandOption: true })
       .option("id", { type: "string", describe: "CKA_ID for the objects (hex; default: SHA-1 of the public key)" })
       .option("label", { type: "string", describe: "CKA_LABEL (default: the friendlyName)" })
       .option("extractable", { type: "boolean", default: false, describe: "leave the private key extractable (default: CKA_EXTRACTABLE false, for good)" })
       .option("replace", { type: "boolean", default: false, describe: "replace objects that already have this CKA_ID" })
-      .option("password-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)", default: process.env.KEYPORT_PASSWORD_SOURCE || undefined })
       .check((a) => {
         if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, ""))) throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
         return true;

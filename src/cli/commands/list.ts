@@ -1,9 +1,9 @@
 /** `keyport list [SELECTOR]`: the token's objects grouped as identities, pending key pairs, … */
 import type { Argv, CommandModule } from "yargs";
 import { keyFacts } from "../../audit/from-inventory.js";
-import { exportPlan, flags as keyFlags, verdict } from "../../audit/index.js";
+import { exportPlan, flags as keyFlags, keyDesc, verdict } from "../../audit/index.js";
 import { certificateKeyUsage } from "../../inventory/key-usage.js";
-import { forEachInventory, keySelector, matchGroups, type Group, type KeyInfo, type TokenInventory } from "../../inventory/index.js";
+import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { renderTable } from "../table.js";
@@ -22,13 +22,6 @@ const KIND_LABEL: Record<Group["kind"], string> = {
   "secret-key": "secret key",
   data: "data",
 };
-
-function keyDesc(k: KeyInfo | undefined): string {
-  if (!k) return "-";
-  if (k.keyType === "rsa") return `rsa ${k.bits ?? "?"}`;
-  if (k.curve) return k.curve === "Ed25519" ? "ed25519" : `ec ${k.curve}`;
-  return `${k.keyType ?? "?"}${k.bits ? ` ${k.bits}` : ""}`;
-}
 
 function groupJson(inv: TokenInventory, g: Group, now: Date) {
   const key = g.privateKey ?? g.secretKey;
@@ -91,7 +84,7 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
           KIND_LABEL[g.kind],
           g.label ?? "-",
           g.id || "-",
-          g.keyType ? keyDesc({ keyType: g.keyType, bits: g.bits, curve: g.curve } as KeyInfo) : "-",
+          g.keyType ? keyDesc(g) : "-",
           g.verdict ?? "-",
           g.flags.join(",") || "-",
           g.certificate?.subject ?? (g.kind === "pending-key-pair" ? "(none yet)" : "-"),

@@ -6,7 +6,7 @@ import { openBackup, type FileReport } from "../../backup/verify-file.js";
 import { exactlyOne, forEachInventory, keySelector, publicKeyOfCertificate } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
-import { passwordReader } from "../secret-options.js";
+import { passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface VerifyArgs extends GlobalArgs {
@@ -35,10 +35,9 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   command: "verify <file>",
   describe: "open a PKCS#12 with its password and check it (and, with --against, that it holds the token's key)",
   builder: (y) =>
-    (y as Argv<GlobalArgs>)
+    passwordSourceOption(y as Argv<GlobalArgs>)
       .positional("file", { type: "string", demandOption: true })
-      .option("against", { type: "string", describe: "a key selector (pkcs11: URI) whose key the file must hold" })
-      .option("password-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)", default: process.env.KEYPORT_PASSWORD_SOURCE || undefined }) as unknown as Argv<VerifyArgs>,
+      .option("against", { type: "string", describe: "a key selector (pkcs11: URI) whose key the file must hold" }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
     const password = await passwordReader(a.passwordSource, false)();
