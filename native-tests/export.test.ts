@@ -98,6 +98,16 @@ describe.each(TOKEN_KINDS)("export on %s", (kind) => {
     expect(exportCmd(tb, f.label, join(dir, "no-such-dir", "x.p12")).status).toBe(2);
   });
 
+  it("exits 2 listing the candidates when a selector matches two keys, 7 when it matches none", () => {
+    const out = join(dir, "ambiguous.p12");
+    const r = keyport(["export", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};type=private`, "--out", out], withPassword(tb));
+    expect(r.status).toBe(2);
+    const uris = r.stderr.match(/pkcs11:token=[^ ;]+;id=%[0-9A-F]+;object=[^;]+;type=private/g) ?? [];
+    expect(uris.length).toBe(tb.provisioned.filter((f) => f.type !== "aes").length);
+    expect(existsSync(out)).toBe(false);
+    expect(keyport(["export", "--label", "no-such-key", "--out", out], withPassword(tb)).status).toBe(7);
+  });
+
   it("refuses an empty password and a wrong password to verify (exit 5)", () => {
     const f = tb.provisioned.find((x) => x.expect.verdict === "wrap" && x.type === "rsa")!;
     const out = join(dir, "pw.p12");
