@@ -1,3 +1,5 @@
+import { KeyportError } from "./errors.js";
+
 /** Reads a secret from the terminal without echo, into a Buffer (no readline history). */
 export function promptHidden(question: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -24,7 +26,7 @@ export function promptHidden(question: string): Promise<Buffer> {
     const onData = (data: Buffer) => {
       for (const byte of data) {
         if (byte === 0x0d || byte === 0x0a) return done();
-        if (byte === 0x03) return done(new Error("interrupted"));
+        if (byte === 0x03) return done(new KeyportError("usage", "interrupted at the prompt: nothing was done"));
         if (byte === 0x7f || byte === 0x08) chunks.pop();
         else chunks.push(byte);
       }
