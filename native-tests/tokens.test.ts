@@ -50,6 +50,15 @@ describe.each(TOKEN_KINDS)("tokens on %s", (kind) => {
     expect(mods[0]!.libraryDescription.length).toBeGreaterThan(0);
   });
 
+  it("prints CSV too: a header and one row per token", () => {
+    const r = keyport(["tokens", "--format", "csv"], tb.env);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split("\r\n");
+    expect(lines[0]).toMatch(/^uri,module,slotId,label,manufacturer,model,serial,loginRequired/);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(tb.state.tokenLabel);
+  });
+
   it("exits 7 when no token has the label", () => {
     const r = keyport(["tokens", "--token", "no-such-token"], tb.env);
     expect(r.status).toBe(7);

@@ -6,6 +6,7 @@ import { certificateKeyUsage } from "../../inventory/key-usage.js";
 import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
 import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
 
@@ -73,6 +74,14 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
         tokens: results.map(({ inv, groups }) => ({ uri: inv.tokenUri, label: inv.token.label, serial: inv.token.serial, loggedIn: inv.loggedIn, groups })),
       };
       process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
+      return;
+    }
+    if (outputFormat(a) === "csv") {
+      const headers = ["token", "kind", "uri", "label", "id", "keyType", "bits", "curve", "verdict", "exportable", "exportMethod", "flags", "certSubject", "certNotAfter"];
+      const rows = results.flatMap(({ inv, groups }) =>
+        groups.map((g) => [inv.token.label, g.kind, g.uri, g.label, g.id, g.keyType, g.bits, g.curve, g.verdict, g.exportable, g.exportMethod, g.flags.join(" "), g.certificate?.subject ?? null, g.certificate?.notAfter ?? null]),
+      );
+      process.stdout.write(renderCsv(headers, rows));
       return;
     }
     for (const { inv, groups } of results) {

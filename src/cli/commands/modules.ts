@@ -2,6 +2,7 @@
 import type { CommandModule } from "yargs";
 import { openModule, resolveModules } from "../../pkcs11/index.js";
 import { outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
 
 interface Row {
@@ -34,6 +35,11 @@ export const modulesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const fmt = outputFormat(a);
     if (fmt === "json") {
       process.stdout.write(JSON.stringify(rows, null, 2) + "\n");
+      return;
+    }
+    if (fmt === "csv") {
+      const cols = ["name", "path", "manufacturer", "libraryDescription", "libraryVersion", "cryptokiVersion", "error"] as const;
+      process.stdout.write(renderCsv([...cols], rows.map((r) => cols.map((c) => r[c]))));
       return;
     }
     process.stdout.write(

@@ -4,6 +4,7 @@ import { findTokens, tokenUri } from "../../inventory/select.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
+import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
 
 export function tokenJson(d: TokenDescription) {
@@ -56,6 +57,19 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     }
     if (outputFormat(a) === "json") {
       process.stdout.write(JSON.stringify(tokens.map(tokenJson), null, 2) + "\n");
+      return;
+    }
+    if (outputFormat(a) === "csv") {
+      const flagNames = ["loginRequired", "protectedAuthPath", "userPinCountLow", "userPinFinalTry", "userPinLocked", "userPinInitialized", "removable", "hardware"] as const;
+      process.stdout.write(
+        renderCsv(
+          ["uri", "module", "slotId", "label", "manufacturer", "model", "serial", ...flagNames],
+          tokens.map((d) => {
+            const t = tokenJson(d);
+            return [t.uri, t.module, t.slotId, t.label, t.manufacturer, t.model, t.serial, ...flagNames.map((f) => t.flags[f])];
+          }),
+        ),
+      );
       return;
     }
     process.stdout.write(
