@@ -7,6 +7,7 @@ import { KeyportError } from "../util/errors.js";
 import { ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableReason, type AttrMap, type AttrName, type AttrResult, type AttrTemplate } from "./attributes.js";
 import { CK, ckName, ckValue } from "./ck.js";
 import { call, callAsync, decodePkcs11Throw, isCkr } from "./errors.js";
+import { pinDecision } from "./pin-policy.js";
 import type { MechanismDescription, Token } from "./tokens.js";
 
 /** An object on the token. The raw handle stays inside src/pkcs11. */
@@ -235,15 +236,19 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
   // Flags first: a locked or last-chance PIN must not be spent by a guess.
   const d = session.token.refresh();
   const who = `token "${d.label}"`;
-  if (d.flags.userPinLocked) throw new KeyportError("auth", `${who}: the user PIN is locked`, "the security officer must unlock it (keyport never tries a locked PIN)");
-  if (d.flags.userPinFinalTry && !opts.allowFinalTry) {
-    throw new KeyportError("auth", `${who}: one PIN try is left; keyport will not spend it`, "check the PIN, then run again with --allow-final-try");
+  const decision = pinDecision(d.flags, opts.allowFinalTry ?? false);
+  if (decision.action === "refuse") {
+    throw decision.reason === "locked"
+      ? new KeyportError("auth", `${who}: the user PIN is locked`, "the security officer must unlock it (keyport never tries a locked PIN)")
+      : new KeyportError("auth", `${who}: one PIN try is left; keyport will not spend it`, "check the PIN, then run again with --allow-final-try");
   }
-  if (d.flags.userPinCountLow) warn(`keyport: warning: ${who}: a wrong PIN was entered recently (CKF_USER_PIN_COUNT_LOW); keyport tries the PIN once`);
+  if (decision.warnCountLow) warn(`keyport: warning: ${who}: a wrong PIN was entered recently (CKF_USER_PIN_COUNT_LOW); keyport tries the PIN once`);
   const lib = session.token.module.lib;
-  if (d.flags.protectedAuthPath) {
+  if (decision.pinpad) {
     warn(`keyport: ${who} has a protected authentication path: enter the PIN on the reader's PIN pad`);
-    await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER));
+    // PKCS#11 says NULL PIN here; pkcs11js can only pass a string, so a zero-length one, which
+    // PIN-pad modules (OpenSC) also take as "use the pad".
+    await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER, ""));
   } else {
     const pin = await opts.pin();
     try {
