@@ -2,7 +2,7 @@
  * The reader on wrong, broken and hostile input: only KeyportErrors ("usage" for structure,
  * "verify" for password/MAC), absurd work refused before any key derivation, and a mutation fuzz.
  */
-import { generateKeyPairSync } from "node:crypto";
+import { createCipheriv, generateKeyPairSync, pbkdf2Sync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ContentInfo } from "@peculiar/asn1-cms";
@@ -216,7 +216,19 @@ describe("absurd work is refused before any key derivation", () => {
   });
 
   it("after a verified MAC: a bag that does not decrypt is verify, one that decrypts to no key is usage", async () => {
-    const badPadding = editKeyBag(modern, (e) => (e.encryptedData = new OctetString(Buffer.alloc(32))));
+    // A ciphertext that decrypts, under the file's own key, to zero bytes: a padding byte of 0 is
+    // never valid, so this fails the padding check every time (random bytes pass it 1 time in ~256).
+    const enc = await encryptPbes2(Buffer.alloc(16), PW, 1);
+    const p2 = AsnConvert.parse(enc.algorithm.parameters!, Pbes2Params);
+    const kdf = AsnConvert.parse(p2.keyDerivationFunc.parameters!, Pbkdf2Params);
+    const iv = Buffer.from(AsnConvert.parse(p2.encryptionScheme.parameters!, OctetString).buffer);
+    const aesKey = pbkdf2Sync(PW, Buffer.from(kdf.salt.buffer), 1, 32, "sha256");
+    const cipher = createCipheriv("aes-256-cbc", aesKey, iv).setAutoPadding(false);
+    const zeros = Buffer.concat([cipher.update(Buffer.alloc(32)), cipher.final()]);
+    const badPadding = editKeyBag(modern, (e) => {
+      e.encryptionAlgorithm = enc.algorithm;
+      e.encryptedData = new OctetString(zeros);
+    });
     expect((await timed(badPadding)).code).toBe("verify");
     const oddLength = editKeyBag(modern, (e) => (e.encryptedData = new OctetString(Buffer.alloc(33))));
     expect((await timed(oddLength)).code).toBe("usage");

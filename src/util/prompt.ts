@@ -4,11 +4,12 @@ import { KeyportError } from "./errors.js";
 export function promptHidden(question: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(question);
     const chunks: number[] = [];
     const wasRaw = stdin.isRaw;
+    // no echo before the question shows: what is typed right after it must not appear
     stdin.setRawMode(true);
     stdin.resume();
+    process.stderr.write(question);
     const done = (err?: Error) => {
       stdin.setRawMode(wasRaw);
       stdin.pause();
