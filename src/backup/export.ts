@@ -3,11 +3,11 @@
  * staged 0600 file → verification (re-open, compare, challenge) → published file.
  * Nothing appears at the destination unless every check passed.
  */
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { exportPlan, verdict as verdictOf, type KeyFacts } from "../audit/index.js";
 import { keyFacts } from "../audit/from-inventory.js";
-import { parseCertificate, publicKeyOfCertificate, type Group, type TokenInventory } from "../inventory/index.js";
+import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type TokenInventory } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
 import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, withDerivationCache, writePkcs12, type Profile } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
@@ -67,10 +67,6 @@ export function checkExportable(inv: TokenInventory, g: Group): { facts: KeyFact
   return { facts, exportMethod: plan.exportMethod };
 }
 
-function tokenPublicKey(g: Group): KeyObject | null {
-  return g.privateKey?.publicKey ?? g.publicKey?.publicKey ?? (g.certificate?.info ? publicKeyOfCertificate(g.certificate.info) : null);
-}
-
 export async function exportKey(s: Session, inv: TokenInventory, g: Group, o: ExportOptions): Promise<ExportResult> {
   // write and verifying re-read share key derivations (see derivation-cache.ts)
   return withDerivationCache(() => exportKeyOnce(s, inv, g, o));
@@ -88,7 +84,7 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
     const lock = o.tokenLock ?? new Mutex();
     const extracted = await lock.run(() => extractPrivateKey(s, key, exportMethod, inv.wrapMechanisms));
     const exportedPublic = createPublicKey(extracted.privateKey);
-    const tokenPublic = tokenPublicKey(g);
+    const tokenPublic = groupPublicKey(g);
     if (tokenPublic && !sameKey(exportedPublic, tokenPublic)) {
       throw new KeyportError("verify", `key ${key.uri}: the key taken off the token does not match its public key`);
     }

@@ -4,7 +4,7 @@
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { curveFromParams, publicKeyFromAttributes, valueOf, type CurveName, type TokenDescription } from "../pkcs11/index.js";
-import { parseCertificate } from "./certificate.js";
+import { parseCertificate, publicKeyOfCertificate } from "./certificate.js";
 import type { CertificateEntry, Group, KeyInfo } from "./model.js";
 import type { TokenObject, TokenObjects } from "./read.js";
 import { objectUri } from "./uris.js";
@@ -80,6 +80,11 @@ const groupLabel = (g: Group) => (g.privateKey ?? g.secretKey ?? g.publicKey ?? 
 /** Stable order for listings and reports: keys first, by CKA_ID, then label. */
 function byKindThenId(a: Group, b: Group): number {
   return RANK[a.kind] - RANK[b.kind] || groupId(a).localeCompare(groupId(b)) || groupLabel(a).localeCompare(groupLabel(b));
+}
+
+/** The token's public key for a group's key pair: from the key itself, its public-key object, or its certificate. */
+export function groupPublicKey(g: Group): KeyObject | null {
+  return g.privateKey?.publicKey ?? g.publicKey?.publicKey ?? (g.certificate?.info ? publicKeyOfCertificate(g.certificate.info) : null);
 }
 
 export function groupObjects(objects: TokenObjects, token: TokenDescription): { groups: Group[]; certificates: CertificateEntry[] } {

@@ -1,6 +1,6 @@
 /** The inventory's public surface: selecting tokens and keys, reading and grouping objects. */
 export { parseCertificate, publicKeyOfCertificate, type CertificateInfo } from "./certificate.js";
-export { groupObjects, keyInfo } from "./group.js";
+export { groupObjects, groupPublicKey, keyInfo } from "./group.js";
 export { readInventory, WRAP_PREFERENCE, wrapMechanisms } from "./inventory.js";
 export type { CertificateEntry, Group, GroupKind, KeyInfo, TokenInventory } from "./model.js";
 export { readTokenObjects, TEMPLATES, type TokenObject, type TokenObjects } from "./read.js";

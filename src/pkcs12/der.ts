@@ -3,6 +3,9 @@
  * attribute values), and a bounded pre-scan of untrusted input: every length checked and the
  * nesting depth limited before the ASN.1 library (which recurses) sees the bytes.
  */
+/** ASN.1 library values (ArrayBuffer or a view) as a Buffer over the same memory. */
+export const asBuffer = (a: ArrayBuffer | ArrayBufferView): Buffer => (ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a));
+
 export function tlv(tag: number, content: Buffer): Buffer {
   const n = content.length;
   let len: Buffer;

@@ -9,6 +9,7 @@ import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { Pbes2Params, Pbkdf2Params, Pkcs12PbeParams } from "./asn.js";
+import { asBuffer } from "./der.js";
 import { cachedAsync } from "./derivation-cache.js";
 import { pkcs12Kdf } from "./kdf.js";
 import { asCount, notPkcs12, type WorkBudget } from "./limits.js";
@@ -38,7 +39,7 @@ const CIPHERS: Record<string, Cipher> = {
   [OID.desEde3Cbc]: { name: "des-ede3-cbc", keyLength: 24, ivLength: 8, label: "3DES-CBC" },
 };
 
-const buf = (a: ArrayBuffer | ArrayBufferView) => (ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a));
+const buf = asBuffer;
 
 function cipherRun(decrypt: boolean, name: string, key: Buffer, iv: Buffer, data: Buffer): Buffer {
   const c = decrypt ? createDecipheriv(name, key, iv) : createCipheriv(name, key, iv);

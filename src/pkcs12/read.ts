@@ -12,7 +12,7 @@ import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { KeyportError } from "../util/errors.js";
 import { CmsEncryptedData } from "./asn.js";
-import { BerError, decodeBmpString, decodeOctetString, decodeUtf8String, normalizeBer } from "./der.js";
+import { asBuffer, BerError, decodeBmpString, decodeOctetString, decodeUtf8String, normalizeBer } from "./der.js";
 import { DEFAULT_LIMITS, notPkcs12, WorkBudget, type ReadLimits } from "./limits.js";
 import { computeMac, macMatches } from "./mac.js";
 import { HASH_BY_OID, OID, UNSUPPORTED_NAMES } from "./oids.js";
@@ -38,7 +38,7 @@ const BAG_TYPES: Record<string, BagType> = {
 
 const MAC_FAILED = "wrong password or corrupted file: MAC does not verify";
 
-const buf = (a: ArrayBuffer | ArrayBufferView) => (ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a));
+const buf = asBuffer;
 
 interface Ctx {
   password: Buffer;

@@ -3,7 +3,7 @@ import { createPublicKey } from "node:crypto";
 import type { Argv, CommandModule } from "yargs";
 import { challenge, sameKey } from "../../backup/index.js";
 import { openBackup, type FileReport } from "../../backup/verify-file.js";
-import { exactlyOne, forEachInventory, keySelector, publicKeyOfCertificate } from "../../inventory/index.js";
+import { exactlyOne, forEachInventory, groupPublicKey, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
 import { passwordReader, passwordSourceOption } from "../secret-options.js";
@@ -57,7 +57,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
         const candidates = inv.groups.filter((g) => g.privateKey).map((g) => ({ group: g, uri: g.privateKey!.uri }));
         const { group } = exactlyOne(candidates, selector);
         const priv = group.privateKey!;
-        const tokenPublic = priv.publicKey ?? group.publicKey?.publicKey ?? (group.certificate?.info ? publicKeyOfCertificate(group.certificate.info) : null);
+        const tokenPublic = groupPublicKey(group);
         const filePublic = createPublicKey(key.privateKey);
         const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
         const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
