@@ -102,7 +102,7 @@ describe.each(TOKEN_KINDS)("export on %s", (kind) => {
     const out = join(dir, "ambiguous.p12");
     const r = keyport(["export", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};type=private`, "--out", out], withPassword(tb));
     expect(r.status).toBe(2);
-    const uris = r.stderr.match(/pkcs11:token=[^ ;]+;id=%[0-9A-F]+;object=[^;]+;type=private/g) ?? [];
+    const uris = r.stderr.match(/pkcs11:token=[^ ;]+;serial=[^ ;]+;id=%[0-9A-F]+;object=[^;]+;type=private/g) ?? [];
     expect(uris.length).toBe(tb.provisioned.filter((f) => f.type !== "aes").length);
     expect(existsSync(out)).toBe(false);
     expect(keyport(["export", "--label", "no-such-key", "--out", out], withPassword(tb)).status).toBe(7);

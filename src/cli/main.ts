@@ -49,6 +49,14 @@ export function reportError(e: unknown, debug: boolean): number {
   return EXIT_CODES.internal;
 }
 
+/** yargs' messages span lines ("Invalid values:\n  Argument: …"): one line; an unknown first word is an unknown command. */
+function usageLine(e: KeyportError, argv: string[]): KeyportError {
+  const first = argv.find((x) => !x.startsWith("-"));
+  const unknown = /^Unknown arguments?: /.test(e.message) && first !== undefined && argv[0] === first && !COMMANDS.some(([name]) => name === first) && first !== "completion";
+  const message = unknown ? `unknown command "${first}"` : e.message.replace(/\s*\n\s*/g, " ").trim();
+  return message === e.message ? e : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes("--debug");
   let failure: unknown;
@@ -65,20 +73,22 @@ export async function main(argv: string[]): Promise<number> {
     .version()
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
+    // Throwing here stops yargs before any handler runs: a bad command line does nothing (SPEC §2).
     .fail((msg, err) => {
-      failure = err ?? new KeyportError("usage", msg ?? "bad usage");
+      throw err ?? new KeyportError("usage", msg ?? "bad usage", "see keyport --help");
     });
   try {
     const parsed = (await cli.parseAsync()) as unknown as Partial<GlobalArgs>;
     debug = parsed.debug ?? debug;
   } catch (e) {
-    failure ??= e;
+    failure = e;
   }
   if (failure !== undefined) {
     // yargs reports its own usage errors as plain Errors: they are usage errors (exit 2)
     if (!(failure instanceof KeyportError) && failure instanceof Error && failure.name === "YError") {
       failure = new KeyportError("usage", failure.message, "see keyport --help");
     }
+    if (failure instanceof KeyportError && failure.code === "usage") failure = usageLine(failure, argv);
     return reportError(failure, debug);
   }
   return 0;

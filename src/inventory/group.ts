@@ -7,7 +7,7 @@ import { curveFromParams, publicKeyFromAttributes, valueOf, type CurveName, type
 import { parseCertificate, publicKeyOfCertificate } from "./certificate.js";
 import type { CertificateEntry, Group, KeyInfo } from "./model.js";
 import type { TokenObject, TokenObjects } from "./read.js";
-import { objectUri } from "./uris.js";
+import { objectUri, type TokenName } from "./uris.js";
 
 const hex = (b: Buffer | undefined) => (b ? b.toString("hex") : "");
 const CURVE_BITS: Record<CurveName, number> = { "P-256": 256, "P-384": 384, "P-521": 521, Ed25519: 255 };
@@ -19,7 +19,7 @@ function modulusBits(m: Buffer): number {
   return (m.length - i - 1) * 8 + (32 - Math.clz32(m[i] ?? 0));
 }
 
-export function keyInfo(o: TokenObject, tokenLabel: string, type: "private" | "public" | "secret-key"): KeyInfo {
+export function keyInfo(o: TokenObject, token: TokenName, type: "private" | "public" | "secret-key"): KeyInfo {
   const a = o.attrs;
   const keyType = valueOf(a, "keyType") ?? null;
   const modulus = valueOf(a, "modulus");
@@ -43,7 +43,7 @@ export function keyInfo(o: TokenObject, tokenLabel: string, type: "private" | "p
   const id = hex(valueOf(a, "id"));
   return {
     object: o,
-    uri: objectUri(tokenLabel, { id, label, type }),
+    uri: objectUri(token, { id, label, type }),
     label,
     id,
     keyType: keyType === "ec-edwards" && curve === "Ed25519" ? "ed25519" : keyType,
@@ -54,11 +54,11 @@ export function keyInfo(o: TokenObject, tokenLabel: string, type: "private" | "p
   };
 }
 
-function certEntry(o: TokenObject, tokenLabel: string): CertificateEntry {
+function certEntry(o: TokenObject, token: TokenName): CertificateEntry {
   const der = valueOf(o.attrs, "value");
   const label = valueOf(o.attrs, "label") ?? null;
   const id = hex(valueOf(o.attrs, "id"));
-  return { object: o, uri: objectUri(tokenLabel, { id, label, type: "cert" }), label, id, info: der ? parseCertificate(der) : null };
+  return { object: o, uri: objectUri(token, { id, label, type: "cert" }), label, id, info: der ? parseCertificate(der) : null };
 }
 
 /** SPKI hex of a key, computed once per key object (pairing compares many times). */
@@ -88,10 +88,9 @@ export function groupPublicKey(g: Group): KeyObject | null {
 }
 
 export function groupObjects(objects: TokenObjects, token: TokenDescription): { groups: Group[]; certificates: CertificateEntry[] } {
-  const label = token.label;
-  const privates = objects.private.map((o) => keyInfo(o, label, "private"));
-  const publics = objects.public.map((o) => keyInfo(o, label, "public"));
-  const certs = objects.cert.map((o) => certEntry(o, label));
+  const privates = objects.private.map((o) => keyInfo(o, token, "private"));
+  const publics = objects.public.map((o) => keyInfo(o, token, "public"));
+  const certs = objects.cert.map((o) => certEntry(o, token));
   // the certificates' keys in the same canonical SPKI form as the tokens' keys, once each
   const certSpkis = new Map<CertificateEntry, string | null>(
     certs.map((c) => {
@@ -148,10 +147,10 @@ export function groupObjects(objects: TokenObjects, token: TokenDescription): { 
   }
   for (const c of certs) if (!usedCert.has(c)) groups.push({ kind: "certificate", pairedBy: null, certificate: c });
   for (const p of publics) if (!usedPub.has(p)) groups.push({ kind: "public-key", pairedBy: null, publicKey: p });
-  for (const s of objects.secret) groups.push({ kind: "secret-key", pairedBy: null, secretKey: keyInfo(s, label, "secret-key") });
+  for (const s of objects.secret) groups.push({ kind: "secret-key", pairedBy: null, secretKey: keyInfo(s, token, "secret-key") });
   for (const d of objects.data) {
     const l = valueOf(d.attrs, "label") ?? null;
-    groups.push({ kind: "data", pairedBy: null, data: { object: d, uri: objectUri(label, { id: hex(valueOf(d.attrs, "id")), label: l, type: "data" }), label: l, application: valueOf(d.attrs, "application") ?? null } });
+    groups.push({ kind: "data", pairedBy: null, data: { object: d, uri: objectUri(token, { id: hex(valueOf(d.attrs, "id")), label: l, type: "data" }), label: l, application: valueOf(d.attrs, "application") ?? null } });
   }
   return { groups: groups.sort(byKindThenId), certificates: certs.filter((c) => !usedCert.has(c)) };
 }

@@ -2,7 +2,7 @@
  * Key selectors: a positional PKCS#11 URI (object, id, type) or --label / --id within the
  * selected tokens. SPEC §2: nothing matched → exit 7; more than one → exit 2 with the URIs.
  */
-import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
+import { displaySelector, isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 import { KeyportError } from "../util/errors.js";
 import type { Group } from "./model.js";
 
@@ -15,15 +15,15 @@ export interface KeySelector {
 
 export function keySelector(positional: string | undefined, label: string | undefined, idHex: string | undefined): KeySelector | undefined {
   if (positional === undefined && label === undefined && idHex === undefined) return undefined;
-  const sel: KeySelector = { text: [positional, label && `label "${label}"`, idHex && `id ${idHex}`].filter(Boolean).join(", ") };
+  const sel: KeySelector = { text: [positional !== undefined && displaySelector(positional), label !== undefined && displaySelector(label), idHex && `id ${idHex.replace(/[^0-9a-fA-F:\s]/g, "?")}`].filter(Boolean).join(", ") };
   if (positional !== undefined) {
-    if (!isPkcs11Uri(positional)) throw new KeyportError("usage", `bad key selector "${positional}": expected a pkcs11: URI`, "or use --label / --id");
+    if (!isPkcs11Uri(positional)) throw new KeyportError("usage", "bad key selector: expected a pkcs11: URI", "or use --label / --id");
     sel.uri = parsePkcs11Uri(positional);
   }
   if (label !== undefined) sel.label = label;
   if (idHex !== undefined) {
     const clean = idHex.replace(/[:\s]/g, "").toLowerCase();
-    if (!/^([0-9a-f]{2})+$/.test(clean)) throw new KeyportError("usage", `bad --id "${idHex}": expected hex bytes`);
+    if (!/^([0-9a-f]{2})+$/.test(clean)) throw new KeyportError("usage", "bad --id: expected hex bytes, e.g. 01 or 0a:1b");
     sel.id = clean;
   }
   return sel;

@@ -3,7 +3,7 @@
  * --token LABEL|URI, --slot. A lookup that must find one thing says NotFound or Ambiguous.
  */
 import { listTokens, openModule, resolveModules, type Token, type TokenDescription } from "../pkcs11/index.js";
-import { formatPkcs11Uri, isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
+import { displaySelector, formatPkcs11Uri, isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 import { KeyportError } from "../util/errors.js";
 
 export interface TokenSelection {
@@ -69,9 +69,9 @@ export function findTokens(sel: TokenSelection, uriOverride?: Pkcs11Uri): Token[
   return out;
 }
 
-function describeWanted(sel: TokenSelection): string {
+export function describeWanted(sel: TokenSelection): string {
   const parts: string[] = [];
-  if (sel.token !== undefined) parts.push(isPkcs11Uri(sel.token) ? sel.token : `label "${sel.token}"`);
+  if (sel.token !== undefined) parts.push(displaySelector(sel.token));
   if (sel.slot !== undefined) parts.push(`slot ${sel.slot}`);
   return parts.join(", ") || "any token";
 }

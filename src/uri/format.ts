@@ -1,6 +1,7 @@
 /** Writes a PKCS#11 URI (RFC 7512) in a fixed attribute order, so equal selections print equal. */
 import { badUri, isObjectType, isSlotId, LIBRARY_VERSION, LONE_SURROGATE, PATH_ATTRIBUTES, QUERY_ATTRIBUTES } from "./attributes.js";
 import { percentEncode } from "./percent.js";
+import { parsePkcs11Uri } from "./parse.js";
 import type { Pkcs11Uri } from "./types.js";
 
 export function formatPkcs11Uri(uri: Pkcs11Uri): string {
@@ -34,4 +35,18 @@ function encodePathValue(name: string, value: string | number | Buffer): string 
 function checkText(name: string, value: string): string {
   if (LONE_SURROGATE.test(value)) throw badUri(`${name} is not valid Unicode`);
   return value;
+}
+
+/**
+ * A selector as messages quote it: the URI without `pin-value` and `pin-source` (a PIN or where it
+ * lives never reaches a terminal or a log); text that is not a pkcs11: URI is quoted as a label.
+ */
+export function displaySelector(text: string): string {
+  if (!/^pkcs11:/i.test(text)) return `label "${text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
+  try {
+    const { pinValue: _v, pinSource: _s, ...rest } = parsePkcs11Uri(text);
+    return formatPkcs11Uri(rest);
+  } catch {
+    return "(a malformed pkcs11: URI)";
+  }
 }

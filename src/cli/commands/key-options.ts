@@ -1,6 +1,7 @@
 /** Options shared by the commands that take a key selector (list, audit, export, verify --against). */
 import type { Argv } from "yargs";
-import { findTokens, selectOneToken, tokenMatchesUri, type KeySelector } from "../../inventory/index.js";
+import { describeWanted, findTokens, selectOneToken, tokenMatchesUri, type KeySelector } from "../../inventory/index.js";
+import { formatPkcs11Uri } from "../../uri/index.js";
 import type { Token } from "../../pkcs11/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { tokenSelection, type GlobalArgs } from "../options.js";
@@ -25,7 +26,7 @@ export function selectedTokens(a: GlobalArgs, selector: KeySelector | undefined)
   const scoped = uri && !sel.module && (uri.modulePath || uri.moduleName) ? { ...sel, module: uri.modulePath ?? uri.moduleName } : sel;
   const tokens = findTokens(scoped).filter((t) => !uri || tokenMatchesUri(t.description, uri));
   if (tokens.length === 0 && (sel.token !== undefined || sel.slot !== undefined || uri?.token !== undefined || uri?.serial !== undefined)) {
-    throw new KeyportError("not-found", `no token matches ${sel.token ?? uri?.token ?? uri?.serial ?? `slot ${sel.slot}`}`, "see the tokens with: keyport tokens");
+    throw new KeyportError("not-found", `no token matches ${sel.token !== undefined || sel.slot !== undefined ? describeWanted(sel) : formatPkcs11Uri({ token: uri?.token, serial: uri?.serial })}`, "see the tokens with: keyport tokens");
   }
   return tokens;
 }

@@ -1,6 +1,6 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import type { CommandModule } from "yargs";
-import { findTokens, tokenUri } from "../../inventory/select.js";
+import { describeWanted, findTokens, tokenUri } from "../../inventory/select.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
@@ -53,7 +53,7 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const sel = tokenSelection(a);
     const tokens = findTokens(sel).map((t) => t.description);
     if (tokens.length === 0 && (sel.token !== undefined || sel.slot !== undefined)) {
-      throw new KeyportError("not-found", `no token matches ${sel.token ?? `slot ${sel.slot}`}`, "see every token with: keyport tokens");
+      throw new KeyportError("not-found", `no token matches ${describeWanted(sel)}`, "see every token with: keyport tokens");
     }
     if (outputFormat(a) === "json") {
       process.stdout.write(JSON.stringify(tokens.map(tokenJson), null, 2) + "\n");
