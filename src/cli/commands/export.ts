@@ -1,4 +1,6 @@
 /** `keyport export SELECTOR --out FILE` and `--all --out-dir DIR` (SPEC §3). */
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { checkTemplate, exportAll, exportKey, type ExportResult } from "../../backup/index.js";
 import { checkDestination } from "../../backup/output.js";
@@ -53,6 +55,20 @@ function progressBar(done: number, total: number, label: string): void {
   if (done === total) process.stderr.write("\n");
 }
 
+/** --out must name a file: not empty, not a directory (a trailing slash, or one that exists). */
+function checkOutName(out: string): void {
+  if (out.trim() === "") throw new KeyportError("usage", "--out needs a file name, e.g. --out signing.p12");
+  if (/[/\\]$/.test(out) || isDirectory(out)) throw new KeyportError("usage", `--out ${JSON.stringify(out)} is a directory: name the file, e.g. ${join(out, "key.p12")}`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   command: "export [selector]",
   describe: "back a key up into a password-protected PKCS#12 file, verified (stops on non-exportable keys)",
@@ -74,7 +90,10 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .option("delete-after-verify", { type: "boolean", default: false, describe: "key archival: destroy the key on the token after a verified backup" })
       .option("yes", { type: "boolean", default: false, describe: "do not ask for confirmation (--delete-after-verify)" })
       .check((a) => {
-        if (a.all ? !a.outDir : !a.out) throw new KeyportError("usage", a.all ? "--all needs --out-dir DIR" : "--out FILE is required");
+        if (a.all && a.out !== undefined) throw new KeyportError("usage", "--out names one file: with --all, give --out-dir DIR");
+        if (!a.all && a.outDir !== undefined) throw new KeyportError("usage", "--out-dir goes with --all; for one key give --out FILE");
+        if (a.all ? !a.outDir : a.out === undefined) throw new KeyportError("usage", a.all ? "--all needs --out-dir DIR" : "--out FILE is required");
+        if (!a.all) checkOutName(a.out ?? "");
         if (a.all && a.selector) throw new KeyportError("usage", "--all exports every key: drop the selector");
         if (!a.all && a.selector === undefined && a.label === undefined && a.id === undefined) throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
         if (a.iterations !== undefined && (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)) throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
