@@ -1,4 +1,6 @@
 /** The audit report as JSON, CSV (one row per key) and a readable table with per-token summaries. */
+import { parsePkcs11Uri } from "../uri/index.js";
+import { alignColumns, escapeControl } from "../util/text.js";
 import type { AuditKey, AuditReport } from "./report.js";
 
 export function renderAuditJson(r: AuditReport): string {
@@ -42,10 +44,6 @@ export function keyDesc(k: Pick<AuditKey, "keyType" | "bits" | "curve">): string
   return `${k.keyType ?? "?"}${k.bits ? ` ${k.bits}` : ""}`;
 }
 
-function pad(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd());
-}
 
 export function summaryLine(keys: AuditKey[]): string {
   const n = (v: string) => keys.filter((k) => k.verdict === v).length;
@@ -55,8 +53,9 @@ export function summaryLine(keys: AuditKey[]): string {
 export function renderAuditTable(r: AuditReport): string {
   const out: string[] = [];
   for (const t of r.tokens) {
-    const keys = r.keys.filter((k) => k.token === t.label);
-    out.push(`token "${t.label}" serial ${t.serial} (${t.module})`);
+    // tokens are told apart by serial as well as label: a fleet of identical cards
+    const keys = r.keys.filter((k) => k.token === t.label && (parsePkcs11Uri(k.uri).serial ?? t.serial) === t.serial);
+    out.push(escapeControl(`token "${t.label}" serial ${t.serial} (${t.module})`));
     if (keys.length) {
       const rows = [["LABEL", "ID", "KEY", "VERDICT", "FLAGS", "EXPORT", "CERTIFICATE"]];
       for (const k of keys) {
@@ -70,7 +69,7 @@ export function renderAuditTable(r: AuditReport): string {
           k.certificate ? `${k.certificate.subject} (until ${k.certificate.notAfter.slice(0, 10)})` : "-",
         ]);
       }
-      out.push(...pad(rows).map((l) => `  ${l}`));
+      out.push(...alignColumns(rows).map((l) => `  ${l}`));
     }
     out.push(`  ${summaryLine(keys)}`, "");
   }

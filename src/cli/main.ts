@@ -6,6 +6,7 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { closeAllModules } from "../pkcs11/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
+import { escapeControl } from "../util/text.js";
 import type { CommandModule } from "yargs";
 import { globalOptions, type GlobalArgs } from "./options.js";
 
@@ -38,13 +39,13 @@ function firstLine(s: string): string {
 
 export function reportError(e: unknown, debug: boolean): number {
   if (e instanceof KeyportError) {
-    process.stderr.write(`keyport: ${firstLine(e.message)}\n`);
-    if (e.hint) process.stderr.write(`keyport: ${firstLine(e.hint)}\n`);
+    process.stderr.write(`keyport: ${escapeControl(firstLine(e.message))}\n`);
+    if (e.hint) process.stderr.write(`keyport: ${escapeControl(firstLine(e.hint))}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
     return EXIT_CODES[e.code];
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`keyport: internal error: ${firstLine(msg)}\n`);
+  process.stderr.write(`keyport: internal error: ${escapeControl(firstLine(msg))}\n`);
   process.stderr.write(debug && e instanceof Error && e.stack ? `${e.stack}\n` : "keyport: this is a bug; run again with --debug for details\n");
   return EXIT_CODES.internal;
 }

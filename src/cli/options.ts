@@ -6,6 +6,7 @@ import type { Argv } from "yargs";
 import type { TokenSelection } from "../inventory/select.js";
 import type { LoginOptions } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
+import { escapeControl } from "../util/text.js";
 import { promptHidden } from "../util/prompt.js";
 import { parseSecretSource, readSecret, type SecretSource } from "../util/secrets.js";
 import type { Pkcs11Uri } from "../uri/index.js";
@@ -48,8 +49,9 @@ export function outputFormat(a: GlobalArgs): OutputFormat {
   return a.json ? "json" : a.format;
 }
 
+/** One warning or note on stderr; text from tokens and files in it has its control characters escaped. */
 export function warnLine(line: string): void {
-  process.stderr.write(line.endsWith("\n") ? line : `${line}\n`);
+  process.stderr.write(`${escapeControl(line.replace(/\n$/, ""))}\n`);
 }
 
 export function tokenSelection(a: GlobalArgs): TokenSelection {

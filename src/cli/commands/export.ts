@@ -7,6 +7,7 @@ import { checkDestination } from "../../backup/output.js";
 import { exactlyOne, forEachInventory, keySelector } from "../../inventory/index.js";
 import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
+import { escapeControl } from "../../util/text.js";
 import { promptLine } from "../../util/prompt.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordReader, passwordSourceOption } from "../secret-options.js";
@@ -44,7 +45,7 @@ function printResult(r: ExportResult): void {
     `  verified:     ${r.verification ? `re-opened with the password; key matches the token${r.verification.keyMatchesCertificate ? " and the certificate" : ""}; challenge ${r.verification.method === "sign" ? "signed on the token and with the backup, both verified" : "decrypted by the token"}` : "no (--no-verify)"}`,
     `  SHA-256:      ${r.sha256}`,
   );
-  process.stdout.write(lines.join("\n") + "\n");
+  process.stdout.write(lines.map(escapeControl).join("\n") + "\n");
 }
 
 function progressBar(done: number, total: number, label: string): void {

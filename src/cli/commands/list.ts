@@ -5,6 +5,7 @@ import { exportPlan, flags as keyFlags, keyDesc, verdict } from "../../audit/ind
 import { certificateKeyUsage } from "../../inventory/key-usage.js";
 import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
+import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
@@ -85,7 +86,7 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
       return;
     }
     for (const { inv, groups } of results) {
-      process.stdout.write(`token "${inv.token.label}" serial ${inv.token.serial} (${inv.token.module})\n`);
+      process.stdout.write(`${escapeControl(`token "${inv.token.label}" serial ${inv.token.serial} (${inv.token.module})`)}\n`);
       const headers = ["KIND", "LABEL", "ID", "KEY", "VERDICT", "FLAGS", "CERTIFICATE", "EXPIRES"];
       if (a.uri) headers.push("URI");
       const rows = groups.map((g) => {

@@ -5,6 +5,7 @@ import { challenge, sameKey } from "../../backup/index.js";
 import { openBackup, type FileReport } from "../../backup/verify-file.js";
 import { exactlyOne, forEachInventory, groupPublicKey, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
+import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
 import { passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
@@ -28,7 +29,7 @@ function printReport(r: FileReport, against: { uri: string; keyMatchesToken: boo
   for (const c of r.certificates) out.push(`certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}`);
   out.push(`key ↔ certificate: ${r.keyMatchesCertificate === null ? "no certificate for the key" : r.keyMatchesCertificate ? "match" : "DIFFERENT"}`);
   if (against) out.push(`key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; challenge: ${against.challenge}`);
-  process.stdout.write(out.join("\n") + "\n");
+  process.stdout.write(out.map(escapeControl).join("\n") + "\n");
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
