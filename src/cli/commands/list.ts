@@ -1,7 +1,7 @@
 /** `keyport list [SELECTOR]`: the token's objects grouped as identities, pending key pairs, … */
 import type { Argv, CommandModule } from "yargs";
 import { keyFacts } from "../../audit/from-inventory.js";
-import { exportPlan, flags as keyFlags, keyDesc, verdict } from "../../audit/index.js";
+import { auditKey, keyDesc } from "../../audit/index.js";
 import { certificateKeyUsage } from "../../inventory/key-usage.js";
 import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
@@ -27,8 +27,8 @@ const KIND_LABEL: Record<Group["kind"], string> = {
 
 function groupJson(inv: TokenInventory, g: Group, now: Date) {
   const key = g.privateKey ?? g.secretKey;
-  const facts = key ? keyFacts(key, g.privateKey ? "private" : "secret", inv.token.label, g.certificate) : undefined;
-  const plan = facts ? exportPlan(facts, { wrapMechanisms: inv.wrapMechanisms }) : undefined;
+  // the audit's own view of the key: list shows what audit decides, never a second copy of the rules
+  const audit = key ? auditKey(keyFacts(key, g.privateKey ? "private" : "secret", inv.token.label, g.certificate), { wrapMechanisms: inv.wrapMechanisms }, now) : undefined;
   const c = g.certificate?.info;
   const main = key ?? g.publicKey;
   return {
@@ -40,11 +40,11 @@ function groupJson(inv: TokenInventory, g: Group, now: Date) {
     keyType: main?.keyType ?? null,
     bits: main?.bits ?? null,
     curve: main?.curve ?? null,
-    verdict: facts ? verdict(facts.attributes) : null,
-    exportable: plan?.exportable ?? null,
-    exportMethod: plan?.exportMethod ?? null,
-    flags: facts ? keyFlags(facts, now) : [],
-    attributes: facts?.attributes ?? null,
+    verdict: audit?.verdict ?? null,
+    exportable: audit?.exportable ?? null,
+    exportMethod: audit?.exportMethod ?? null,
+    flags: audit?.flags ?? [],
+    attributes: audit?.attributes ?? null,
     certificate: c ? { uri: g.certificate?.uri, subject: c.subject, issuer: c.issuer, serial: c.serial, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256, keyUsage: certificateKeyUsage(c.der) } : null,
     publicKeyUri: g.publicKey && key ? g.publicKey.uri : null,
     application: g.data?.application ?? null,
@@ -95,9 +95,9 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
           g.label ?? "-",
           g.id || "-",
           g.keyType ? keyDesc(g) : "-",
-          g.verdict ?? "-",
+          g.verdict === "non-extractable" || g.verdict === "trusted-wrap" || g.verdict === "unknown" ? g.verdict.toUpperCase() : (g.verdict ?? "-"),
           g.flags.join(",") || "-",
-          g.certificate?.subject ?? (g.kind === "pending-key-pair" ? "(none yet)" : "-"),
+          g.certificate ? `${g.certificate.subject}${g.pairedBy === "public-key" ? " (paired by public key: another CKA_ID)" : ""}` : g.kind === "pending-key-pair" ? "(none yet)" : "-",
           g.certificate ? g.certificate.notAfter.slice(0, 10) : "-",
         ];
         if (a.uri) row.push(g.uri);
