@@ -1,4 +1,5 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
+import { basename } from "node:path";
 import type { CommandModule } from "yargs";
 import { describeWanted, findTokens, tokenUri } from "../../inventory/select.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
@@ -74,8 +75,8 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     }
     process.stdout.write(
       renderTable(
-        ["SLOT", "LABEL", "MANUFACTURER", "MODEL", "SERIAL", "FLAGS", "URI"],
-        tokens.map((d) => [String(d.slotId), d.label, d.manufacturer, d.model, d.serial, flagMarks(d), tokenUri(d)]),
+        ["MODULE", "SLOT", "LABEL", "MANUFACTURER", "MODEL", "SERIAL", "FLAGS", "URI"],
+        tokens.map((d) => [basename(d.module), String(d.slotId), d.label, d.manufacturer, d.model, d.serial, flagMarks(d), tokenUri(d)]),
       ),
     );
   },
