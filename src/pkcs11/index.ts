@@ -2,7 +2,7 @@
 export { ATTRIBUTES, valueOf, type AttrMap, type AttrName, type AttrResult, type AttrTemplate, type AttrType } from "./attributes.js";
 export { Pkcs11CallError, isCkr } from "./errors.js";
 export { closeAllModules, openModule, LoadedModule, type ModuleInfo } from "./module.js";
-export { parseModuleFile, registeredModules, resolveModules, type ModuleRef } from "./registry.js";
+export { moduleEnabled, p11kitPaths, parseModuleFile, registeredModules, resolveModules, type ModuleRef, type P11KitPaths } from "./registry.js";
 export { listMechanisms, ObjectRef, Session, withSession, type LoginOptions, type MechanismParams, type SessionOptions } from "./session.js";
 export { listTokens, Token, type MechanismDescription, type TokenDescription, type TokenFlags } from "./tokens.js";
 export { type KeyTypeName, type ObjectClassName } from "./names.js";
