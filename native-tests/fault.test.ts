@@ -23,6 +23,7 @@ const SPEC = {
 // Standard CKA numbers, for the probe's command line.
 const CKA = {
   LABEL: "0x3",
+  ID: "0x102",
   PRIVATE_EXPONENT: "0x123",
   SENSITIVE: "0x103",
   EXTRACTABLE: "0x162",
@@ -195,9 +196,14 @@ describe("the fault-injecting PKCS#11 module", () => {
     });
 
     it("value: reports the configured bytes, for the labelled object only", () => {
-      const m = fault({ value: [{ attr: "CKA_EXTRACTABLE", hex: "00", label: "rsa-wrap" }] });
-      const wrap = probe(m, "rsa-wrap", [CKA.EXTRACTABLE, CKA.SENSITIVE]).stdout;
-      expect(wrap).toBe("sizes CKR_OK 1 1\nvalues CKR_OK 00 01\n");
+      const m = fault({
+        value: [
+          { attr: "CKA_EXTRACTABLE", hex: "00", label: "rsa-wrap" },
+          { attr: "CKA_ID", hex: "c0ffee", label: "rsa-wrap" },
+        ],
+      });
+      const wrap = probe(m, "rsa-wrap", [CKA.EXTRACTABLE, CKA.ID, CKA.SENSITIVE]).stdout;
+      expect(wrap).toBe("sizes CKR_OK 1 3 1\nvalues CKR_OK 00 c0ffee 01\n");
       expect(probe(m, "rsa-plain", [CKA.EXTRACTABLE]).stdout).toBe("sizes CKR_OK 1\nvalues CKR_OK 01\n");
     });
 
