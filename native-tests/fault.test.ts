@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { faultModule, faultModulePath, parseCall, probePath } from "./support/fault.js";
 import type { FaultConfig, FaultModule } from "./support/fault.js";
-import { keyport, makeTestbed, readJson, ROOT, run, tempDir, testbedEnv } from "./support/testbed.js";
+import { keyport, makeTestbed, readJson, ROOT, run, tempDir, testbedEnv, TOKEN_KINDS } from "./support/testbed.js";
 import type { RunResult, Testbed } from "./support/testbed.js";
 
 // A PIN no log line can contain by accident (call numbers and lengths are digits only).
@@ -367,5 +367,33 @@ describe("the fault-injecting PKCS#11 module", () => {
       expect(missing.status).not.toBe(0);
       expect(missing.stderr.split("\n")[0]).toBe(`faultmod: cannot read ${missing.file}: No such file or directory`);
     });
+  });
+});
+
+describe.each(TOKEN_KINDS)("the fault module in front of %s", (kind) => {
+  let tb: Testbed;
+  let m: FaultModule;
+  beforeAll(() => {
+    tb = makeTestbed(kind, SPEC);
+    m = faultModule({ target: tb.state.module });
+  });
+  afterAll(() => {
+    m?.remove();
+    tb?.destroy();
+  });
+
+  it("keyport's audit through it equals the audit of the token itself (initialisation arguments forwarded)", () => {
+    const direct = keyport(["audit", "--json"], tb.env);
+    const via = keyport(["audit", "--json"], { ...tb.env, PKCS11_MODULE: m.path, ...m.env });
+    expect([0, 3], direct.stderr).toContain(direct.status);
+    expect(via.status, via.stderr).toBe(direct.status);
+    const parse = (r: RunResult): AuditJson & { tokens: Array<{ module: string }> } => JSON.parse(r.stdout);
+    const [d, v] = [parse(direct), parse(via)];
+    expect(d.keys.length).toBeGreaterThan(0);
+    expect(v.keys).toEqual(d.keys);
+    expect(v.tokens).toEqual(d.tokens.map((t) => ({ ...t, module: m.path })));
+    expect(m.calls().map(parseCall).filter((c) => c.fn === "C_Login")).toEqual([
+      { fn: "C_Login", n: 1, rv: "CKR_OK", injected: false },
+    ]);
   });
 });
