@@ -207,6 +207,18 @@ describe("the fault-injecting PKCS#11 module", () => {
       expect(probe(m, "rsa-plain", [CKA.EXTRACTABLE]).stdout).toBe("sizes CKR_OK 1\nvalues CKR_OK 01\n");
     });
 
+    it("value: a buffer too small for the configured bytes gets CKR_BUFFER_TOO_SMALL, as from the token itself", () => {
+      // SoftHSM's own answer for a real value that does not fit
+      expect(probe(undefined, "rsa-wrap", [`${CKA.LABEL}:1`, CKA.SENSITIVE]).stdout).toBe(
+        "sizes CKR_OK 8 1\nvalues CKR_BUFFER_TOO_SMALL unavailable 01\n",
+      );
+      const m = fault({ value: [{ attr: "CKA_ID", hex: "c0ffee" }] });
+      expect(probe(m, "rsa-wrap", [`${CKA.ID}:2`, CKA.SENSITIVE]).stdout).toBe(
+        "sizes CKR_OK 3 1\nvalues CKR_BUFFER_TOO_SMALL unavailable 01\n",
+      );
+      expect(probe(m, "rsa-wrap", [`${CKA.ID}:3`]).stdout).toBe("sizes CKR_OK 3\nvalues CKR_OK c0ffee\n");
+    });
+
     it("value: pkcs11-tool's listing changes in that one key's Access line and nowhere else", () => {
       const direct = tool(undefined, ["--list-objects", ...LOGIN]);
       const m = fault({ value: [{ attr: "CKA_EXTRACTABLE", hex: "00", label: "rsa-wrap" }] });

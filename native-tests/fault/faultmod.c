@@ -568,8 +568,8 @@ static long read_pinpad(unsigned char *buf, size_t size) {
 static CK_RV fm_C_Login(CK_SESSION_HANDLE s, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len) {
   struct call c;
   char ubuf[24];
+  int injected = enter(FN_C_Login, &c); /* first: it loads the configuration */
   int pad = cfg.ok && cfg.pinpad && (!pin || pin_len == 0);
-  int injected = enter(FN_C_Login, &c);
   snprintf(c.extra, sizeof c.extra, "user=%s pin_len=%lu%s", name_of(cku_names, user, ubuf, sizeof ubuf),
            (unsigned long)(pin ? pin_len : 0), pad ? " pinpad" : "");
   if (injected) return leave(&c);

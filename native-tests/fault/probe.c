@@ -4,10 +4,11 @@
  *
  *   probe <module> <token label> <PIN file> <private key label> <attribute> …
  *
- * Attributes are CKA numbers (0x… or decimal). It logs in with the PIN from the file, finds the
+ * Attributes are CKA numbers (0x… or decimal), each optionally with ":<bytes>", the size of its
+ * buffer in the second call (1024 if not given). It logs in with the PIN from the file, finds the
  * private key by label, and prints two lines:
  *   sizes <CKR> <len|unavailable> …     C_GetAttributeValue with every pValue NULL
- *   values <CKR> <hex|unavailable> …    again with a 1024-byte buffer per entry
+ *   values <CKR> <hex|unavailable> …    again with a buffer per entry
  * Exit 0 when both lines were printed, 2 on a setup failure (one line on stderr).
  */
 #include <dlfcn.h>
@@ -88,9 +89,11 @@ int main(int argc, char **argv) {
   char rvbuf[24];
   for (int pass = 0; pass < 2; pass++) {
     for (CK_ULONG k = 0; k < count; k++) {
-      t[k].type = strtoul(argv[5 + k], NULL, 0);
+      char *end;
+      t[k].type = strtoul(argv[5 + k], &end, 0);
+      CK_ULONG size = *end == ':' ? strtoul(end + 1, NULL, 10) : BUF;
       t[k].pValue = pass ? bufs[k] : NULL;
-      t[k].ulValueLen = pass ? BUF : 0;
+      t[k].ulValueLen = pass ? (size < BUF ? size : BUF) : 0;
     }
     rv = f->C_GetAttributeValue(s, o, t, count);
     printf("%s %s", pass ? "values" : "sizes", rv_name(rv, rvbuf, sizeof rvbuf));
