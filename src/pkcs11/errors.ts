@@ -31,6 +31,13 @@ const CODE_BY_CKR: Record<string, { code: ErrorCode; hint?: string }> = {
   CKR_SESSION_HANDLE_INVALID: { code: "not-found", hint: "the session was lost (token removed or module reset)" },
   CKR_SESSION_CLOSED: { code: "not-found", hint: "the session was lost (token removed or module reset)" },
   CKR_TOKEN_WRITE_PROTECTED: { code: "usage", hint: "the token is write-protected" },
+  // The token failed or lost an object under keyport's feet: a token fault (exit 7), never a keyport bug.
+  CKR_DEVICE_ERROR: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
+  CKR_DEVICE_MEMORY: { code: "not-found", hint: "the token ran out of memory; free some objects or sessions, then run again" },
+  CKR_GENERAL_ERROR: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
+  CKR_FUNCTION_FAILED: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
+  CKR_OBJECT_HANDLE_INVALID: { code: "not-found", hint: "the object went away while keyport used it (another program changed the token?)" },
+  CKR_KEY_HANDLE_INVALID: { code: "not-found", hint: "the key went away while keyport used it (another program changed the token?)" },
 };
 
 interface ThrownByPkcs11js {

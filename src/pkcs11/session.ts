@@ -62,17 +62,26 @@ export class Session {
     const lib = this.lib;
     call("C_FindObjectsInit", () => lib.C_FindObjectsInit(this.handle, toPkcs11Template(template)));
     this.findActive = true;
+    const out: ObjectRef[] = [];
     try {
-      const out: ObjectRef[] = [];
       for (;;) {
         const batch = call("C_FindObjects", () => lib.C_FindObjects(this.handle, 256));
         for (const h of batch) out.push(new ObjectRef(h));
-        if (batch.length < 256) return out;
+        if (batch.length < 256) break;
       }
-    } finally {
+    } catch (e) {
+      // the search's own failure is what the user needs to hear about: ending it is best effort
       this.findActive = false;
-      call("C_FindObjectsFinal", () => lib.C_FindObjectsFinal(this.handle));
+      try {
+        lib.C_FindObjectsFinal(this.handle);
+      } catch {
+        /* the token or session is gone */
+      }
+      throw e;
     }
+    this.findActive = false;
+    call("C_FindObjectsFinal", () => lib.C_FindObjectsFinal(this.handle));
+    return out;
   }
 
   /**
