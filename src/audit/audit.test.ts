@@ -32,6 +32,7 @@ function expected(extractable: Tri, sensitive: Tri, wrapWithTrusted: Tri): strin
   if (extractable === null) return "unknown";
   if (!extractable) return "non-extractable";
   if (wrapWithTrusted === true) return "trusted-wrap";
+  if (wrapWithTrusted === null) return "unknown"; // hidden: it may be true
   return sensitive === false ? "plain" : "wrap";
 }
 
@@ -87,6 +88,13 @@ describe("export plan", () => {
     expect(exportPlan(facts({ attributes: { extractable: false } }), all).exportable).toBe(false);
     expect(exportPlan(facts({ attributes: { wrapWithTrusted: true } }), all).exportable).toBe(false);
     expect(exportPlan(facts({ attributes: { extractable: null } }), all).exportable).toBe(false);
+  });
+  it("does not export a readable (not sensitive) key whose CKA_WRAP_WITH_TRUSTED the token hides", () => {
+    const all = { wrapMechanisms: ["CKM_AES_KEY_WRAP_PAD"] };
+    const hidden = facts({ attributes: { sensitive: false, wrapWithTrusted: null } });
+    expect(exportPlan(hidden, all)).toEqual({ exportable: false, exportMethod: null });
+    const stated = facts({ attributes: { sensitive: false, wrapWithTrusted: false } });
+    expect(exportPlan(stated, all)).toEqual({ exportable: true, exportMethod: "attribute-read" });
   });
 });
 

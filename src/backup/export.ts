@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { exportPlan, verdict as verdictOf, type KeyFacts } from "../audit/index.js";
+import { exportPlan, WRAP_MECHANISM_PREFERENCE, type KeyFacts } from "../audit/index.js";
 import { keyFacts } from "../audit/from-inventory.js";
 import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type TokenInventory } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
@@ -33,6 +33,11 @@ export interface ExportOptions {
   warn: (line: string) => void;
   /** serialises token operations when several exports share a session (export --all) */
   tokenLock?: Mutex;
+  /**
+   * Injected by tests only: runs after the password is read and before the key is taken off the
+   * token (the attributes are read again after it, inside the token lock).
+   */
+  beforeExtract?: () => void | Promise<void>;
 }
 
 export interface ExportResult {
@@ -53,14 +58,14 @@ export function checkExportable(inv: TokenInventory, g: Group): { facts: KeyFact
     throw new KeyportError("usage", "only private keys are exported; secret keys are audited, not backed up (PKCS#12 secret bags import almost nowhere)");
   }
   const facts = keyFacts(g.privateKey, "private", inv.token.label, g.certificate);
-  const v = verdictOf(facts.attributes);
-  const stop = stopError(facts, v);
+  const stop = stopError(facts);
   if (stop) throw stop;
   const plan = exportPlan(facts, { wrapMechanisms: inv.wrapMechanisms });
   if (!plan.exportable || !plan.exportMethod) {
     throw new KeyportError(
       "not-exportable",
-      `STOP: key ${facts.uri} is extractable only wrapped, and the token offers none of CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD, CKM_AES_CBC_PAD, CKM_AES_KEY_WRAP for wrapping`,
+      `STOP: key ${facts.uri} is extractable only wrapped, and the token offers none of ` +
+        `${WRAP_MECHANISM_PREFERENCE.join(", ")} for wrapping`,
       "nothing was written; keep using the key on the token, or ask the token's administrator",
     );
   }
@@ -82,7 +87,8 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
   const password = await o.password();
   try {
     const lock = o.tokenLock ?? new Mutex();
-    const extracted = await lock.run(() => extractPrivateKey(s, key, exportMethod, inv.wrapMechanisms));
+    await o.beforeExtract?.();
+    const extracted = await lock.run(() => extractPrivateKey(s, key, facts, exportMethod, inv.wrapMechanisms));
     const exportedPublic = createPublicKey(extracted.privateKey);
     const tokenPublic = groupPublicKey(g);
     if (tokenPublic && !sameKey(exportedPublic, tokenPublic)) {

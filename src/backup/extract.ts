@@ -1,12 +1,16 @@
 /**
  * Getting a private key off the token (SPEC §3 export): `plain` keys by reading their
  * attributes, `wrap` keys by C_WrapKey under a fresh AES-256 session key that is always
- * destroyed. A plain key whose value the token still refuses falls back to wrapping.
+ * destroyed. A plain key whose value the token still refuses falls back to wrapping. The stop
+ * attributes are read again first: a key changed since the audit never leaves the token.
  */
 import { createECDH, createPrivateKey, randomBytes, type KeyObject } from "node:crypto";
+import { preferredWrapMechanisms, WRAP_MECHANISM_PREFERENCE } from "../audit/index.js";
+import type { KeyAttributesView, KeyFacts } from "../audit/index.js";
 import type { KeyInfo } from "../inventory/index.js";
 import { isCkr, valueOf, type AttrMap, type MechanismParams, type ObjectRef, type Pkcs11CallError, type Session } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
+import { changedSinceAudit, RECHECKED, type RecheckedAttribute } from "./stop.js";
 import { unwrapPkcs8 } from "./unwrap.js";
 
 export interface Extracted {
@@ -112,13 +116,43 @@ function wrapOut(s: Session, key: KeyInfo, mechanism: string): KeyObject {
   }
 }
 
-/** The private key, by the method the audit planned (falling back from a refused plain read). */
-export function extractPrivateKey(s: Session, key: KeyInfo, exportMethod: string, wrapMechanisms: string[]): Extracted {
+/** CKA_EXTRACTABLE, CKA_SENSITIVE and CKA_WRAP_WITH_TRUSTED as the token gives them now. */
+export function readStopAttributes(s: Session, key: KeyInfo): Pick<KeyAttributesView, RecheckedAttribute> {
+  const a = s.readAttributes(key.object.ref, RECHECKED);
+  const tri = (n: RecheckedAttribute) => {
+    const r = a[n];
+    return r && r.ok ? r.value : null;
+  };
+  return { extractable: tri("extractable"), sensitive: tri("sensitive"), wrapWithTrusted: tri("wrapWithTrusted") };
+}
+
+/**
+ * The private key, by the method the audit planned (falling back from a refused plain read).
+ * Runs under the token lock: the attributes the verdict came from are read again first, and any
+ * change since the audit stops the export before C_WrapKey or the value read.
+ */
+export function extractPrivateKey(
+  s: Session,
+  key: KeyInfo,
+  audited: KeyFacts,
+  exportMethod: string,
+  wrapMechanisms: string[],
+): Extracted {
+  const changed = changedSinceAudit(audited, readStopAttributes(s, key));
+  if (changed) throw changed;
   if (exportMethod === "attribute-read") {
     const k = readPlain(s, key);
     if (k) return { privateKey: k, method: "attribute-read" };
-    const mech = wrapMechanisms[0];
-    if (!mech) throw new KeyportError("not-exportable", `key ${key.uri}: the token refuses to give its value and offers no AES key-wrap mechanism`);
+    // SPEC §3's wrap preference, as the token offers it (its first mechanism may be CKM_AES_CBC, which needs an IV)
+    const mech = preferredWrapMechanisms(wrapMechanisms)[0];
+    if (!mech) {
+      throw new KeyportError(
+        "not-exportable",
+        `STOP: key ${key.uri}: the token refuses to give its value and offers none of ` +
+          `${WRAP_MECHANISM_PREFERENCE.join(", ")} to wrap it: nothing was written`,
+        "keep using the key on the token, or ask the token's administrator",
+      );
+    }
     return { privateKey: wrapOut(s, key, mech), method: `wrap:${mech}` };
   }
   const mech = exportMethod.replace(/^wrap:/, "");

@@ -1,30 +1,49 @@
 /**
- * The stop condition (SPEC §3 export), decided by keyport from the attributes alone: some
- * tokens (NSS softokn) would wrap a key whose CKA_EXTRACTABLE is false, so a token's
- * willingness is never the test. The wizard's words: "if you cannot select it, STOP".
+ * The STOP error (SPEC §3 export). The decision itself is the audit's STOP table (decide()):
+ * keyport checks the attributes itself, because some tokens (NSS softokn) would wrap a key whose
+ * CKA_EXTRACTABLE is false, so a token's willingness is never the test. The wizard's words: "if
+ * you cannot select it, STOP".
  */
-import type { KeyFacts, Verdict } from "../audit/index.js";
+import { decide, type Decision, type KeyAttributesView, type KeyFacts } from "../audit/index.js";
 import { KeyportError } from "../util/errors.js";
 
-const WHY: Partial<Record<Verdict, (k: KeyFacts) => string>> = {
-  "non-extractable": () =>
-    "CKA_EXTRACTABLE is false: the private key was marked non-exportable and can never leave the token. " +
-    "This cannot be undone on the token (CKA_EXTRACTABLE can only go from true to false).",
-  "trusted-wrap": () =>
-    "CKA_WRAP_WITH_TRUSTED is true: only a wrapping key marked CKA_TRUSTED by the token's security officer may take it off the token, " +
-    "so keyport cannot back it up into a PKCS#12 file.",
-  unknown: (k) =>
-    `the token would not say whether the key is extractable (CKA_EXTRACTABLE unreadable${k.attributes.extractable === null ? "" : ""}), ` +
-    "so keyport will not try to take it off the token.",
-};
-
 const WHAT_TO_DO =
-  "nothing was written. Keep using the key on the token; if you need a backup, make a new key pair that is exportable (re-key) " +
-  "and have its certificate issued, or contact the token's administrator.";
+  "nothing was written. Keep using the key on the token; if you need a backup, make a new key pair that is " +
+  "exportable (re-key) and have its certificate issued, or contact the token's administrator.";
 
-export function stopError(k: KeyFacts, verdict: Verdict): KeyportError | null {
-  const why = WHY[verdict];
-  if (!why) return null;
-  const name = k.label ? `"${k.label}"` : `id ${k.id || "(none)"}`;
-  return new KeyportError("not-exportable", `STOP: key ${name} (${k.uri}) is not exportable: ${why(k)}`, WHAT_TO_DO);
+const keyName = (k: KeyFacts) => (k.label ? `"${k.label}"` : `id ${k.id || "(none)"}`);
+
+/** The STOP for a key whose attributes do not allow export, or null when they do. */
+export function stopError(k: KeyFacts, decision: Decision = decide(k.attributes)): KeyportError | null {
+  if (decision.action === "export") return null;
+  const message = `STOP: key ${keyName(k)} (${k.uri}) is not exportable: ${decision.why}`;
+  return new KeyportError("not-exportable", message, WHAT_TO_DO);
+}
+
+type Rechecked = keyof Pick<KeyAttributesView, "extractable" | "sensitive" | "wrapWithTrusted">;
+const ATTRIBUTE_NAMES: Record<Rechecked, string> = {
+  extractable: "CKA_EXTRACTABLE",
+  sensitive: "CKA_SENSITIVE",
+  wrapWithTrusted: "CKA_WRAP_WITH_TRUSTED",
+};
+export type RecheckedAttribute = keyof typeof ATTRIBUTE_NAMES;
+export const RECHECKED: readonly RecheckedAttribute[] = ["extractable", "sensitive", "wrapWithTrusted"];
+
+const show = (v: boolean | null) => (v === null ? "unreadable" : String(v));
+
+/**
+ * The attributes read again right before the key leaves the token, against the audit's: any
+ * change (including one that now reads as unreadable) stops the export, whatever the new verdict.
+ */
+export function changedSinceAudit(k: KeyFacts, now: Pick<KeyAttributesView, RecheckedAttribute>): KeyportError | null {
+  const changed = RECHECKED.filter((n) => k.attributes[n] !== now[n]);
+  if (changed.length === 0) return null;
+  const what = changed
+    .map((n) => `${ATTRIBUTE_NAMES[n]} was ${show(k.attributes[n])}, is now ${show(now[n])}`)
+    .join("; ");
+  return new KeyportError(
+    "not-exportable",
+    `STOP: key ${keyName(k)} (${k.uri}) changed since the audit (${what}): keyport exports only what it audited`,
+    "nothing was written. Run the command again to audit the key as it is now.",
+  );
 }

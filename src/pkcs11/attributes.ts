@@ -29,7 +29,9 @@ export const ATTRIBUTES = {
   extractable: { cka: cka("CKA_EXTRACTABLE"), codec: "bool" },
   neverExtractable: { cka: cka("CKA_NEVER_EXTRACTABLE"), codec: "bool" },
   alwaysSensitive: { cka: cka("CKA_ALWAYS_SENSITIVE"), codec: "bool" },
-  wrapWithTrusted: { cka: cka("CKA_WRAP_WITH_TRUSTED"), codec: "bool" },
+  // A token without trusted wrapping answers CKR_ATTRIBUTE_TYPE_INVALID (NSS softokn for keys made
+  // without it, opencryptoki): the token states the key has none. Hidden (SENSITIVE) stays unreadable.
+  wrapWithTrusted: { cka: cka("CKA_WRAP_WITH_TRUSTED"), codec: "bool", absentMeans: false },
   trusted: { cka: cka("CKA_TRUSTED"), codec: "bool" },
   alwaysAuthenticate: { cka: cka("CKA_ALWAYS_AUTHENTICATE"), codec: "bool" },
   encrypt: { cka: cka("CKA_ENCRYPT"), codec: "bool" },
@@ -40,7 +42,7 @@ export const ATTRIBUTES = {
   unwrap: { cka: cka("CKA_UNWRAP"), codec: "bool" },
   derive: { cka: cka("CKA_DERIVE"), codec: "bool" },
   // CKA_UNWRAP_TEMPLATE is an attribute array; we only need to know whether one is set.
-  unwrapTemplate: { cka: cka("CKA_UNWRAP_TEMPLATE"), codec: "presence" },
+  unwrapTemplate: { cka: cka("CKA_UNWRAP_TEMPLATE"), codec: "presence", absentMeans: false },
   modulus: { cka: cka("CKA_MODULUS"), codec: "bytes" },
   modulusBits: { cka: cka("CKA_MODULUS_BITS"), codec: "ulong" },
   publicExponent: { cka: cka("CKA_PUBLIC_EXPONENT"), codec: "bytes" },
@@ -58,9 +60,26 @@ export const ATTRIBUTES = {
   subject: { cka: cka("CKA_SUBJECT"), codec: "bytes" },
   issuer: { cka: cka("CKA_ISSUER"), codec: "bytes" },
   serialNumber: { cka: cka("CKA_SERIAL_NUMBER"), codec: "bytes" },
-} as const satisfies Record<string, { cka: number; codec: Codec }>;
+} as const satisfies Record<string, AttrSpec>;
+
+/**
+ * One attribute's entry. `absentMeans`: the value the token states by answering
+ * CKR_ATTRIBUTE_TYPE_INVALID ("this object has no such attribute"), declared only where PKCS#11
+ * gives absence a meaning; elsewhere that answer leaves the attribute unreadable.
+ */
+interface AttrSpec {
+  cka: number;
+  codec: Codec;
+  absentMeans?: boolean;
+}
 
 export type AttrName = keyof typeof ATTRIBUTES;
+
+/** The value an attribute has when the object does not carry it, if the table declares one. */
+export function absentValue(name: AttrName): boolean | undefined {
+  const spec: AttrSpec = ATTRIBUTES[name];
+  return spec.absentMeans;
+}
 
 type CodecType<C extends Codec> = C extends "bool" | "presence" ? boolean : C extends "ulong" ? number : C extends "string" | "keyType" ? string : C extends "class" ? ObjectClassName | string : C extends "certType" ? "x509" | string : Buffer;
 export type AttrType<N extends AttrName> = CodecType<(typeof ATTRIBUTES)[N]["codec"]>;

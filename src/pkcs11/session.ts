@@ -4,7 +4,8 @@
  */
 import type pkcs11js from "pkcs11js";
 import { KeyportError } from "../util/errors.js";
-import { ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableReason, type AttrMap, type AttrName, type AttrResult, type AttrTemplate } from "./attributes.js";
+import { absentValue, ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableReason } from "./attributes.js";
+import type { AttrMap, AttrName, AttrResult, AttrTemplate } from "./attributes.js";
 import { CK, ckName, ckValue } from "./ck.js";
 import { call, callAsync, decodePkcs11Throw, isCkr } from "./errors.js";
 import { pinDecision } from "./pin-policy.js";
@@ -110,9 +111,11 @@ export class Session {
       } catch (e) {
         const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
         if (decoded && isCkr(decoded, "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT", "CKR_SESSION_CLOSED")) throw decoded;
-        // for a presence check, "no such attribute on this object" is a definite answer: absent
-        if (ATTRIBUTES[n].codec === "presence" && decoded && isCkr(decoded, "CKR_ATTRIBUTE_TYPE_INVALID")) {
-          out[n] = { ok: true, value: false };
+        // "no such attribute on this object" is a definite answer where the table says what absence
+        // means (CKA_WRAP_WITH_TRUSTED: no trusted wrapping); CKR_ATTRIBUTE_SENSITIVE never is
+        const absent = absentValue(n);
+        if (absent !== undefined && decoded && isCkr(decoded, "CKR_ATTRIBUTE_TYPE_INVALID")) {
+          out[n] = { ok: true, value: absent };
           continue;
         }
         out[n] = { ok: false, reason: decoded ? unreadableReason(decoded.ckr) : e instanceof Error ? e.message.split("\n")[0] ?? "error" : "error" };

@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { checkTemplate, exportAll, exportKey, type ExportResult } from "../../backup/index.js";
+import { checkTemplate, destroyKeyPair, exportAll, exportKey, type ExportResult } from "../../backup/index.js";
 import { checkDestination } from "../../backup/output.js";
 import { exactlyOne, forEachInventory, keySelector } from "../../inventory/index.js";
 import type { Profile } from "../../pkcs12/index.js";
@@ -148,9 +148,13 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
             return;
           }
         }
-        s.destroyObject(group.privateKey!.object.ref);
-        if (group.publicKey) s.destroyObject(group.publicKey.object.ref);
-        warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token (the certificate was kept)`);
+        const d = destroyKeyPair(s, group, r.verification);
+        const kept = [
+          d.keptCertificate && "the certificate was kept",
+          d.keptPublicKey && `${d.keptPublicKey} was kept: not proven to be its public key`,
+        ].filter(Boolean);
+        const note = kept.length ? ` (${kept.join("; ")})` : "";
+        warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token: ${d.destroyed.join(", ")}${note}`);
       }
     });
   },
