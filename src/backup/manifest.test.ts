@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -34,7 +43,8 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const lockPath = () => join(dir, "manifest.json.lock");
-const onDisk = () => JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { schema: string; keys: ManifestEntry[] };
+const onDisk = () =>
+  JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { schema: string; keys: ManifestEntry[] };
 
 /** Deps whose waiting is counted, not timed. */
 function counting(over: Partial<LockDeps> = {}): LockDeps & { sleeps: number } {
@@ -69,33 +79,54 @@ describe("reading a manifest", () => {
 
   it("reads its entries, an older entry without exitCode as null", () => {
     const { exitCode: _, ...old } = entry(1);
-    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ schema: MANIFEST_SCHEMA, keys: [old, entry(2, { status: "failed", exitCode: 5, reason: "r", sha256: null })] }));
-    expect(readManifest(dir)).toEqual([entry(1), entry(2, { status: "failed", exitCode: 5, reason: "r", sha256: null })]);
+    writeFileSync(
+      join(dir, "manifest.json"),
+      JSON.stringify({
+        schema: MANIFEST_SCHEMA,
+        keys: [old, entry(2, { status: "failed", exitCode: 5, reason: "r", sha256: null })],
+      }),
+    );
+    expect(readManifest(dir)).toEqual([
+      entry(1),
+      entry(2, { status: "failed", exitCode: 5, reason: "r", sha256: null }),
+    ]);
   });
 
   it("refuses anything else with exit 2 (usage), naming the file", () => {
     const path = join(dir, "manifest.json");
-    for (const text of ["{", "[]", '{"keys": 1}', `{"schema": "other/v1", "keys": []}`, '{"keys": [{"uri": "https://x", "id": "01", "status": "exported"}]}', '{"keys": [{"uri": "pkcs11:a", "id": "01", "status": "lost"}]}']) {
-      expect(codeOf(() => parseManifest(text, path)), text).toBe("usage");
+    for (const text of [
+      "{",
+      "[]",
+      '{"keys": 1}',
+      `{"schema": "other/v1", "keys": []}`,
+      '{"keys": [{"uri": "https://x", "id": "01", "status": "exported"}]}',
+      '{"keys": [{"uri": "pkcs11:a", "id": "01", "status": "lost"}]}',
+    ]) {
+      expect(
+        codeOf(() => parseManifest(text, path)),
+        text,
+      ).toBe("usage");
     }
     writeFileSync(path, "not json");
-    expect(() => readManifest(dir)).toThrowError(new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not a keyport manifest: not JSON`));
+    expect(() => readManifest(dir)).toThrowError(
+      new RegExp(`${path.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} is not a keyport manifest: not JSON`),
+    );
   });
 });
 
 describe("merging", () => {
-  it("replaces the entry of the same key URI, keeps every other entry in its place, appends new keys", () => {
+  it("replaces the entry of the same key URI, keeps every other entry, in URI order", () => {
     const a = entry(1);
     const b = entry(2);
-    const c = entry(3);
+    const c = entry(0x0c);
     const b2 = entry(2, { status: "present" });
     const d = entry(4, { status: "skipped", reason: "STOP", file: null, sha256: null });
-    expect(mergeEntries([a, b, c], [b2, d])).toEqual([a, b2, c, d]);
+    expect(mergeEntries([c, a, b], [d, b2])).toEqual([a, b2, d, c]);
     expect(mergeEntries([], [a])).toEqual([a]);
     expect(mergeEntries([a], [])).toEqual([a]);
   });
 
-  it("updates the file under the lock: a second update keeps the first one's entries; nothing left behind", async () => {
+  it("updates under the lock: a second update keeps the first one's entries; nothing left behind", async () => {
     await updateManifest(dir, [entry(1), entry(2)], counting());
     await updateManifest(dir, [entry(3), entry(1, { status: "present" })], counting());
     const doc = onDisk();
@@ -108,7 +139,11 @@ describe("merging", () => {
   it("loses no entry when many updates run at once (each waits for the lock)", async () => {
     const deps = counting({ retries: 100_000 });
     await Promise.all(Array.from({ length: 20 }, (_, i) => updateManifest(dir, [entry(i + 1)], deps)));
-    expect(onDisk().keys.map((k) => k.uri).sort()).toEqual(Array.from({ length: 20 }, (_, i) => entry(i + 1).uri).sort());
+    expect(
+      onDisk()
+        .keys.map((k) => k.uri)
+        .sort(),
+    ).toEqual(Array.from({ length: 20 }, (_, i) => entry(i + 1).uri).sort());
     expect(deps.sleeps).toBeGreaterThan(0); // they did contend
     expect(readdirSync(dir).sort()).toEqual(["manifest.json"]);
   });

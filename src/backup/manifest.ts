@@ -16,7 +16,17 @@
  * crash once no keyport runs.
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -54,7 +64,11 @@ export interface ManifestDocument {
 const STATUSES: readonly KeyStatus[] = ["exported", "present", "skipped", "failed"];
 
 function corrupt(path: string, why: string): KeyportError {
-  return new KeyportError("usage", `${path} is not a keyport manifest: ${why}`, "move it away or repair it; keyport merges into it and will not replace it");
+  return new KeyportError(
+    "usage",
+    `${path} is not a keyport manifest: ${why}`,
+    "move it away or repair it; keyport merges into it and will not replace it",
+  );
 }
 
 const strOrNull = (v: unknown): v is string | null => v === null || typeof v === "string";
@@ -64,10 +78,13 @@ function parseEntry(v: unknown, at: string, path: string): ManifestEntry {
   const e = v as Record<string, unknown>;
   if (typeof e.uri !== "string" || !e.uri.startsWith("pkcs11:")) throw corrupt(path, `${at}.uri is not a pkcs11: URI`);
   if (typeof e.id !== "string") throw corrupt(path, `${at}.id is not a string`);
-  if (!STATUSES.includes(e.status as KeyStatus)) throw corrupt(path, `${at}.status is not one of ${STATUSES.join(", ")}`);
-  for (const f of ["label", "reason", "file", "sha256"] as const) if (!strOrNull(e[f] ?? null)) throw corrupt(path, `${at}.${f} is not a string or null`);
+  if (!STATUSES.includes(e.status as KeyStatus))
+    throw corrupt(path, `${at}.status is not one of ${STATUSES.join(", ")}`);
+  for (const f of ["label", "reason", "file", "sha256"] as const)
+    if (!strOrNull(e[f] ?? null)) throw corrupt(path, `${at}.${f} is not a string or null`);
   const exitCode = e.exitCode ?? null;
-  if (exitCode !== null && !(typeof exitCode === "number" && Number.isInteger(exitCode))) throw corrupt(path, `${at}.exitCode is not a number or null`);
+  if (exitCode !== null && !(typeof exitCode === "number" && Number.isInteger(exitCode)))
+    throw corrupt(path, `${at}.exitCode is not a number or null`);
   return {
     uri: e.uri,
     label: (e.label as string | null | undefined) ?? null,
@@ -90,7 +107,8 @@ export function parseManifest(text: string, path: string): ManifestEntry[] {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw corrupt(path, "not a JSON object");
   const doc = raw as Record<string, unknown>;
-  if (doc.schema !== undefined && doc.schema !== MANIFEST_SCHEMA) throw corrupt(path, `schema ${JSON.stringify(doc.schema)} is not ${MANIFEST_SCHEMA}`);
+  if (doc.schema !== undefined && doc.schema !== MANIFEST_SCHEMA)
+    throw corrupt(path, `schema ${JSON.stringify(doc.schema)} is not ${MANIFEST_SCHEMA}`);
   if (!Array.isArray(doc.keys)) throw corrupt(path, "it has no keys array");
   return doc.keys.map((k, i) => parseEntry(k, `keys[${i}]`, path));
 }
@@ -109,18 +127,14 @@ export function readManifest(dir: string): ManifestEntry[] {
   return parseManifest(text, path);
 }
 
-/** Entries by key URI: an update replaces the entry for its URI, every other entry stays, in order. */
+/**
+ * Entries by key URI: an update replaces the entry for its URI, every other entry stays. Sorted by
+ * URI (token, serial, id), so the file does not depend on which run or which key finished first.
+ */
 export function mergeEntries(existing: ManifestEntry[], updates: ManifestEntry[]): ManifestEntry[] {
-  const out = [...existing];
-  const at = new Map(out.map((e, i) => [e.uri, i]));
-  for (const u of updates) {
-    const i = at.get(u.uri);
-    if (i === undefined) {
-      at.set(u.uri, out.length);
-      out.push(u);
-    } else out[i] = u;
-  }
-  return out;
+  const byUri = new Map(existing.map((e) => [e.uri, e]));
+  for (const u of updates) byUri.set(u.uri, u);
+  return [...byUri.values()].sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
 }
 
 /** What the lock needs from the world; tests inject these to bound the waiting by counts. */
@@ -230,7 +244,11 @@ export async function lockManifest(dir: string, deps: LockDeps = DEFAULT_LOCK_DE
     if (attempt < deps.retries) await deps.sleep(LOCK_RETRY_MS);
   }
   const who = holder ? `process ${holder.pid} on ${holder.host}` : "another process";
-  throw new KeyportError("usage", `${path} is held by ${who}; the manifest was not updated`, `if no keyport is running there, remove ${path} and run again`);
+  throw new KeyportError(
+    "usage",
+    `${path} is held by ${who}; the manifest was not updated`,
+    `if no keyport is running there, remove ${path} and run again`,
+  );
 }
 
 function unlinkSafe(path: string): void {
@@ -245,7 +263,11 @@ function unlinkSafe(path: string): void {
  * Merges entries into DIR/manifest.json under the lock and replaces it atomically; returns the
  * merged entries. A manifest that became unreadable meanwhile is an input error (exit 2).
  */
-export async function updateManifest(dir: string, updates: ManifestEntry[], deps: LockDeps = DEFAULT_LOCK_DEPS): Promise<ManifestEntry[]> {
+export async function updateManifest(
+  dir: string,
+  updates: ManifestEntry[],
+  deps: LockDeps = DEFAULT_LOCK_DEPS,
+): Promise<ManifestEntry[]> {
   const release = await lockManifest(dir, deps);
   const path = join(dir, MANIFEST_NAME);
   const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Group } from "../inventory/index.js";
-import { KeyportError } from "../util/errors.js";
+import type { KeyportError } from "../util/errors.js";
 import { checkTemplate, cutBytes, fileNameFor, isPlainFileName, MAX_STEM_BYTES, safeName } from "./naming.js";
 
 const bytes = (s: string) => Buffer.byteLength(s, "utf8");
@@ -62,7 +62,11 @@ describe("fileNameFor", () => {
   it("never collides: a counter within the same byte budget, case-insensitive", () => {
     const taken = new Set<string>(["manifest.json"]);
     const long = "鍵".repeat(120);
-    const names = [fileNameFor("{label}.p12", group(long), "t", taken), fileNameFor("{label}.p12", group(long), "t", taken), fileNameFor("{label}.p12", group(long), "t", taken)];
+    const names = [
+      fileNameFor("{label}.p12", group(long), "t", taken),
+      fileNameFor("{label}.p12", group(long), "t", taken),
+      fileNameFor("{label}.p12", group(long), "t", taken),
+    ];
     expect(names).toEqual([`${"鍵".repeat(66)}.p12`, `${"鍵".repeat(66)}-2.p12`, `${"鍵".repeat(66)}-3.p12`]);
     for (const n of names) expect(bytes(n.slice(0, -4))).toBeLessThanOrEqual(MAX_STEM_BYTES);
     const ascii = "a".repeat(200);
@@ -70,13 +74,23 @@ describe("fileNameFor", () => {
     expect(fileNameFor("{label}.p12", group(ascii.toUpperCase()), "t", taken)).toBe(`${"A".repeat(198)}-2.p12`);
     expect(fileNameFor("{label}", group("manifest.json"), "t", taken)).toBe("manifest.json-2");
     expect([...taken].sort()).toEqual(
-      [`${"鍵".repeat(66)}.p12`, `${"鍵".repeat(66)}-2.p12`, `${"鍵".repeat(66)}-3.p12`, `${ascii}.p12`, `${"a".repeat(198)}-2.p12`, "manifest.json", "manifest.json-2"].sort(),
+      [
+        `${"鍵".repeat(66)}.p12`,
+        `${"鍵".repeat(66)}-2.p12`,
+        `${"鍵".repeat(66)}-3.p12`,
+        `${ascii}.p12`,
+        `${"a".repeat(198)}-2.p12`,
+        "manifest.json",
+        "manifest.json-2",
+      ].sort(),
     );
   });
 
   it("fills every placeholder and keeps the template's suffix apart from dots in labels", () => {
     const g = group("Alice Smith (2026)", { id: "0a1b", sign: false, subject: "CN=Alice Smith, SN=Smith, O=Example" });
-    expect(fileNameFor("{token}_{cn}_{surname}_{id}_{usage}.pfx", g, "card 1", new Set())).toBe("card_1_Alice_Smith_Smith_0a1b_EN.pfx");
+    expect(fileNameFor("{token}_{cn}_{surname}_{id}_{usage}.pfx", g, "card 1", new Set())).toBe(
+      "card_1_Alice_Smith_Smith_0a1b_EN.pfx",
+    );
     expect(fileNameFor("{label}.p12", group("v1.2"), "t", new Set())).toBe("v1.2.p12");
     expect(fileNameFor("{label}", group("v1.2"), "t", new Set())).toBe("v1.2");
     expect(fileNameFor("{label}.p12", group(null, { sign: true }), "t", new Set())).toBe("label.p12");
@@ -84,20 +98,22 @@ describe("fileNameFor", () => {
   });
 
   it("rejects unknown placeholders (exit 2)", () => {
-    expect(() => checkTemplate("{nope}.p12")).toThrowError(expect.objectContaining({ code: "usage" }) as unknown as KeyportError);
+    expect(() => checkTemplate("{nope}.p12")).toThrowError(
+      expect.objectContaining({ code: "usage" }) as unknown as KeyportError,
+    );
     expect(() => checkTemplate("{label}_{cn}.p12")).not.toThrow();
   });
 });
 
 describe("isPlainFileName", () => {
   it("accepts only names keyport could have made in the directory itself", () => {
-    expect([isPlainFileName("a.p12"), isPlainFileName("../a.p12"), isPlainFileName("sub/a.p12"), isPlainFileName(".hidden"), isPlainFileName(""), isPlainFileName(`${"鍵".repeat(90)}.p12`)]).toEqual([
-      true,
-      false,
-      false,
-      false,
-      false,
-      false,
-    ]);
+    expect([
+      isPlainFileName("a.p12"),
+      isPlainFileName("../a.p12"),
+      isPlainFileName("sub/a.p12"),
+      isPlainFileName(".hidden"),
+      isPlainFileName(""),
+      isPlainFileName(`${"鍵".repeat(90)}.p12`),
+    ]).toEqual([true, false, false, false, false, false]);
   });
 });

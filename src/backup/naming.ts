@@ -24,7 +24,11 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 export function checkTemplate(template: string): void {
   for (const m of template.matchAll(/\{([^}]*)\}/g)) {
     if (!(PLACEHOLDERS as readonly string[]).includes(m[1] ?? "")) {
-      throw new KeyportError("usage", `bad --name-template: unknown placeholder {${m[1]}}`, `use ${PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`);
+      throw new KeyportError(
+        "usage",
+        `bad --name-template: unknown placeholder {${m[1]}}`,
+        `use ${PLACEHOLDERS.map((p) => `{${p}}`).join(" ")}`,
+      );
     }
   }
 }
@@ -61,7 +65,7 @@ export function safeName(s: string, maxBytes = MAX_STEM_BYTES): string {
 /** Splits "{label}.p12" into the templated stem and a literal suffix (".p12"), if the template ends with one. */
 function splitSuffix(template: string): { stem: string; suffix: string } {
   const m = /^(.*?)(\.[A-Za-z0-9]{1,15})$/.exec(template);
-  return m && m[1] ? { stem: m[1], suffix: m[2] ?? "" } : { stem: template, suffix: "" };
+  return m?.[1] ? { stem: m[1], suffix: m[2] ?? "" } : { stem: template, suffix: "" };
 }
 
 export function fileNameFor(template: string, g: Group, tokenLabel: string, taken: Set<string>): string {
@@ -93,5 +97,10 @@ export function fileNameFor(template: string, g: Group, tokenLabel: string, take
 
 /** A name recorded in a manifest is reused only if it is a plain file name keyport could have made. */
 export function isPlainFileName(name: string): boolean {
-  return name.length > 0 && !/[/\\\0]/.test(name) && !name.startsWith(".") && Buffer.byteLength(name, "utf8") <= MAX_STEM_BYTES + MAX_SUFFIX_BYTES;
+  return (
+    name.length > 0 &&
+    !/[/\\\0]/.test(name) &&
+    !name.startsWith(".") &&
+    Buffer.byteLength(name, "utf8") <= MAX_STEM_BYTES + MAX_SUFFIX_BYTES
+  );
 }
