@@ -223,7 +223,8 @@ export async function exportAll(
   const lockDeps = o.lockDeps ?? DEFAULT_LOCK_DEPS;
   const exportOne = o.exportOne ?? exportKey;
   const groups = selectForAll(inv, o.selector);
-  const recorded = dir.missing ? [] : readManifest(dir.path); // re-read: another run may have added keys
+  // re-read (none yet if the directory is still missing): another run may have added keys meanwhile
+  const recorded = readManifest(dir.path);
   const previous = new Map(recorded.map((e) => [e.uri, e]));
   const planned = assignNames(groups, previous, recorded, o.nameTemplate, inv.token.label);
 
@@ -248,9 +249,10 @@ export async function exportAll(
     const base = { uri: key.uri, label: key.label, id: key.id };
     const prev = previous.get(key.uri);
     const path = join(dir.path, p.name);
-    const there = dir.missing ? ({ kind: "none" } as Probe) : probe(path);
+    const there = probe(path);
     const ours =
       prev && (prev.status === "exported" || prev.status === "present") && prev.file === p.name && prev.sha256 !== null;
+    // a backup on record counts first: even if the key has become non-exportable since, the backup exists
     if (there.kind === "exists" && ours && fileSha256(path) === prev.sha256) {
       decided.push({ ...base, status: "present", reason: null, file: p.name, sha256: prev.sha256, exitCode: null });
       continue;

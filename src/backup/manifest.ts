@@ -31,6 +31,7 @@ import { open, readFile, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { KeyportError } from "../util/errors.js";
+import { removeOnExit } from "./output.js";
 
 export const MANIFEST_NAME = "manifest.json";
 export const MANIFEST_SCHEMA = "keyport.manifest/v1";
@@ -220,12 +221,14 @@ export async function lockManifest(dir: string, deps: LockDeps = DEFAULT_LOCK_DE
   for (let attempt = 0; attempt <= deps.retries; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
+      const keep = removeOnExit(path); // interrupted while holding it: no lock is left behind
       try {
         writeSync(fd, mine);
       } finally {
         closeSync(fd);
       }
       return () => {
+        keep();
         const now = readLock(path);
         if (now?.text === mine) unlinkSafe(path); // only our own lock
       };
@@ -271,6 +274,7 @@ export async function updateManifest(
   const release = await lockManifest(dir, deps);
   const path = join(dir, MANIFEST_NAME);
   const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);
+  const keepTemp = removeOnExit(temp);
   try {
     let existing: ManifestEntry[] = [];
     try {
@@ -295,6 +299,7 @@ export async function updateManifest(
     if (e instanceof KeyportError) throw e;
     throw new KeyportError("usage", `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   } finally {
+    keepTemp();
     release();
   }
 }

@@ -48,6 +48,15 @@ function installSignalCleanup(): void {
   });
 }
 
+/** Removes path if keyport exits or is interrupted before the returned function is called. */
+export function removeOnExit(path: string): () => void {
+  installSignalCleanup();
+  pending.add(path);
+  return () => {
+    pending.delete(path);
+  };
+}
+
 /** Checks the destination before any work: an existing file (without --force) or a bad directory is exit 2. */
 export function checkDestination(path: string, force: boolean): string {
   installSignalCleanup();
