@@ -424,11 +424,23 @@ describe.each(TOKEN_KINDS)("export --all on %s (small token)", (kind) => {
     const f = tb.provisioned.find((x) => x.label === cjk) as ProvisionedKey;
     expect(tokenCanExport(tb, f), "the token holds the CJK-labelled key and can wrap it").toBe(true);
     const outDir = join(base, "cjk");
-    const r = all(tb, outDir, ["--label", `${"鍵".repeat(3)}*`]);
+    mkdirSync(outDir);
+    const r = all(tb, outDir);
     expect(r.status, r.stderr).toBe(0);
-    const name = `${"鍵".repeat(66)}.p12`;
-    expect(readManifest(outDir).keys.map((k) => [k.label, k.status, k.file])).toEqual([[cjk, "exported", name]]);
+    const name = `${"鍵".repeat(66)}.p12`; // 198 bytes: a 67th character would make 201
+    expect(readManifest(outDir).keys.map((k) => [k.label, k.status, k.file])).toEqual([
+      ["rsa-one", "exported", "rsa-one.p12"],
+      ["rsa-two", "exported", "rsa-two.p12"],
+      ["ec-one", "exported", "ec-one.p12"],
+      ["ec-two", "exported", "ec-two.p12"],
+      ["ec-locked", "skipped", null],
+      [cjk, "exported", name],
+    ]);
     expect(Buffer.byteLength(name.slice(0, -4))).toBeLessThanOrEqual(200);
+    // and by a --label glob
+    const glob = join(base, "cjk-glob");
+    expect(all(tb, glob, ["--label", `${"鍵".repeat(3)}*`]).status).toBe(0);
+    expect(readManifest(glob).keys.map((k) => [k.label, k.status, k.file])).toEqual([[cjk, "exported", name]]);
     expect(keyport(["verify", join(outDir, name)], withPassword(tb)).status).toBe(0);
   });
 
