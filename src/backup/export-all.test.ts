@@ -317,6 +317,32 @@ describe("export --all statuses", () => {
   });
 });
 
+describe("export --all file names", () => {
+  it("a name two manifest entries claim goes to the first key only; the other gets a fresh one", async () => {
+    mkdirSync(outDir);
+    const claim = (n: number, label: string): ManifestEntry => ({
+      uri: uriOf(n, label),
+      label,
+      id: `0${n}`,
+      status: "failed",
+      reason: "r",
+      file: "dup.p12",
+      sha256: null,
+      exitCode: 2,
+    });
+    writeFileSync(
+      join(outDir, "manifest.json"),
+      JSON.stringify({ schema: "keyport.manifest/v1", keys: [claim(1, "rsa-a"), claim(3, "rsa-b")] }),
+    );
+    const r = await run({}, { selector: keySelector(undefined, "rsa-*", undefined) });
+    expect(r.keys.map((k) => [k.label, k.status, k.file])).toEqual([
+      ["rsa-a", "exported", "dup.p12"],
+      ["rsa-b", "exported", "rsa-b.p12"],
+    ]);
+    expect(r.exit).toBeNull();
+  });
+});
+
 describe("export --all selection", () => {
   it("a --label glob exports only the keys it matches", async () => {
     const r = await run({}, { selector: keySelector(undefined, "rsa-*", undefined) });

@@ -205,9 +205,12 @@ function assignNames(
 ): Planned[] {
   const taken = new Set<string>([MANIFEST_NAME, `${MANIFEST_NAME}.lock`]);
   for (const e of all) if (e.file && isPlainFileName(e.file)) taken.add(e.file.toLowerCase());
+  const assigned = new Set<string>(); // a name two entries claim (a hand-edited manifest) goes to the first only
   return groups.map((group) => {
     const recorded = previous.get(group.privateKey.uri)?.file;
-    const name = recorded && isPlainFileName(recorded) ? recorded : fileNameFor(template, group, tokenLabel, taken);
+    const reuse = recorded && isPlainFileName(recorded) && !assigned.has(recorded.toLowerCase());
+    const name = reuse ? recorded : fileNameFor(template, group, tokenLabel, taken);
+    assigned.add(name.toLowerCase());
     return { group, name };
   });
 }
