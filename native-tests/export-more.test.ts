@@ -1,6 +1,6 @@
 /**
  * More of `keyport export`: nothing left behind on SIGTERM, non-ASCII passwords read by openssl,
- * NSS and GnuTLS, key archival (--delete-after-verify), --name-template, and the placeholder
+ * NSS and GnuTLS, key archival (--delete-after-verify), and the placeholder
  * certificate for a pending key pair (accepted by keytool, which insists on a certificate).
  */
 import { spawn } from "node:child_process";
@@ -57,18 +57,6 @@ describe("export details (SoftHSM)", () => {
       const g = run("certtool", ["--p12-info", "--inder", "--infile", out, "--password", pw], tb.env);
       expect(g.status, `${profile}: ${g.stderr}`).toBe(0);
     }
-  });
-
-  it("names --all files from the template, safely and without collisions", () => {
-    const outDir = join(dir, "named");
-    run("mkdir", ["-p", outDir], tb.env);
-    const r = keyport(["export", "--all", "--out-dir", outDir, "--iterations", "1000", "--name-template", "{token}_{cn}_{usage}.pfx"], pwEnv("pw"));
-    expect(r.status, r.stderr).toBe(0);
-    const files = readdirSync(outDir).filter((f) => f.endsWith(".pfx")).sort();
-    expect(files).toContain("keyport-test_rsa-wrap_ID.pfx");
-    expect(new Set(files).size).toBe(files.length);
-    for (const f of files) expect(f).toMatch(/^[\p{L}\p{N}._-]+$/u);
-    expect(keyport(["export", "--all", "--out-dir", outDir, "--name-template", "{nope}.p12"], pwEnv("pw")).status).toBe(2);
   });
 
   it("adds a placeholder certificate to a pending key pair so keytool accepts it", () => {

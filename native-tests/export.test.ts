@@ -130,25 +130,6 @@ describe.each(TOKEN_KINDS)("export on %s", (kind) => {
     writeFileSync(pem, readFileSync(tb.state.caFile));
     expect(keyport(["verify", pem], withPassword(tb)).status).toBe(2);
   });
-
-  it("--all writes the exportable keys, skips the others with reasons, and a manifest", () => {
-    const outDir = join(dir, "all");
-    run("mkdir", ["-p", outDir], tb.env);
-    const r = keyport(["export", "--all", "--out-dir", outDir, "--iterations", "2048", "--json"], withPassword(tb));
-    expect(r.status, r.stderr).toBe(0);
-    const manifest = JSON.parse(readFileSync(join(outDir, "manifest.json"), "utf8")) as { keys: Array<{ label: string; status: string; reason: string | null; file: string | null; sha256: string | null }> };
-    const privates = tb.provisioned.filter((f) => f.type !== "aes");
-    expect(manifest.keys.length).toBe(privates.length);
-    for (const f of privates) {
-      const m = manifest.keys.find((x) => x.label === f.label)!;
-      const exportable = tokenCanExport(tb, f);
-      expect(m.status, f.label).toBe(exportable ? "exported" : "skipped");
-      if (exportable) expect(existsSync(join(outDir, m.file!))).toBe(true);
-      else expect(m.reason).toMatch(/CKA_|C_WrapKey/);
-    }
-    const strict = keyport(["export", "--all", "--out-dir", join(dir, "all"), "--iterations", "2048", "--strict", "--force"], withPassword(tb));
-    expect(strict.status).toBe(3);
-  });
 });
 
 /** The interop matrix: real consumers open what keyport wrote. */

@@ -1,62 +1,373 @@
 /**
- * `export --all --out-dir DIR`: every private key of the token; exportable ones written and
- * verified each, the others skipped with their reason; DIR/manifest.json records them all.
- * Two keys are processed at a time (PBKDF2 runs on the thread pool, so both cores work);
- * token operations stay serialised.
+ * `export --all --out-dir DIR` (SPEC §3): every private key of the token, or those a selector
+ * names (a token URI, a key URI, --id, or a --label glob). Each key ends with one status:
+ *   exported  written and verified now;
+ *   present   its file from an earlier run is there with the SHA-256 manifest.json records: not redone;
+ *   skipped   a STOP (not exportable), with the reason;
+ *   failed    file exists and is not ours, I/O error, verification failed, key gone: with its exit code.
+ * The run finishes every key, then exits with the most severe failure (see SEVERITY), else 3 with
+ * --strict when a key was skipped, else 0. Each outcome is merged into DIR/manifest.json as it
+ * happens (manifest.ts), so a crash or a concurrent run loses no entry.
+ * Two keys are exported at a time (PBKDF2 runs on the thread pool, so both cores work); token
+ * operations stay serialised.
  */
-import { existsSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
-import type { Group, TokenInventory } from "../inventory/index.js";
-import type { Session } from "../pkcs11/index.js";
-import { KeyportError } from "../util/errors.js";
-import { mapLimit, Mutex } from "../util/mutex.js";
-import { exportKey, type ExportOptions, type ExportResult } from "./export.js";
-import { fileNameFor } from "./naming.js";
-import { stageFile } from "./output.js";
+import { createHash } from "node:crypto";
+import { lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { matchGroups, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
+import { isCkr, type Session } from "../pkcs11/index.js";
+import { KeyportError, type ErrorCode } from "../util/errors.js";
+import { Mutex } from "../util/mutex.js";
+import { checkExportable, exportKey, type ExportOptions, type ExportResult } from "./export.js";
+import {
+  DEFAULT_LOCK_DEPS,
+  MANIFEST_NAME,
+  readManifest,
+  updateManifest,
+  type KeyStatus,
+  type LockDeps,
+  type ManifestEntry,
+} from "./manifest.js";
+import { fileNameFor, isPlainFileName } from "./naming.js";
+import { checkOutDir, ensureOutDir, type OutDir } from "./output.js";
 
-export interface ManifestEntry {
-  uri: string;
-  label: string | null;
-  id: string;
-  status: "exported" | "skipped";
-  reason: string | null;
-  file: string | null;
-  sha256: string | null;
+/**
+ * Failure exit codes, most severe first. 7 (the key is gone: the token changed under the run, the
+ * backup set is incomplete and a re-run cannot fix it) over 5 (a backup was made but did not prove
+ * to be the token's key: removed, and something is wrong with the token or the machine) over 2
+ * (a file or name problem the user fixes in the directory).
+ */
+export const SEVERITY = [7, 5, 2] as const;
+export type FailureExit = (typeof SEVERITY)[number];
+const CODE_OF_EXIT: Record<FailureExit, ErrorCode> = { 7: "not-found", 5: "verify", 2: "usage" };
+
+/** What `--all` checks before any module, PIN or password: the directory and its manifest. */
+export interface ExportAllTarget {
+  dir: OutDir;
 }
 
-export interface ExportAllOptions extends Omit<ExportOptions, "out" | "password"> {
-  outDir: string;
+/** --out-dir: a directory or a name to create, and a readable manifest if there is one (a corrupt one is exit 2). */
+export function prepareExportAll(outDir: string): ExportAllTarget {
+  const dir = checkOutDir(outDir);
+  if (!dir.missing) readManifest(dir.path);
+  return { dir };
+}
+
+export interface ExportAllOptions extends Omit<ExportOptions, "out" | "tokenLock"> {
   nameTemplate: string;
-  password: Buffer;
-  progress?: (done: number, total: number, label: string) => void;
+  strict: boolean;
+  selector?: KeySelector;
+  /** each key's outcome as it happens (done of total) */
+  onKey?: (entry: ManifestEntry, done: number, total: number) => void;
+  /** injected in tests; exportKey otherwise */
+  exportOne?: typeof exportKey;
+  lockDeps?: LockDeps;
 }
 
-export async function exportAll(s: Session, inv: TokenInventory, o: ExportAllOptions): Promise<{ manifest: ManifestEntry[]; results: ExportResult[] }> {
-  const dir = resolve(o.outDir);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new KeyportError("usage", `output directory ${o.outDir} does not exist`);
-  const groups = inv.groups.filter((g): g is Group & { privateKey: NonNullable<Group["privateKey"]> } => g.privateKey !== undefined);
-  const taken = new Set<string>(["manifest.json"]);
-  const names = groups.map((g) => fileNameFor(o.nameTemplate, g, inv.token.label, taken));
-  const tokenLock = new Mutex();
-  const results: ExportResult[] = [];
-  let done = 0;
-  const manifest = await mapLimit(groups, 2, async (g, i): Promise<ManifestEntry> => {
-    const key = g.privateKey;
-    const base = { uri: key.uri, label: key.label, id: key.id };
-    try {
-      const r = await exportKey(s, inv, g, { ...o, tokenLock, out: join(dir, names[i] ?? "key.p12"), password: async () => Buffer.from(o.password) });
-      results.push(r);
-      return { ...base, status: "exported", reason: null, file: names[i] ?? null, sha256: r.sha256 };
-    } catch (e) {
-      if (e instanceof KeyportError && (e.code === "not-exportable" || e.code === "usage")) {
-        return { ...base, status: "skipped", reason: e.message.replace(/^STOP: /, ""), file: null, sha256: null };
-      }
-      throw e;
-    } finally {
-      o.progress?.(++done, groups.length, key.label ?? key.id);
-    }
+export interface ExportAllResult {
+  /** this run's entries, in the token's key order */
+  keys: ManifestEntry[];
+  results: ExportResult[];
+  manifest: string;
+  counts: Record<KeyStatus, number>;
+  /** the error to exit with: the most severe failure, or the --strict STOP; null for exit 0 */
+  exit: KeyportError | null;
+}
+
+/** A shell-style glob (* and ?) over the whole label. */
+export function globToRegExp(glob: string): RegExp {
+  const body = [...glob]
+    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${body}$`, "su");
+}
+
+type PrivateGroup = Group & { privateKey: NonNullable<Group["privateKey"]> };
+
+/** The private keys --all works on: all of the token's, or those the selector names (--label is a glob). */
+export function selectForAll(inv: TokenInventory, sel: KeySelector | undefined): PrivateGroup[] {
+  const privates = inv.groups.filter((g): g is PrivateGroup => g.privateKey !== undefined);
+  if (!sel) return privates;
+  const { label, ...exact } = sel;
+  let hits = matchGroups(
+    privates.map((g) => ({ group: g, uri: g.privateKey.uri })),
+    exact,
+  ).map((c) => c.group as PrivateGroup);
+  if (label !== undefined) {
+    const re = globToRegExp(label);
+    hits = hits.filter((g) =>
+      [g.privateKey.label, g.certificate?.label, g.publicKey?.label].some((l) => typeof l === "string" && re.test(l)),
+    );
+  }
+  const namesKeys =
+    label !== undefined || sel.id !== undefined || sel.uri?.object !== undefined || sel.uri?.id !== undefined;
+  if (namesKeys && hits.length === 0)
+    throw new KeyportError("not-found", `no key matches ${sel.text}`, "see the keys with: keyport list");
+  return hits;
+}
+
+export type Outcome =
+  | { status: "skipped"; reason: string }
+  | { status: "failed"; exitCode: FailureExit; reason: string };
+
+/** A reason line without the key's URI (the line that prints it already carries it). */
+function reasonText(message: string, uri: string): string {
+  return message
+    .replace(/^STOP: /, "")
+    .split(` (${uri})`)
+    .join("")
+    .split(`key ${uri}`)
+    .join("the key")
+    .split(uri)
+    .join("the key");
+}
+
+/**
+ * How one key's error counts: a STOP is skipped; input/I-O (2), verification (5) and not found (7)
+ * are failures of that key, the run goes on; anything else (a bug, a lost login) aborts the run.
+ */
+export function classifyError(e: unknown, uri: string): Outcome | null {
+  if (isCkr(e, "CKR_OBJECT_HANDLE_INVALID", "CKR_KEY_HANDLE_INVALID")) {
+    return { status: "failed", exitCode: 7, reason: "the key is gone from the token" };
+  }
+  if (e instanceof KeyportError) {
+    const reason = reasonText(e.message, uri);
+    if (e.code === "not-exportable") return { status: "skipped", reason };
+    if (e.code === "usage") return { status: "failed", exitCode: 2, reason };
+    if (e.code === "verify") return { status: "failed", exitCode: 5, reason };
+    if (e.code === "not-found") return { status: "failed", exitCode: 7, reason };
+    return null;
+  }
+  const errno = e as NodeJS.ErrnoException;
+  if (e instanceof Error && typeof errno.code === "string" && typeof errno.syscall === "string") {
+    return { status: "failed", exitCode: 2, reason: `I/O error: ${errno.code} (${errno.syscall})` };
+  }
+  return null;
+}
+
+/** The exit for a run's entries: the most severe failure, else 3 under --strict when any key was skipped. */
+export function exitFor(keys: ManifestEntry[], strict: boolean, manifest: string): KeyportError | null {
+  const failed = keys.filter((k) => k.status === "failed");
+  const skipped = keys.filter((k) => k.status === "skipped").length;
+  if (failed.length) {
+    const worst = SEVERITY.find((c) => failed.some((k) => k.exitCode === c)) ?? 2;
+    const n = failed.length;
+    return new KeyportError(
+      CODE_OF_EXIT[worst],
+      `${n} key${n === 1 ? "" : "s"} failed; the other keys were done and ${manifest} records them all`,
+    );
+  }
+  if (strict && skipped)
+    return new KeyportError(
+      "not-exportable",
+      `${skipped} key${skipped === 1 ? " was" : "s were"} skipped: not exportable (--strict)`,
+    );
+  return null;
+}
+
+const MAX_BACKUP_BYTES = 4 * 1024 * 1024;
+
+/** SHA-256 of a regular file of at most 4 MiB; null for anything else (not a backup keyport wrote). */
+function fileSha256(path: string): string | null {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile() || st.size > MAX_BACKUP_BYTES) return null;
+    return createHash("sha256").update(readFileSync(path)).digest("hex");
+  } catch {
+    return null;
+  }
+}
+
+type Probe = { kind: "none" } | { kind: "exists" } | { kind: "error"; code: string };
+
+function probe(path: string): Probe {
+  try {
+    lstatSync(path);
+    return { kind: "exists" };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "error";
+    return code === "ENOENT" ? { kind: "none" } : { kind: "error", code };
+  }
+}
+
+interface Planned {
+  group: PrivateGroup;
+  name: string;
+}
+
+/** File names: a key keeps the name its manifest entry records; new keys get template names no other entry holds. */
+function assignNames(
+  groups: PrivateGroup[],
+  previous: Map<string, ManifestEntry>,
+  all: ManifestEntry[],
+  template: string,
+  tokenLabel: string,
+): Planned[] {
+  const taken = new Set<string>([MANIFEST_NAME, `${MANIFEST_NAME}.lock`]);
+  for (const e of all) if (e.file && isPlainFileName(e.file)) taken.add(e.file.toLowerCase());
+  const assigned = new Set<string>(); // a name two entries claim (a hand-edited manifest) goes to the first only
+  return groups.map((group) => {
+    const recorded = previous.get(group.privateKey.uri)?.file;
+    const reuse = recorded && isPlainFileName(recorded) && !assigned.has(recorded.toLowerCase());
+    const name = reuse ? recorded : fileNameFor(template, group, tokenLabel, taken);
+    assigned.add(name.toLowerCase());
+    return { group, name };
   });
-  const staged = stageFile(join(dir, "manifest.json"), Buffer.from(JSON.stringify({ schema: "keyport.manifest/v1", token: inv.tokenUri, generatedAt: new Date().toISOString(), keys: manifest }, null, 2) + "\n"), true);
-  staged.publish();
-  return { manifest, results };
+}
+
+export async function exportAll(
+  s: Session,
+  inv: TokenInventory,
+  target: ExportAllTarget,
+  o: ExportAllOptions,
+): Promise<ExportAllResult> {
+  const dir = target.dir;
+  const manifestPath = join(dir.given, MANIFEST_NAME);
+  const lockDeps = o.lockDeps ?? DEFAULT_LOCK_DEPS;
+  const exportOne = o.exportOne ?? exportKey;
+  const groups = selectForAll(inv, o.selector);
+  // re-read (none yet if the directory is still missing): another run may have added keys meanwhile
+  const recorded = readManifest(dir.path);
+  const previous = new Map(recorded.map((e) => [e.uri, e]));
+  const planned = assignNames(groups, previous, recorded, o.nameTemplate, inv.token.label);
+
+  const entries = new Map<string, ManifestEntry>();
+  const results: ExportResult[] = [];
+  const manifestLock = new Mutex(); // this run's own updates, one at a time (the file lock is for other runs)
+  let done = 0;
+  const record = async (batch: ManifestEntry[]) => {
+    for (const e of batch) entries.set(e.uri, e);
+    await manifestLock.run(async () => {
+      ensureOutDir(dir, o.warn); // the first file written: the manifest or a backup
+      await updateManifest(dir.path, batch, lockDeps);
+    });
+    for (const e of batch) o.onKey?.(e, ++done, groups.length);
+  };
+
+  // First what needs no password: present files, STOPs, files in the way. Then the exports.
+  const decided: ManifestEntry[] = [];
+  const todo: Planned[] = [];
+  for (const p of planned) {
+    const key = p.group.privateKey;
+    const base = { uri: key.uri, label: key.label, id: key.id };
+    const prev = previous.get(key.uri);
+    const path = join(dir.path, p.name);
+    const there = probe(path);
+    const ours =
+      prev && (prev.status === "exported" || prev.status === "present") && prev.file === p.name && prev.sha256 !== null;
+    // a backup on record counts first: even if the key has become non-exportable since, the backup exists
+    if (there.kind === "exists" && ours && fileSha256(path) === prev.sha256) {
+      decided.push({ ...base, status: "present", reason: null, file: p.name, sha256: prev.sha256, exitCode: null });
+      continue;
+    }
+    try {
+      checkExportable(inv, p.group);
+    } catch (e) {
+      const c = classifyError(e, key.uri);
+      if (!c) throw e;
+      decided.push({
+        ...base,
+        status: c.status,
+        reason: c.reason,
+        file: null,
+        sha256: null,
+        exitCode: c.status === "failed" ? c.exitCode : null,
+      });
+      continue;
+    }
+    if (there.kind === "error") {
+      decided.push({
+        ...base,
+        status: "failed",
+        reason: `cannot check ${p.name}: ${there.code}`,
+        file: p.name,
+        sha256: null,
+        exitCode: 2,
+      });
+    } else if (there.kind === "exists" && !o.force) {
+      const why = ours
+        ? "has changed since keyport wrote it (its SHA-256 is not the one in the manifest)"
+        : "exists and is not a backup the manifest records";
+      decided.push({
+        ...base,
+        status: "failed",
+        reason: `${p.name} ${why}; keyport does not overwrite files (--force replaces it)`,
+        file: p.name,
+        sha256: null,
+        exitCode: 2,
+      });
+    } else todo.push(p);
+  }
+  if (decided.length || todo.length === 0) await record(decided);
+
+  // The password is asked once, by the first export, and only if there is one.
+  let password: Promise<Buffer> | undefined;
+  const askedPassword = () => (password ??= o.password());
+  const passwordCopy = async () => Buffer.from(await askedPassword()); // exportKey wipes its copy
+  const tokenLock = new Mutex();
+  let aborted: { error: unknown } | null = null;
+  let next = 0;
+  const worker = async () => {
+    while (aborted === null && next < todo.length) {
+      const p = todo[next++] as Planned;
+      const key = p.group.privateKey;
+      const base = { uri: key.uri, label: key.label, id: key.id };
+      let entry: ManifestEntry;
+      try {
+        await askedPassword();
+        ensureOutDir(dir, o.warn); // the first file is about to be written
+      } catch (e) {
+        aborted ??= { error: e }; // no password, no directory: that ends the run, not one key
+        return;
+      }
+      try {
+        const r = await exportOne(s, inv, p.group, {
+          ...o,
+          out: join(dir.path, p.name),
+          password: passwordCopy,
+          tokenLock,
+        });
+        results.push(r);
+        entry = { ...base, status: "exported", reason: null, file: p.name, sha256: r.sha256, exitCode: null };
+      } catch (e) {
+        const c = classifyError(e, key.uri);
+        if (!c) {
+          aborted ??= { error: e };
+          return;
+        }
+        const file = c.status === "failed" ? p.name : null;
+        entry = {
+          ...base,
+          status: c.status,
+          reason: c.reason,
+          file,
+          sha256: null,
+          exitCode: c.status === "failed" ? c.exitCode : null,
+        };
+      }
+      try {
+        await record([entry]);
+      } catch (e) {
+        aborted ??= { error: e };
+      }
+    }
+  };
+  try {
+    await Promise.all([worker(), worker()]);
+  } finally {
+    if (password)
+      await password.then(
+        (b) => b.fill(0),
+        () => undefined,
+      );
+  }
+  if (aborted !== null) throw (aborted as { error: unknown }).error;
+
+  const keys = planned
+    .map((p) => entries.get(p.group.privateKey.uri))
+    .filter((e): e is ManifestEntry => e !== undefined);
+  const counts: Record<KeyStatus, number> = { exported: 0, present: 0, skipped: 0, failed: 0 };
+  for (const k of keys) counts[k.status]++;
+  results.sort((a, b) => keys.findIndex((k) => k.uri === a.key.uri) - keys.findIndex((k) => k.uri === b.key.uri));
+  return { keys, results, manifest: manifestPath, counts, exit: exitFor(keys, o.strict, manifestPath) };
 }

@@ -4,7 +4,21 @@
  * failure, nor on SIGINT/SIGTERM.
  */
 import { randomBytes } from "node:crypto";
-import { accessSync, closeSync, constants, existsSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { KeyportError } from "../util/errors.js";
 
@@ -32,6 +46,15 @@ function installSignalCleanup(): void {
   process.on("exit", () => {
     for (const p of pending) removeQuietly(p);
   });
+}
+
+/** Removes path if keyport exits or is interrupted before the returned function is called. */
+export function removeOnExit(path: string): () => void {
+  installSignalCleanup();
+  pending.add(path);
+  return () => {
+    pending.delete(path);
+  };
 }
 
 /** Checks the destination before any work: an existing file (without --force) or a bad directory is exit 2. */
@@ -114,4 +137,75 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
       pending.delete(tempPath);
     },
   };
+}
+
+/** An `--out-dir` checked before any work; created (mode 0700) only when the first file is written. */
+export interface OutDir {
+  /** absolute path */
+  path: string;
+  /** as the user gave it, for messages */
+  given: string;
+  /** it did not exist when checked */
+  missing: boolean;
+}
+
+/**
+ * Checks --out-dir before any module, PIN or password: an existing writable directory, or a name
+ * to create whose parent is a writable directory (keyport creates the last part only, so a typo in
+ * a parent does not grow a tree). A file of that name, or no such parent, is exit 2.
+ */
+export function checkOutDir(given: string): OutDir {
+  if (given.trim() === "") throw new KeyportError("usage", "--out-dir is empty: name a directory");
+  installSignalCleanup();
+  const path = resolve(given);
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw new KeyportError("usage", `cannot use --out-dir ${given}: ${code ?? String(e)}`);
+  }
+  if (st) {
+    if (!st.isDirectory()) throw new KeyportError("usage", `--out-dir ${given} exists and is not a directory`);
+    try {
+      accessSync(path, constants.W_OK | constants.X_OK);
+    } catch {
+      throw new KeyportError("usage", `output directory ${given} is not writable`);
+    }
+    return { path, given, missing: false };
+  }
+  const parent = dirname(path);
+  let pst;
+  try {
+    pst = statSync(parent);
+  } catch {
+    const hint = "keyport creates the last directory only";
+    throw new KeyportError("usage", `cannot create --out-dir ${given}: ${parent} does not exist`, hint);
+  }
+  if (!pst.isDirectory()) {
+    throw new KeyportError("usage", `cannot create --out-dir ${given}: ${parent} is not a directory`);
+  }
+  try {
+    accessSync(parent, constants.W_OK | constants.X_OK);
+  } catch {
+    throw new KeyportError("usage", `cannot create --out-dir ${given}: ${parent} is not writable`);
+  }
+  return { path, given, missing: true };
+}
+
+/** Creates a missing --out-dir with mode 0700 (whatever the umask) and says so; once. */
+export function ensureOutDir(d: OutDir, warn: (line: string) => void): void {
+  if (!d.missing) return;
+  try {
+    mkdirSync(d.path, { mode: 0o700 });
+    chmodSync(d.path, 0o700);
+    warn(`keyport: created the output directory ${d.given} (mode 0700)`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // another keyport run made it meanwhile: use it
+    if (!(code === "EEXIST" && statSync(d.path).isDirectory())) {
+      throw new KeyportError("usage", `cannot create ${d.given}: ${code ?? String(e)}`);
+    }
+  }
+  d.missing = false;
 }

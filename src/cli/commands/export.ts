@@ -2,7 +2,16 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { checkTemplate, destroyKeyPair, exportAll, exportKey, type ExportResult } from "../../backup/index.js";
+import {
+  checkTemplate,
+  destroyKeyPair,
+  exportAll,
+  exportKey,
+  prepareExportAll,
+  type ExportAllResult,
+  type ExportResult,
+  type ManifestEntry,
+} from "../../backup/index.js";
 import { checkDestination } from "../../backup/output.js";
 import { exactlyOne, forEachInventory, keySelector } from "../../inventory/index.js";
 import type { Profile } from "../../pkcs12/index.js";
@@ -48,12 +57,59 @@ function printResult(r: ExportResult): void {
   process.stdout.write(lines.map(escapeControl).join("\n") + "\n");
 }
 
-function progressBar(done: number, total: number, label: string): void {
-  if (!process.stderr.isTTY) return;
-  const width = 30;
-  const filled = Math.round((done / Math.max(total, 1)) * width);
-  process.stderr.write(`\r[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${label.slice(0, 30).padEnd(30)}`);
-  if (done === total) process.stderr.write("\n");
+/** Token text (labels in reasons) with control characters shown, never sent to the terminal. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+const STATUS_WORD: Record<ManifestEntry["status"], string> = {
+  exported: "exported",
+  present: "present",
+  skipped: "SKIPPED",
+  failed: "FAILED",
+};
+
+/** One line per key: status, file, the key's URI once, and why (exit code of a failure). */
+function allLine(e: ManifestEntry): string {
+  const reason = printable(e.reason ?? "");
+  const why = e.status === "failed" ? `  (exit ${e.exitCode}: ${reason})` : e.reason ? `  (${reason})` : "";
+  return `${STATUS_WORD[e.status].padEnd(8)}  ${e.file ?? "-"}  ${e.uri}${why}`;
+}
+
+/**
+ * --all on a terminal: a progress bar on stderr, redrawn under the per-key lines; the bar's line is
+ * cleared before anything else is printed (a key line, the password prompt, a warning).
+ */
+function allRenderer(json: boolean) {
+  const bar = process.stderr.isTTY === true;
+  let shown = false;
+  const clear = () => {
+    if (shown) process.stderr.write("\r\x1b[2K");
+    shown = false;
+  };
+  const draw = (done: number, total: number) => {
+    const width = 30;
+    const filled = Math.round((done / Math.max(total, 1)) * width);
+    process.stderr.write(`[${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total}`);
+    shown = true;
+  };
+  return {
+    clear,
+    onKey(e: ManifestEntry, done: number, total: number) {
+      clear();
+      if (!json) process.stdout.write(`${allLine(e)}\n`);
+      if (bar && done < total) draw(done, total);
+    },
+    summary(r: ExportAllResult) {
+      clear();
+      if (json) process.stdout.write(JSON.stringify({ keys: r.keys, results: r.results }, null, 2) + "\n");
+      else {
+        const c = r.counts;
+        const counts = `${c.exported} exported, ${c.present} present, ${c.skipped} skipped, ${c.failed} failed`;
+        process.stdout.write(`${counts}; manifest: ${r.manifest}\n`);
+      }
+    },
+  };
 }
 
 /** --out must name a file: not empty, not a directory (a trailing slash, or one that exists). */
@@ -84,10 +140,21 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .option("include-chain", { type: "boolean", default: true, describe: "include the issuer chain found on the token and in --chain" })
       .option("placeholder-cert", { type: "boolean", default: false, describe: "add a self-signed placeholder certificate to a key without one" })
       .option("verify", { type: "boolean", default: true, describe: "re-open and check the backup against the token (--no-verify skips)" })
-      .option("all", { type: "boolean", default: false, describe: "every private key of the token, into --out-dir" })
-      .option("out-dir", { type: "string", describe: "directory for --all" })
+      .option("all", {
+        type: "boolean",
+        default: false,
+        describe: "every private key of the token (or those a token URI or --label glob selects), into --out-dir",
+      })
+      .option("out-dir", {
+        type: "string",
+        describe: "directory for --all (created, mode 0700, if missing); keeps a manifest.json",
+      })
       .option("name-template", { type: "string", default: "{label}.p12", describe: "file names for --all: {label} {id} {cn} {surname} {token} {usage}" })
-      .option("strict", { type: "boolean", default: false, describe: "with --all: exit 3 when any key was skipped" })
+      .option("strict", {
+        type: "boolean",
+        default: false,
+        describe: "with --all: exit 3 when any key was skipped (not exportable)",
+      })
       .option("delete-after-verify", { type: "boolean", default: false, describe: "key archival: destroy the key on the token after a verified backup" })
       .option("yes", { type: "boolean", default: false, describe: "do not ask for confirmation (--delete-after-verify)" })
       .check((a) => {
@@ -95,7 +162,8 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         if (!a.all && a.outDir !== undefined) throw new KeyportError("usage", "--out-dir goes with --all; for one key give --out FILE");
         if (a.all ? !a.outDir : a.out === undefined) throw new KeyportError("usage", a.all ? "--all needs --out-dir DIR" : "--out FILE is required");
         if (!a.all) checkOutName(a.out ?? "");
-        if (a.all && a.selector) throw new KeyportError("usage", "--all exports every key: drop the selector");
+        if (!a.all && a.strict) throw new KeyportError("usage", "--strict is for --all");
+        if (a.all && a.deleteAfterVerify) throw new KeyportError("usage", "--delete-after-verify archives one key: not with --all");
         if (!a.all && a.selector === undefined && a.label === undefined && a.id === undefined) throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
         if (a.iterations !== undefined && (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)) throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
         if (a.iterations !== undefined && a.profile === "legacy") throw new KeyportError("usage", "--iterations applies to the modern profile (legacy is fixed at 2048)");
@@ -105,7 +173,9 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   handler: async (a) => {
     const selector = keySelector(a.selector, a.label, a.id);
     if (a.all) checkTemplate(a.nameTemplate);
-    else checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
+    // before any module, PIN or password: the --out-dir (a file there is exit 2) and its manifest
+    const target = a.all ? prepareExportAll(a.outDir ?? "") : undefined;
+    if (!a.all) checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
     const token = oneToken(a, selector);
     const password = passwordReader(a.passwordSource, true);
     const common = {
@@ -120,18 +190,26 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       warn: warnLine,
     };
     await forEachInventory([token], { login: loginOptions(a, selector?.uri), data: false, write: a.deleteAfterVerify }, async (inv, s) => {
-      if (a.all) {
-        const pw = await password();
-        try {
-          const { manifest, results } = await exportAll(s, inv, { ...common, outDir: a.outDir ?? ".", nameTemplate: a.nameTemplate, password: pw, progress: progressBar });
-          if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ keys: manifest, results }, null, 2) + "\n");
-          else for (const m of manifest) process.stdout.write(`${m.status === "exported" ? "exported" : "SKIPPED "}  ${m.file ?? "-"}  ${m.uri}${m.reason ? `  (${m.reason})` : ""}\n`);
-          const skipped = manifest.filter((m) => m.status === "skipped").length;
-          process.stdout.write(`${manifest.length - skipped} exported, ${skipped} skipped; manifest: ${a.outDir}/manifest.json\n`);
-          if (skipped && a.strict) throw new KeyportError("not-exportable", `${skipped} key${skipped === 1 ? " was" : "s were"} skipped (--strict)`);
-        } finally {
-          pw.fill(0);
-        }
+      if (target) {
+        const view = allRenderer(outputFormat(a) === "json");
+        const warn = (line: string) => {
+          view.clear();
+          warnLine(line);
+        };
+        const r = await exportAll(s, inv, target, {
+          ...common,
+          warn,
+          nameTemplate: a.nameTemplate,
+          strict: a.strict,
+          selector,
+          onKey: view.onKey,
+          password: () => {
+            view.clear(); // the prompt gets a line of its own
+            return password();
+          },
+        });
+        view.summary(r);
+        if (r.exit) throw r.exit;
         return;
       }
       const candidates = inv.groups.filter((g) => g.privateKey || g.secretKey).map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
