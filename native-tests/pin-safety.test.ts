@@ -92,6 +92,19 @@ describe.each(TOKEN_KINDS)("pin-value in a URI on %s", (kind) => {
     if (kind === "softhsm") expect(countLow(tb, token)).toBe(false);
   });
 
+  it("is not echoed by the command-line errors either (an extra argument, a bare --pin-source)", () => {
+    const extra = keyport(["list", "pkcs11:token=a", `pkcs11:token=b?pin-value=${WRONG}`], bare(tb));
+    expect(extra.status, extra.stderr).toBe(2);
+    expect(extra.stderr.split("\n")[0]).toBe("keyport: Unknown argument: pkcs11:token=b");
+    const bareSource = keyport(["list", "--pin-source"], bare(tb));
+    expect(bareSource.status, bareSource.stderr).toBe(2);
+    expect(bareSource.stdout).toBe("");
+    const bad = keyport(["list", "--pin-source", WRONG], bare(tb));
+    expect(bad.status, bad.stderr).toBe(2);
+    expect(bad.stderr.split("\n")[0]).toBe("keyport: bad --pin-source: expected prompt, env:VAR, file:PATH or fd:N");
+    if (kind === "softhsm") expect(countLow(tb, token)).toBe(false);
+  });
+
   it("is used with --allow-pin-value, and never printed back", () => {
     const good = keyport(["list", `pkcs11:token=${encodeURIComponent(token)}?pin-value=${PIN}`, "--allow-pin-value", "--json"], bare(tb));
     expect(good.status, good.stderr).toBe(0);
@@ -302,6 +315,17 @@ describe("signals (SoftHSM)", () => {
     } finally {
       closeSync(w.writer);
     }
+  });
+
+  it("export warns about --iterations below 10000, and not at 10000", () => {
+    const env = { ...tb.env, PW: "backup password", KEYPORT_PASSWORD_SOURCE: "env:PW" };
+    const warning = "keyport: warning: --iterations 9999 is below 10000: the password is that much cheaper to guess";
+    const low = keyport(["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "low.p12"), "--iterations", "9999"], env);
+    expect(low.status, low.stderr).toBe(0);
+    expect(low.stderr.split("\n")).toContain(warning);
+    const ok = keyport(["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "ok.p12"), "--iterations", "10000"], env);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stderr).not.toContain("--iterations");
   });
 
   it("SIGUSR1 does not start the inspector", async () => {

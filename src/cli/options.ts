@@ -38,7 +38,8 @@ export function globalOptions<T>(y: Argv<T>) {
     .option("module-params", { type: "string", describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)", default: env("PKCS11_MODULE_PARAMS") })
     .option("token", { type: "string", describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)", default: env("PKCS11_TOKEN_LABEL") })
     .option("slot", { type: "number", describe: "slot id" })
-    .option("pin-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)", default: env("KEYPORT_PIN_SOURCE") })
+    // requiresArg: a bare --pin-source is an error, not "no source given"
+    .option("pin-source", { type: "string", requiresArg: true, describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)", default: env("KEYPORT_PIN_SOURCE") })
     .option("allow-pin-value", { type: "boolean", default: false, describe: "accept a PIN given in a URI's pin-value (it lands in shell history and ps)" })
     .option("login", { type: "boolean", default: true, describe: "log in to see private objects (--no-login: public objects only)" })
     .option("allow-final-try", { type: "boolean", default: false, describe: "allow spending the last PIN try (CKF_USER_PIN_FINAL_TRY)" })

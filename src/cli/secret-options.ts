@@ -30,6 +30,7 @@ export function passwordSourceOption<T>(y: Argv<T>) {
   return y
     .option("password-source", {
       type: "string",
+      requiresArg: true,
       describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)",
       default: process.env.KEYPORT_PASSWORD_SOURCE || undefined,
     })
