@@ -260,6 +260,11 @@ describe("file: and fd: sources (SoftHSM)", () => {
     } finally {
       closeSync(fd);
     }
+    // stdin as a socket (what Node gives a child) and as a shell pipe (a FIFO)
+    const socket = keyport(["list", "--pin-source", "fd:0"], tb.env, `${PIN}\n`);
+    expect(socket.status, socket.stderr).toBe(0);
+    const shellPipe = run("sh", ["-c", `printf '%s\\n' "$P" | "${process.execPath}" "${KEYPORT}" list --pin-source fd:0`], { ...tb.env, P: PIN });
+    expect(shellPipe.status, shellPipe.stderr).toBe(0);
     const own = keyport(["list", "--pin-source", "fd:2"], tb.env);
     expect(own.status).toBe(2);
     expect(own.stderr.split("\n")[0]).toBe("keyport: PIN source fd:2: it is keyport's own standard error");
@@ -353,4 +358,24 @@ describe("signals (SoftHSM)", () => {
     expect(w.output().stderr).not.toMatch(/Debugger|inspector/i);
     expect((JSON.parse(w.output().stdout) as { schema: string }).schema).toBe("keyport.list/v1");
   });
+
+  it("a Ctrl-C while the PIN is read from a silent pipe ends keyport (no worker thread left waiting)", async () => {
+    // a wrong PIN sets CKF_USER_PIN_COUNT_LOW, whose warning keyport prints just before it reads the PIN
+    const wrong = writePin(tb, "sig-wrong.pin", `${WRONG}\n`);
+    expect(keyport(["list", "--pin-source", `file:${wrong}`], tb.env).status).toBe(4);
+    const out = join(tb.dir, "..", "pipe.p12");
+    const child = spawn(process.execPath, [KEYPORT, "export", "pkcs11:object=k;type=private", "--out", out, "--pin-source", "fd:0", "--password-source", "env:PW"], { env: tb.env, stdio: ["pipe", "pipe", "pipe"] });
+    let stderr = "";
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes("CKF_USER_PIN_COUNT_LOW")) child.kill("SIGINT");
+    });
+    const r = await exited;
+    child.stdin.destroy();
+    expect(r).toEqual({ code: 130, signal: null });
+    expect(stderr).toContain("keyport: interrupted (SIGINT): nothing was written");
+    expect(existsSync(out)).toBe(false);
+  });
 });
+

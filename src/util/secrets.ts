@@ -4,8 +4,9 @@
  * `file:` and `fd:` read at most one line of SECRET_LINE_MAX bytes, in small chunks, off the main
  * thread (so Ctrl-C still works while a pipe or FIFO waits for its writer).
  */
-import { constants, readdirSync, readlinkSync, read as readCallback } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, read as readCallback } from "node:fs";
 import { open } from "node:fs/promises";
+import { Socket } from "node:net";
 import { isatty } from "node:tty";
 import { KeyportError } from "./errors.js";
 
@@ -152,20 +153,36 @@ export async function readFirstLine(readChunk: ChunkReader, from: string, what: 
   }
 }
 
-function fdReader(fd: number): ChunkReader {
+const pause = () => new Promise((r) => setTimeout(r, 20));
+
+/**
+ * Chunks from a descriptor. A read that waits must never sit in a worker thread: Node's exit
+ * (Ctrl-C, SIGTERM) joins those threads and would hang behind it. So pipes are read non-blocking
+ * (EAGAIN: wait on the event loop and try again); regular files and devices such as /dev/zero
+ * never wait. `waitForWriter`: a FIFO opened by path may have no writer yet (reads say 0).
+ */
+function fdReader(fd: number, waitForWriter = false): ChunkReader {
   const once = (buf: Buffer, offset: number, length: number) =>
     new Promise<number>((resolve, reject) => {
       readCallback(fd, buf, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)));
     });
+  let seen = 0;
   return async (buf, offset, length) => {
     for (;;) {
+      let n: number;
       try {
-        return await once(buf, offset, length);
+        n = await once(buf, offset, length);
       } catch (e) {
-        // a pipe its writer made non-blocking: wait for data instead of failing
         if ((e as NodeJS.ErrnoException).code !== "EAGAIN") throw e;
-        await new Promise((r) => setTimeout(r, 20));
+        await pause();
+        continue;
       }
+      if (n === 0 && waitForWriter && seen === 0) {
+        await pause();
+        continue;
+      }
+      seen += n;
+      return n;
     }
   };
 }
@@ -176,8 +193,8 @@ async function readFileSource(path: string, opts: ReadSecretOptions, warn: (line
   const from = `file:${path}`;
   let fh;
   try {
-    // async open: a FIFO waits for its writer on a worker thread, and Ctrl-C still ends keyport
-    fh = await open(path, constants.O_RDONLY | constants.O_NOCTTY);
+    // O_NONBLOCK: a FIFO opens at once (no worker thread waits for its writer); files ignore it
+    fh = await open(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
   } catch (e) {
     throw new KeyportError("usage", `${opts.what} file ${path}: cannot read it (${errCode(e)})`);
   }
@@ -190,7 +207,7 @@ async function readFileSource(path: string, opts: ReadSecretOptions, warn: (line
       const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
       warn(`keyport: warning: ${opts.what} file ${path} is readable by others (mode ${mode}): chmod 600 ${path}`);
     }
-    return await readFirstLine((b, o, l) => fh.read(b, o, l, null).then((r) => r.bytesRead), from, opts.what);
+    return await readFirstLine(fdReader(fh.fd, st.isFIFO()), from, opts.what);
   } catch (e) {
     const code = errCode(e);
     throw code === null ? e : new KeyportError("usage", `${opts.what} file ${path}: cannot read it (${code})`);
@@ -199,15 +216,87 @@ async function readFileSource(path: string, opts: ReadSecretOptions, warn: (line
   }
 }
 
+/**
+ * A passed socket (what a parent process's "pipe" usually is: Node and Python spawn with
+ * socketpairs) is read on the event loop through net.Socket, which makes it non-blocking; what
+ * it holds is bounded by one chunk (64 KiB), and wiped.
+ */
+function socketReader(fd: number): { read: ChunkReader; close(): void } {
+  const sock = new Socket({ fd, readable: true, writable: false });
+  sock.pause();
+  const received: Buffer[] = [];
+  let pending: Buffer | null = null;
+  let ended = false;
+  let failed: Error | null = null;
+  let wake: (() => void) | null = null;
+  sock.on("data", (d: Buffer) => {
+    received.push(d);
+    pending = pending ? Buffer.concat([pending, d]) : d;
+    if (pending !== d) received.push(pending);
+    sock.pause();
+    wake?.();
+  });
+  sock.on("end", () => {
+    ended = true;
+    wake?.();
+  });
+  sock.on("error", (e) => {
+    failed = e;
+    wake?.();
+  });
+  const read: ChunkReader = async (buf, offset, length) => {
+    while (!pending && !ended && !failed) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        sock.resume();
+      });
+      wake = null;
+    }
+    if (failed) throw failed;
+    const have: Buffer | null = pending;
+    if (!have) return 0;
+    const n = have.copy(buf, offset, 0, Math.min(length, have.length));
+    pending = n < have.length ? have.subarray(n) : null;
+    return n;
+  };
+  return {
+    read,
+    close() {
+      sock.destroy();
+      for (const b of received) b.fill(0);
+    },
+  };
+}
+
+/**
+ * A passed FIFO is read through a second, non-blocking opening of the same pipe
+ * (/proc/self/fd/N): Node cannot set O_NONBLOCK on a descriptor it did not open. A socket is read
+ * through net.Socket. Files and devices are read as given (their shared offset moves by what was
+ * read, no more).
+ */
 async function readFdSource(fd: number, opts: ReadSecretOptions): Promise<Buffer> {
   const from = `fd:${fd}`;
   const own = ownDescriptorReason(fd, opts.probe);
   if (own !== null) throw new KeyportError("usage", `${opts.what} source ${from}: ${own}`, "pass the secret on another descriptor, e.g. 3<FILE with fd:3");
+  let reopened: number | undefined;
+  let socket: ReturnType<typeof socketReader> | undefined;
   try {
-    return await readFirstLine(fdReader(fd), from, opts.what);
+    const st = fstatSync(fd);
+    if (st.isFIFO()) {
+      try {
+        reopened = openSync(`/proc/self/fd/${fd}`, constants.O_RDONLY | constants.O_NONBLOCK);
+      } catch {
+        /* no /proc: read the descriptor itself (a Ctrl-C then waits for the writer) */
+      }
+    } else if (st.isSocket()) socket = socketReader(fd);
+    const reader = socket ? socket.read : fdReader(reopened ?? fd);
+    return await readFirstLine(reader, from, opts.what);
   } catch (e) {
     const code = errCode(e);
     throw code === null ? e : new KeyportError("usage", `${opts.what} source ${from}: cannot read it (${code})`);
+  } finally {
+    if (reopened !== undefined) closeSync(reopened);
+    socket?.close();
   }
 }
 
