@@ -14,7 +14,16 @@ import { KEYPORT, keyport, makeTestbed, run, TOKEN_KINDS, type RunResult, type T
 
 const PIN = "Pv7x9q2K"; // distinctive: it must never appear in any output
 const WRONG = "Wq3z8m5R";
-const KEY = { label: "k", id: "01", type: "ec", curve: "P-256", extractable: true, sensitive: true, certificate: "leaf", expect: { verdict: "wrap", flags: ["XTR", "WXT"] } };
+const KEY = {
+  label: "k",
+  id: "01",
+  type: "ec",
+  curve: "P-256",
+  extractable: true,
+  sensitive: true,
+  certificate: "leaf",
+  expect: { verdict: "wrap", flags: ["XTR", "WXT"] },
+};
 const spec = (label: string) => ({ token: { label, userPin: PIN, soPin: "12345678" }, keys: [KEY] });
 
 /** The environment without a PIN source or token choice: each test says what it gives. */
@@ -80,12 +89,17 @@ describe.each(TOKEN_KINDS)("pin-value in a URI on %s", (kind) => {
       keyport(["audit", "--json", uri], bare(tb)),
       keyport(["export", uri, "--out", out, "--password-source", "env:PW"], { ...bare(tb), PW: "x" }),
       keyport(["audit", "--token", `pkcs11:token=${encodeURIComponent(token)}?pin-value=${WRONG}`], bare(tb)),
-      keyport(["verify", join(tb.dir, "none.p12"), "--against", uri, "--password-source", "env:PW"], { ...bare(tb), PW: "x" }),
+      keyport(["verify", join(tb.dir, "none.p12"), "--against", uri, "--password-source", "env:PW"], {
+        ...bare(tb),
+        PW: "x",
+      }),
     ];
     for (const r of runs) {
       expect(r.status, r.stderr).toBe(2);
       expect(r.stdout).toBe("");
-      expect(r.stderr.split("\n")[0]).toBe("keyport: pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output");
+      expect(r.stderr.split("\n")[0]).toBe(
+        "keyport: pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output",
+      );
       noSecret(r, WRONG);
     }
     expect(existsSync(out)).toBe(false);
@@ -106,16 +120,25 @@ describe.each(TOKEN_KINDS)("pin-value in a URI on %s", (kind) => {
   });
 
   it("is used with --allow-pin-value, and never printed back", () => {
-    const good = keyport(["list", `pkcs11:token=${encodeURIComponent(token)}?pin-value=${PIN}`, "--allow-pin-value", "--json"], bare(tb));
+    const good = keyport(
+      ["list", `pkcs11:token=${encodeURIComponent(token)}?pin-value=${PIN}`, "--allow-pin-value", "--json"],
+      bare(tb),
+    );
     expect(good.status, good.stderr).toBe(0);
     const doc = JSON.parse(good.stdout) as { tokens: Array<{ loggedIn: boolean; groups: Array<{ label: string }> }> };
     expect(doc.tokens.map((t) => [t.loggedIn, t.groups.map((g) => g.label)])).toEqual([[true, ["k"]]]);
     noSecret(good, PIN);
     // the messages that quote the selector: no key matches, no token matches
-    const noKey = keyport(["list", `pkcs11:token=${encodeURIComponent(token)};object=nope?pin-value=${PIN}`, "--allow-pin-value"], bare(tb));
+    const noKey = keyport(
+      ["list", `pkcs11:token=${encodeURIComponent(token)};object=nope?pin-value=${PIN}`, "--allow-pin-value"],
+      bare(tb),
+    );
     expect(noKey.status, noKey.stderr).toBe(7);
     noSecret(noKey, PIN);
-    const noToken = keyport(["audit", "--token", `pkcs11:token=absent?pin-value=${PIN}`, "--allow-pin-value"], bare(tb));
+    const noToken = keyport(
+      ["audit", "--token", `pkcs11:token=absent?pin-value=${PIN}`, "--allow-pin-value"],
+      bare(tb),
+    );
     expect(noToken.status, noToken.stderr).toBe(7);
     noSecret(noToken, PIN);
   });
@@ -126,14 +149,18 @@ describe("one PIN for one token (SoftHSM, two tokens in one configuration)", () 
   let second: { label: string; serial: string };
   beforeAll(() => {
     tb = makeTestbed("softhsm", spec("alpha"));
-    const r = run("softhsm2-util", ["--init-token", "--free", "--label", "beta", "--so-pin", "12345678", "--pin", PIN], tb.env);
+    const r = run(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", "beta", "--so-pin", "12345678", "--pin", PIN],
+      tb.env,
+    );
     expect(r.status, r.stderr).toBe(0);
     const t = pkcs11Tool(tb).find((x) => x.label === "beta");
     second = { label: "beta", serial: t!.serial };
   });
   afterAll(() => tb?.destroy());
 
-  it("refuses a PIN file with two tokens needing login and no --token (exit 2, both listed, no login on either)", () => {
+  it("refuses a PIN file for two tokens needing login, no --token (exit 2, both listed, no login on either)", () => {
     const wrong = writePin(tb, "wrong.pin", `${WRONG}\n`);
     const tokens = pkcs11Tool(tb);
     expect(tokens.map((t) => t.label).sort()).toEqual(["alpha", "beta"]);
@@ -144,7 +171,9 @@ describe("one PIN for one token (SoftHSM, two tokens in one configuration)", () 
       const first = r.stderr.split("\n")[0] ?? "";
       expect(first).toMatch(/^keyport: 2 tokens need a PIN, and one PIN goes to one token only: pkcs11:/);
       const listed = first.slice(first.indexOf("pkcs11:")).split(" ; ");
-      const expected = tokens.map((t) => `pkcs11:token=${t.label};manufacturer=SoftHSM%20project;serial=${t.serial};model=SoftHSM%20v2`);
+      const expected = tokens.map(
+        (t) => `pkcs11:token=${t.label};manufacturer=SoftHSM%20project;serial=${t.serial};model=SoftHSM%20v2`,
+      );
       expect(listed.sort()).toEqual(expected.sort());
       noSecret(r, WRONG);
     }
@@ -171,9 +200,20 @@ describe("PIN bytes (SoftHSM)", () => {
   beforeAll(() => {
     tb = makeTestbed("softhsm", spec("bytes"));
     // softhsm2-util takes the PIN's bytes from argv as they are; printf makes the Latin-1 bytes
+    const octal = (pin: Buffer) => [...pin].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("");
     const init = (label: string, pin: Buffer) =>
-      run("sh", ["-c", `softhsm2-util --init-token --free --label ${label} --so-pin 12345678 --pin "$(printf '${[...pin].map((b) => `\\${b.toString(8).padStart(3, "0")}`).join("")}')"`], tb.env);
-    for (const [label, pin] of [["latin", latin1], ["utf8", utf8]] as const) {
+      run(
+        "sh",
+        [
+          "-c",
+          `softhsm2-util --init-token --free --label ${label} --so-pin 12345678 --pin "$(printf '${octal(pin)}')"`,
+        ],
+        tb.env,
+      );
+    for (const [label, pin] of [
+      ["latin", latin1],
+      ["utf8", utf8],
+    ] as const) {
       const r = init(label, pin);
       expect(r.status, r.stderr).toBe(0);
     }
@@ -184,22 +224,31 @@ describe("PIN bytes (SoftHSM)", () => {
     const f = writePin(tb, "utf8.pin", Buffer.concat([utf8, Buffer.from("\n")]));
     const r = keyport(["list", "--token", "utf8", "--pin-source", `file:${f}`, "--json"], bare(tb));
     expect(r.status, r.stderr).toBe(0);
-    expect((JSON.parse(r.stdout) as { tokens: Array<{ loggedIn: boolean }> }).tokens.map((t) => t.loggedIn)).toEqual([true]);
+    expect((JSON.parse(r.stdout) as { tokens: Array<{ loggedIn: boolean }> }).tokens.map((t) => t.loggedIn)).toEqual([
+      true,
+    ]);
   });
 
   it("refuses a Latin-1 PIN that pkcs11js would re-encode, without spending a try (exit 4)", () => {
     const f = writePin(tb, "latin.pin", Buffer.concat([latin1, Buffer.from("\n")]));
     const r = keyport(["list", "--token", "latin", "--pin-source", `file:${f}`], bare(tb));
     expect(r.status, r.stderr).toBe(4);
-    expect(r.stderr.split("\n")[0]).toBe('keyport: token "latin": the PIN is not UTF-8 text, and the PKCS#11 binding (pkcs11js) can pass only UTF-8 bytes: it was not tried');
+    expect(r.stderr.split("\n")[0]).toBe(
+      'keyport: token "latin": the PIN is not UTF-8 text, ' +
+        "and the PKCS#11 binding (pkcs11js) can pass only UTF-8 bytes: it was not tried",
+    );
     expect(countLow(tb, "latin")).toBe(false);
   });
 
-  it("refuses a PIN longer than ulMaxPinLen, shorter than ulMinPinLen, or holding NUL before C_Login (exit 4, no try spent)", () => {
+  it("refuses a PIN over ulMaxPinLen, under ulMinPinLen, or holding NUL before C_Login (exit 4, no try)", () => {
     const max = pkcs11Tool(tb).find((t) => t.label === "bytes")!.pinMax;
     expect(max).toBeGreaterThan(0);
     const cases: Array<[string, Buffer, RegExp]> = [
-      ["long.pin", Buffer.alloc(max + 1, 0x37), new RegExp(`the PIN is longer than the token's maximum of ${max} bytes: it was not tried$`)],
+      [
+        "long.pin",
+        Buffer.alloc(max + 1, 0x37),
+        new RegExp(`the PIN is longer than the token's maximum of ${max} bytes: it was not tried$`),
+      ],
       ["short.pin", Buffer.from("7"), /the PIN is shorter than the token's minimum of \d+ bytes: it was not tried$/],
       ["nul.pin", Buffer.from("77\x0077"), /the PIN holds a NUL byte: it was not tried$/],
     ];
@@ -222,7 +271,12 @@ describe("file: and fd: sources (SoftHSM)", () => {
 
   /** keyport with an extra descriptor 3 (a file the test opened) */
   function withFd3(args: string[], fd3: number): RunResult {
-    const r = spawnSync(process.execPath, [KEYPORT, ...args], { env: tb.env, encoding: "utf8", stdio: ["pipe", "pipe", "pipe", fd3], timeout: 120_000 });
+    const r = spawnSync(process.execPath, [KEYPORT, ...args], {
+      env: tb.env,
+      encoding: "utf8",
+      stdio: ["pipe", "pipe", "pipe", fd3],
+      timeout: 120_000,
+    });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -263,7 +317,11 @@ describe("file: and fd: sources (SoftHSM)", () => {
     // stdin as a socket (what Node gives a child) and as a shell pipe (a FIFO)
     const socket = keyport(["list", "--pin-source", "fd:0"], tb.env, `${PIN}\n`);
     expect(socket.status, socket.stderr).toBe(0);
-    const shellPipe = run("sh", ["-c", `printf '%s\\n' "$P" | "${process.execPath}" "${KEYPORT}" list --pin-source fd:0`], { ...tb.env, P: PIN });
+    const shellPipe = run(
+      "sh",
+      ["-c", `printf '%s\\n' "$P" | "${process.execPath}" "${KEYPORT}" list --pin-source fd:0`],
+      { ...tb.env, P: PIN },
+    );
     expect(shellPipe.status, shellPipe.stderr).toBe(0);
     const own = keyport(["list", "--pin-source", "fd:2"], tb.env);
     expect(own.status).toBe(2);
@@ -274,7 +332,9 @@ describe("file: and fd: sources (SoftHSM)", () => {
     const f = writePin(tb, "open.pin", `${PIN}\n`, 0o644);
     const r = keyport(["list", "--pin-source", `file:${f}`], tb.env);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr.split("\n")).toContain(`keyport: warning: PIN file ${f} is readable by others (mode 0644): chmod 600 ${f}`);
+    expect(r.stderr.split("\n")).toContain(
+      `keyport: warning: PIN file ${f} is readable by others (mode 0644): chmod 600 ${f}`,
+    );
     noSecret(r, PIN);
   });
 });
@@ -293,12 +353,17 @@ describe("signals (SoftHSM)", () => {
   function waitingForPin(args: string[], name: string) {
     const fifo = join(tb.dir, "..", name);
     expect(spawnSync("mkfifo", ["-m", "600", fifo]).status).toBe(0);
-    const child = spawn(process.execPath, [KEYPORT, ...args, "--pin-source", `file:${fifo}`], { env: tb.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [KEYPORT, ...args, "--pin-source", `file:${fifo}`], {
+      env: tb.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stderr = "";
     let stdout = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal })),
+    );
     const writer = openSync(fifo, "w"); // returns once keyport opened the FIFO for reading
     return { child, writer, exited, output: () => ({ stdout, stderr }) };
   }
@@ -310,7 +375,10 @@ describe("signals (SoftHSM)", () => {
     ["SIGQUIT", 131],
   ] as const)("%s while export waits for the PIN: exit %i, nothing written", async (sig, code) => {
     const out = join(tb.dir, "..", `sig-${sig}.p12`);
-    const w = waitingForPin(["export", "pkcs11:object=k;type=private", "--out", out, "--password-source", "env:PW"], `fifo-${sig}`);
+    const w = waitingForPin(
+      ["export", "pkcs11:object=k;type=private", "--out", out, "--password-source", "env:PW"],
+      `fifo-${sig}`,
+    );
     try {
       w.child.kill(sig);
       const r = await w.exited;
@@ -325,10 +393,16 @@ describe("signals (SoftHSM)", () => {
   it("export warns about --iterations below 10000, and not at 10000", () => {
     const env = { ...tb.env, PW: "backup password", KEYPORT_PASSWORD_SOURCE: "env:PW" };
     const warning = "keyport: warning: --iterations 9999 is below 10000: the password is that much cheaper to guess";
-    const low = keyport(["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "low.p12"), "--iterations", "9999"], env);
+    const low = keyport(
+      ["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "low.p12"), "--iterations", "9999"],
+      env,
+    );
     expect(low.status, low.stderr).toBe(0);
     expect(low.stderr.split("\n")).toContain(warning);
-    const ok = keyport(["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "ok.p12"), "--iterations", "10000"], env);
+    const ok = keyport(
+      ["export", "pkcs11:object=k;type=private", "--out", join(tb.dir, "..", "ok.p12"), "--iterations", "10000"],
+      env,
+    );
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stderr).not.toContain("--iterations");
   });
@@ -337,7 +411,9 @@ describe("signals (SoftHSM)", () => {
     const w = waitingForPin(["list", "--json"], "fifo-usr1");
     w.child.kill("SIGUSR1");
     // a plain node given the same signal does start it: the check below can see an inspector
-    const control = spawn(process.execPath, ["-e", 'process.stderr.write("ready\\n"); process.stdin.resume()'], { stdio: ["pipe", "ignore", "pipe"] });
+    const control = spawn(process.execPath, ["-e", 'process.stderr.write("ready\\n"); process.stdin.resume()'], {
+      stdio: ["pipe", "ignore", "pipe"],
+    });
     let controlErr = "";
     await new Promise<void>((resolve) => {
       control.on("exit", () => resolve());
@@ -364,9 +440,25 @@ describe("signals (SoftHSM)", () => {
     const wrong = writePin(tb, "sig-wrong.pin", `${WRONG}\n`);
     expect(keyport(["list", "--pin-source", `file:${wrong}`], tb.env).status).toBe(4);
     const out = join(tb.dir, "..", "pipe.p12");
-    const child = spawn(process.execPath, [KEYPORT, "export", "pkcs11:object=k;type=private", "--out", out, "--pin-source", "fd:0", "--password-source", "env:PW"], { env: tb.env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [
+        KEYPORT,
+        "export",
+        "pkcs11:object=k;type=private",
+        "--out",
+        out,
+        "--pin-source",
+        "fd:0",
+        "--password-source",
+        "env:PW",
+      ],
+      { env: tb.env, stdio: ["pipe", "pipe", "pipe"] },
+    );
     let stderr = "";
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on("exit", (code, signal) => resolve({ code, signal })),
+    );
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes("CKF_USER_PIN_COUNT_LOW")) child.kill("SIGINT");
@@ -378,4 +470,3 @@ describe("signals (SoftHSM)", () => {
     expect(existsSync(out)).toBe(false);
   });
 });
-

@@ -10,7 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEYPORT, keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
 /** Runs a command on a pty and answers each prompt as it appears; `asked` holds the prompts answered. */
-function onTerminal(cmd: string, env: NodeJS.ProcessEnv, answers: Array<[RegExp, string]>): Promise<{ code: number | null; output: string; asked: string[] }> {
+function onTerminal(
+  cmd: string,
+  env: NodeJS.ProcessEnv,
+  answers: Array<[RegExp, string]>,
+): Promise<{ code: number | null; output: string; asked: string[] }> {
   return new Promise((resolve) => {
     const child = spawn("script", ["-qec", cmd, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
     let output = "";
@@ -38,15 +42,33 @@ function onTerminal(cmd: string, env: NodeJS.ProcessEnv, answers: Array<[RegExp,
 describe("password prompts on a terminal", () => {
   let tb: Testbed;
   beforeAll(() => {
-    tb = makeTestbed("softhsm", { token: { label: "tty", userPin: "1234", soPin: "12345678" }, keys: [{ label: "k", id: "01", type: "ec", curve: "P-256", extractable: true, sensitive: true, certificate: "leaf", expect: { verdict: "wrap", flags: [] } }] });
+    tb = makeTestbed("softhsm", {
+      token: { label: "tty", userPin: "1234", soPin: "12345678" },
+      keys: [
+        {
+          label: "k",
+          id: "01",
+          type: "ec",
+          curve: "P-256",
+          extractable: true,
+          sensitive: true,
+          certificate: "leaf",
+          expect: { verdict: "wrap", flags: [] },
+        },
+      ],
+    });
   });
   afterAll(() => tb?.destroy());
 
-  const exportCmd = (out: string) => `${process.execPath} ${KEYPORT} export 'pkcs11:object=k;type=private' --out ${out} --iterations 2048`;
+  const exportCmd = (out: string) =>
+    `${process.execPath} ${KEYPORT} export 'pkcs11:object=k;type=private' --out ${out} --iterations 2048`;
 
   it("asks for the password and its confirmation, and the file opens with it", async () => {
     const out = join(tb.dir, "..", "tty.p12");
-    const r = await onTerminal(exportCmd(out), tb.env, [[/^Password for the backup file .*: /m, "typed secret"], [/^Confirm: /m, "typed secret"]]);
+    const r = await onTerminal(exportCmd(out), tb.env, [
+      [/^Password for the backup file .*: /m, "typed secret"],
+      [/^Confirm: /m, "typed secret"],
+    ]);
     expect(r.asked).toEqual([`Password for the backup file ${out}: `, "Confirm: "]);
     expect(r.output).toMatch(/The export was successful/);
     expect(r.output).not.toContain("typed secret"); // no echo
@@ -55,7 +77,10 @@ describe("password prompts on a terminal", () => {
 
   it("refuses a confirmation that differs (exit 2, nothing written)", async () => {
     const out = join(tb.dir, "..", "mismatch.p12");
-    const r = await onTerminal(exportCmd(out), tb.env, [[/^Password for the backup file .*: /m, "one"], [/^Confirm: /m, "two"]]);
+    const r = await onTerminal(exportCmd(out), tb.env, [
+      [/^Password for the backup file .*: /m, "one"],
+      [/^Confirm: /m, "two"],
+    ]);
     expect(r.output).toMatch(/the passwords do not match/);
     expect(r.code).toBe(2);
     expect(existsSync(out)).toBe(false);
@@ -63,14 +88,24 @@ describe("password prompts on a terminal", () => {
 
   it("asks for the password of the file verify opens, naming it", async () => {
     const out = join(tb.dir, "..", "named.p12");
-    expect(keyport(["export", "pkcs11:object=k;type=private", "--out", out, "--iterations", "2048"], { ...tb.env, P: "pw", KEYPORT_PASSWORD_SOURCE: "env:P" }).status).toBe(0);
+    expect(
+      keyport(["export", "pkcs11:object=k;type=private", "--out", out, "--iterations", "2048"], {
+        ...tb.env,
+        P: "pw",
+        KEYPORT_PASSWORD_SOURCE: "env:P",
+      }).status,
+    ).toBe(0);
     const r = await onTerminal(`${process.execPath} ${KEYPORT} verify ${out}`, tb.env, [[/^Password for .*: /m, "pw"]]);
     expect(r.asked).toEqual([`Password for ${out}: `]);
     expect(r.code).toBe(0);
   });
 
   it("asks each token's PIN on its own, naming the token by label and serial", async () => {
-    const init = run("softhsm2-util", ["--init-token", "--free", "--label", "second", "--so-pin", "12345678", "--pin", "5678"], tb.env);
+    const init = run(
+      "softhsm2-util",
+      ["--init-token", "--free", "--label", "second", "--so-pin", "12345678", "--pin", "5678"],
+      tb.env,
+    );
     expect(init.status, init.stderr).toBe(0);
     const { KEYPORT_PIN_SOURCE: _p, PKCS11_TOKEN_LABEL: _t, ...env } = tb.env;
     const tokens = JSON.parse(keyport(["tokens", "--json"], env).stdout) as Array<{ label: string; serial: string }>;
@@ -80,7 +115,10 @@ describe("password prompts on a terminal", () => {
     // each answer is the PIN of the token the prompt names: a PIN given to the wrong token fails the run
     const order = await new Promise<string[]>((resolve) => {
       const seen: string[] = [];
-      const child = spawn("script", ["-qec", `${process.execPath} ${KEYPORT} list --json`, "/dev/null"], { env, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn("script", ["-qec", `${process.execPath} ${KEYPORT} list --json`, "/dev/null"], {
+        env,
+        stdio: ["pipe", "pipe", "pipe"],
+      });
       let output = "";
       child.stdout.on("data", (d: Buffer) => {
         output += d.toString();

@@ -4,7 +4,14 @@ import { parsePkcs11Uri } from "../uri/index.js";
 import { checkPinOptions, loginOptions, pinQuestion, pinSource, type GlobalArgs } from "./options.js";
 
 const PIN = "987654";
-const base: GlobalArgs = { login: true, allowFinalTry: false, allowPinValue: false, format: "table", json: false, debug: false };
+const base: GlobalArgs = {
+  login: true,
+  allowFinalTry: false,
+  allowPinValue: false,
+  format: "table",
+  json: false,
+  debug: false,
+};
 
 function thrown(f: () => unknown): { code: string; message: string } | null {
   try {
@@ -16,7 +23,10 @@ function thrown(f: () => unknown): { code: string; message: string } | null {
 }
 
 describe("pin-value on the command line", () => {
-  const refusal = { code: "usage", message: "pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output" };
+  const refusal = {
+    code: "usage",
+    message: "pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output",
+  };
 
   it("is refused in a selector, --against or --token without --allow-pin-value, never echoing the PIN", () => {
     const uri = `pkcs11:token=t;object=k?pin-value=${PIN}`;
@@ -29,7 +39,10 @@ describe("pin-value on the command line", () => {
     expect(checkPinOptions({ selector: `pkcs11:token=t?pin-value=${PIN}`, allowPinValue: true })).toBe(true);
     const uri = parsePkcs11Uri(`pkcs11:token=t?pin-value=${PIN}`);
     expect(pinSource({ ...base, allowPinValue: true }, uri)).toEqual({ kind: "value", value: Buffer.from(PIN) });
-    expect(pinSource({ ...base, allowPinValue: true, token: `pkcs11:token=t?pin-value=${PIN}` })).toEqual({ kind: "value", value: Buffer.from(PIN) });
+    expect(pinSource({ ...base, allowPinValue: true, token: `pkcs11:token=t?pin-value=${PIN}` })).toEqual({
+      kind: "value",
+      value: Buffer.from(PIN),
+    });
     expect(thrown(() => pinSource(base, uri))?.code).toBe("usage");
   });
 
@@ -38,8 +51,14 @@ describe("pin-value on the command line", () => {
   });
 
   it("checks --pin-source and a URI's pin-source with the command line, never echoing them", () => {
-    expect(thrown(() => checkPinOptions({ pinSource: PIN }))).toEqual({ code: "usage", message: "bad --pin-source: expected prompt, env:VAR, file:PATH or fd:N" });
-    expect(thrown(() => checkPinOptions({ selector: `pkcs11:token=t?pin-source=${PIN}` }))).toEqual({ code: "usage", message: "bad pin-source in the URI: expected prompt, env:VAR, file:PATH or fd:N" });
+    expect(thrown(() => checkPinOptions({ pinSource: PIN }))).toEqual({
+      code: "usage",
+      message: "bad --pin-source: expected prompt, env:VAR, file:PATH or fd:N",
+    });
+    expect(thrown(() => checkPinOptions({ selector: `pkcs11:token=t?pin-source=${PIN}` }))).toEqual({
+      code: "usage",
+      message: "bad pin-source in the URI: expected prompt, env:VAR, file:PATH or fd:N",
+    });
     expect(checkPinOptions({ selector: "pkcs11:token=t?pin-source=/etc/pin", pinSource: "fd:3" })).toBe(true);
   });
 });
@@ -47,7 +66,9 @@ describe("pin-value on the command line", () => {
 describe("PIN prompts", () => {
   it("name the token by label and serial, control characters escaped", () => {
     expect(pinQuestion({ label: "alice-card", serial: "0123" })).toBe('PIN for token "alice-card" (serial 0123): ');
-    expect(pinQuestion({ label: "evil\r\x1b[2Kok", serial: "1" })).toBe('PIN for token "evil\\x0d\\x1b[2Kok" (serial 1): ');
+    expect(pinQuestion({ label: "evil\r\x1b[2Kok", serial: "1" })).toBe(
+      'PIN for token "evil\\x0d\\x1b[2Kok" (serial 1): ',
+    );
   });
 
   it("are per token only for the prompt source: a file's PIN is one PIN", () => {

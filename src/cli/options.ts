@@ -33,20 +33,56 @@ const env = (name: string): string | undefined => {
 };
 
 export function globalOptions<T>(y: Argv<T>) {
-  return y
-    .option("module", { type: "string", describe: "PKCS#11 library path, p11-kit module name or alias (env PKCS11_MODULE)", default: env("PKCS11_MODULE"), defaultDescription: "every p11-kit module" })
-    .option("module-params", { type: "string", describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)", default: env("PKCS11_MODULE_PARAMS") })
-    .option("token", { type: "string", describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)", default: env("PKCS11_TOKEN_LABEL") })
-    .option("slot", { type: "number", describe: "slot id" })
-    // requiresArg: a bare --pin-source is an error, not "no source given"
-    .option("pin-source", { type: "string", requiresArg: true, describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)", default: env("KEYPORT_PIN_SOURCE") })
-    .option("allow-pin-value", { type: "boolean", default: false, describe: "accept a PIN given in a URI's pin-value (it lands in shell history and ps)" })
-    .option("login", { type: "boolean", default: true, describe: "log in to see private objects (--no-login: public objects only)" })
-    .option("allow-final-try", { type: "boolean", default: false, describe: "allow spending the last PIN try (CKF_USER_PIN_FINAL_TRY)" })
-    .option("format", { choices: ["table", "json", "csv"] as const, default: "table" as OutputFormat, describe: "output format" })
-    .option("json", { type: "boolean", default: false, describe: "short for --format json" })
-    .option("debug", { type: "boolean", default: false, describe: "show stack traces on errors" })
-    .check((a) => checkPinOptions(a as unknown as PinOptionArgs), true);
+  return (
+    y
+      .option("module", {
+        type: "string",
+        describe: "PKCS#11 library path, p11-kit module name or alias (env PKCS11_MODULE)",
+        default: env("PKCS11_MODULE"),
+        defaultDescription: "every p11-kit module",
+      })
+      .option("module-params", {
+        type: "string",
+        describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)",
+        default: env("PKCS11_MODULE_PARAMS"),
+      })
+      .option("token", {
+        type: "string",
+        describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)",
+        default: env("PKCS11_TOKEN_LABEL"),
+      })
+      .option("slot", { type: "number", describe: "slot id" })
+      // requiresArg: a bare --pin-source is an error, not "no source given"
+      .option("pin-source", {
+        type: "string",
+        requiresArg: true,
+        describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)",
+        default: env("KEYPORT_PIN_SOURCE"),
+      })
+      .option("allow-pin-value", {
+        type: "boolean",
+        default: false,
+        describe: "accept a PIN given in a URI's pin-value (it lands in shell history and ps)",
+      })
+      .option("login", {
+        type: "boolean",
+        default: true,
+        describe: "log in to see private objects (--no-login: public objects only)",
+      })
+      .option("allow-final-try", {
+        type: "boolean",
+        default: false,
+        describe: "allow spending the last PIN try (CKF_USER_PIN_FINAL_TRY)",
+      })
+      .option("format", {
+        choices: ["table", "json", "csv"] as const,
+        default: "table" as OutputFormat,
+        describe: "output format",
+      })
+      .option("json", { type: "boolean", default: false, describe: "short for --format json" })
+      .option("debug", { type: "boolean", default: false, describe: "show stack traces on errors" })
+      .check((a) => checkPinOptions(a as unknown as PinOptionArgs), true)
+  );
 }
 
 interface PinOptionArgs {
@@ -76,7 +112,8 @@ export function checkPinOptions(a: PinOptionArgs): true {
       throw new KeyportError(
         "usage",
         "pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output",
-        "give the PIN with --pin-source (prompt, env:VAR, file:PATH or fd:N), or accept the risk with --allow-pin-value",
+        "give the PIN with --pin-source (prompt, env:VAR, file:PATH or fd:N), " +
+          "or accept the risk with --allow-pin-value",
       );
     }
     if (uri?.pinSource !== undefined) uriPinSource(uri.pinSource);
@@ -87,7 +124,9 @@ export function checkPinOptions(a: PinOptionArgs): true {
 
 /** RFC 7512 allows a bare file path or a file: URI in pin-source. */
 function uriPinSource(s: string): SecretSource {
-  return s.startsWith("/") ? { kind: "file", path: s } : parseSecretSource(s.replace(/^file:\/\//, "file:"), "pin-source in the URI");
+  return s.startsWith("/")
+    ? { kind: "file", path: s }
+    : parseSecretSource(s.replace(/^file:\/\//, "file:"), "pin-source in the URI");
 }
 
 export function outputFormat(a: GlobalArgs): OutputFormat {
@@ -118,7 +157,8 @@ export function pinSource(a: GlobalArgs, uri?: Pkcs11Uri): SecretSource {
   if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "--pin-source");
   for (const u of [uri, uriOf(a.token)]) {
     if (u?.pinValue !== undefined) {
-      if (!a.allowPinValue) throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
+      if (!a.allowPinValue)
+        throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
       return { kind: "value", value: Buffer.from(u.pinValue, "utf8") };
     }
     if (u?.pinSource !== undefined) return uriPinSource(u.pinSource);
@@ -127,7 +167,8 @@ export function pinSource(a: GlobalArgs, uri?: Pkcs11Uri): SecretSource {
 }
 
 /** Token text in a prompt: control characters escaped (a label must not redraw the terminal). */
-export const visible = (s: string) => s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+export const visible = (s: string) =>
+  s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 export function pinQuestion(d: Pick<TokenDescription, "label" | "serial">): string {
   return `PIN for token "${visible(d.label)}" (serial ${visible(d.serial)}): `;

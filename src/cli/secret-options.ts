@@ -14,12 +14,25 @@ export const passwordQuestions = {
   existingFile: (file: string) => `Password for ${visible(file)}: `,
 };
 
-export function passwordReader(spec: string | undefined, confirm: boolean, question = "Password: "): () => Promise<Buffer> {
+export function passwordReader(
+  spec: string | undefined,
+  confirm: boolean,
+  question = "Password: ",
+): () => Promise<Buffer> {
   const source = parseSecretSource(spec ?? "prompt", "--password-source");
   return async () => {
-    const pw = await readSecret(source, { what: "password", confirm, prompt: promptHidden, question, confirmQuestion: "Confirm: " });
+    const pw = await readSecret(source, {
+      what: "password",
+      confirm,
+      prompt: promptHidden,
+      question,
+      confirmQuestion: "Confirm: ",
+    });
     if (!/^[\x20-\x7e]*$/.test(pw.toString("utf8"))) {
-      process.stderr.write("keyport: note: the password has non-ASCII characters; Java's keytool and some older importers only read ASCII passwords\n");
+      process.stderr.write(
+        "keyport: note: the password has non-ASCII characters; " +
+          "Java's keytool and some older importers only read ASCII passwords\n",
+      );
     }
     return pw;
   };

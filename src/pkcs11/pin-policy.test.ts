@@ -21,7 +21,12 @@ describe("PIN safety", () => {
   });
 
   it("never lets --allow-final-try spend a locked PIN", () => {
-    expect(pinDecision({ userPinLocked: true, userPinFinalTry: true, userPinCountLow: true, protectedAuthPath: false }, true)).toEqual({ action: "refuse", reason: "locked" });
+    expect(
+      pinDecision(
+        { userPinLocked: true, userPinFinalTry: true, userPinCountLow: true, protectedAuthPath: false },
+        true,
+      ),
+    ).toEqual({ action: "refuse", reason: "locked" });
   });
 });
 
@@ -58,7 +63,10 @@ describe("PIN bytes checked before C_Login", () => {
 });
 
 describe("one PIN for one token", () => {
-  const t = (name: string, loginRequired: boolean, protectedAuthPath = false) => ({ name, flags: { loginRequired, protectedAuthPath } });
+  const t = (name: string, loginRequired: boolean, protectedAuthPath = false) => ({
+    name,
+    flags: { loginRequired, protectedAuthPath },
+  });
   const a = t("a", true);
   const b = t("b", true);
 

@@ -9,7 +9,10 @@ export type PinDecision =
   | { action: "refuse"; reason: "locked" | "final-try" }
   | { action: "login"; pinpad: boolean; warnCountLow: boolean };
 
-export function pinDecision(f: Pick<TokenFlags, "userPinLocked" | "userPinFinalTry" | "userPinCountLow" | "protectedAuthPath">, allowFinalTry: boolean): PinDecision {
+export function pinDecision(
+  f: Pick<TokenFlags, "userPinLocked" | "userPinFinalTry" | "userPinCountLow" | "protectedAuthPath">,
+  allowFinalTry: boolean,
+): PinDecision {
   if (f.userPinLocked) return { action: "refuse", reason: "locked" };
   if (f.userPinFinalTry && !allowFinalTry) return { action: "refuse", reason: "final-try" };
   return { action: "login", pinpad: f.protectedAuthPath, warnCountLow: f.userPinCountLow };
@@ -55,7 +58,11 @@ export interface PinTarget {
  * or a URI, or there is no terminal), more than one token needing it is refused before any login.
  * Returns the tokens that would share the PIN when refused, else null.
  */
-export function pinSharing<T extends { flags: PinTarget }>(tokens: readonly T[], login: boolean, askedPerToken: boolean): T[] | null {
+export function pinSharing<T extends { flags: PinTarget }>(
+  tokens: readonly T[],
+  login: boolean,
+  askedPerToken: boolean,
+): T[] | null {
   if (!login || askedPerToken) return null;
   const needing = tokens.filter((t) => t.flags.loginRequired && !t.flags.protectedAuthPath);
   return needing.length > 1 ? needing : null;

@@ -264,7 +264,9 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
       // A PIN the token would refuse anyway must not cost a try (exit 4: the PIN is wrong,
       // found out here instead of by the token's counter).
       const problem = pinInputProblem(pin, d);
-      if (problem) throw new KeyportError("auth", `${who}: ${PIN_PROBLEMS[problem](d)}: it was not tried`, "no try was spent; check the PIN");
+      if (problem) {
+        throw new KeyportError("auth", `${who}: ${PIN_PROBLEMS[problem](d)}: it was not tried`, "no try was spent; check the PIN");
+      }
       // pkcs11js takes a JS string and writes it out as UTF-8: after the check above, exactly the
       // PIN's bytes. The Buffer is wiped; the string is left to the GC.
       await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER, pin.toString("utf8")));

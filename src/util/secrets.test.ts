@@ -3,7 +3,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KeyportError } from "./errors.js";
-import { ownDescriptorReason, parseSecretSource, readFirstLine, readSecret, SECRET_LINE_MAX, type DescriptorFacts } from "./secrets.js";
+import {
+  ownDescriptorReason,
+  parseSecretSource,
+  readFirstLine,
+  readSecret,
+  SECRET_LINE_MAX,
+  type DescriptorFacts,
+} from "./secrets.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kp-sec-"));
 
@@ -36,7 +43,10 @@ describe("secret sources", () => {
   });
 
   it("never echoes a bad spec: the user may have typed the PIN itself there", () => {
-    for (const [spec, option] of [["123456", "--pin-source"], ["s3cret:pw", "--password-source"]] as const) {
+    for (const [spec, option] of [
+      ["123456", "--pin-source"],
+      ["s3cret:pw", "--password-source"],
+    ] as const) {
       let message = "";
       try {
         parseSecretSource(spec, option);
@@ -59,10 +69,17 @@ describe("secret sources", () => {
 
   it("takes a line of exactly 4 KiB, and refuses one byte more as too long", async () => {
     const max = "x".repeat(SECRET_LINE_MAX);
-    expect((await readSecret({ kind: "file", path: file("max", `${max}\r\n`) }, { what: "PIN" })).length).toBe(SECRET_LINE_MAX);
-    expect((await readSecret({ kind: "file", path: file("max-eof", max) }, { what: "PIN" })).length).toBe(SECRET_LINE_MAX);
+    expect((await readSecret({ kind: "file", path: file("max", `${max}\r\n`) }, { what: "PIN" })).length).toBe(
+      SECRET_LINE_MAX,
+    );
+    expect((await readSecret({ kind: "file", path: file("max-eof", max) }, { what: "PIN" })).length).toBe(
+      SECRET_LINE_MAX,
+    );
     const f = await failure(readSecret({ kind: "file", path: file("over", `${max}x\n`) }, { what: "PIN" }));
-    expect(f).toEqual({ code: "usage", message: `PIN from file:${join(dir, "over")}: the line is too long (more than ${SECRET_LINE_MAX} bytes)` });
+    expect(f).toEqual({
+      code: "usage",
+      message: `PIN from file:${join(dir, "over")}: the line is too long (more than ${SECRET_LINE_MAX} bytes)`,
+    });
   });
 
   it("reads a source with no line end (/dev/zero) only up to the limit, then refuses it", async () => {
@@ -81,19 +98,30 @@ describe("secret sources", () => {
     const lines: string[] = [];
     const open = file("open.pin", "1234\n", 0o644);
     await readSecret({ kind: "file", path: open }, { what: "PIN", warn: (l) => lines.push(l) });
-    await readSecret({ kind: "file", path: file("private.pw", "pw\n", 0o600) }, { what: "password", warn: (l) => lines.push(l) });
-    await readSecret({ kind: "file", path: file("group.pw", "pw\n", 0o640) }, { what: "password", warn: (l) => lines.push(l) });
+    await readSecret(
+      { kind: "file", path: file("private.pw", "pw\n", 0o600) },
+      { what: "password", warn: (l) => lines.push(l) },
+    );
+    await readSecret(
+      { kind: "file", path: file("group.pw", "pw\n", 0o640) },
+      { what: "password", warn: (l) => lines.push(l) },
+    );
     expect(lines).toEqual([`keyport: warning: PIN file ${open} is readable by others (mode 0644): chmod 600 ${open}`]);
   });
 
   it("refuses a missing or empty PIN file with a usage error that does not echo content", async () => {
     expect(await code(readSecret({ kind: "file", path: join(dir, "nope") }, { what: "PIN" }))).toBe("usage");
-    expect(await failure(readSecret({ kind: "file", path: file("empty", "\n") }, { what: "PIN" }))).toEqual({ code: "usage", message: `empty PIN from file:${join(dir, "empty")}` });
+    expect(await failure(readSecret({ kind: "file", path: file("empty", "\n") }, { what: "PIN" }))).toEqual({
+      code: "usage",
+      message: `empty PIN from file:${join(dir, "empty")}`,
+    });
   });
 
   it("reads env variables and refuses unset ones", async () => {
     process.env.KP_TEST_SECRET = "pässword";
-    expect((await readSecret({ kind: "env", name: "KP_TEST_SECRET" }, { what: "password" })).toString("utf8")).toBe("pässword");
+    expect((await readSecret({ kind: "env", name: "KP_TEST_SECRET" }, { what: "password" })).toString("utf8")).toBe(
+      "pässword",
+    );
     expect(await code(readSecret({ kind: "env", name: "KP_TEST_UNSET_VAR" }, { what: "password" }))).toBe("usage");
   });
 
@@ -111,7 +139,10 @@ describe("secret sources", () => {
         asked.push(q);
         return Buffer.from(answers.shift() ?? "");
       };
-      const r = readSecret({ kind: "prompt" }, { what: "password", confirm: true, prompt, question: "Password for the backup file a.p12: " });
+      const r = readSecret(
+        { kind: "prompt" },
+        { what: "password", confirm: true, prompt, question: "Password for the backup file a.p12: " },
+      );
       expect(await code(r)).toBe("usage");
       expect(asked).toEqual(["Password for the backup file a.p12: ", "Confirm: "]);
     } finally {
@@ -122,28 +153,47 @@ describe("secret sources", () => {
 
 describe("fd: sources never read keyport's own descriptors", () => {
   const inherited: DescriptorFacts = { target: "/home/u/pin", atStart: true, pipeHeldTwice: false };
-  const probe = (facts: DescriptorFacts | null | undefined, terminal = false) => ({ isTerminal: () => terminal, facts: () => facts });
+  const probe = (facts: DescriptorFacts | null | undefined, terminal = false) => ({
+    isTerminal: () => terminal,
+    facts: () => facts,
+  });
 
   it("decides from what the system says about the descriptor", () => {
     expect(ownDescriptorReason(3, probe(inherited))).toBe(null);
     expect(ownDescriptorReason(0, probe({ target: "pipe:[7]", atStart: true, pipeHeldTwice: false }))).toBe(null);
     expect(ownDescriptorReason(1, probe(inherited))).toBe("it is keyport's own standard output");
     expect(ownDescriptorReason(2, probe(inherited))).toBe("it is keyport's own standard error");
-    expect(ownDescriptorReason(0, probe({ target: "/dev/pts/1", atStart: true, pipeHeldTwice: false }, true))).toBe("it is a terminal, where the secret would be echoed as typed (use prompt)");
-    expect(ownDescriptorReason(9, probe({ target: "anon_inode:[eventfd]", atStart: true, pipeHeldTwice: false }))).toBe("it is one of Node's own event-loop descriptors");
-    expect(ownDescriptorReason(5, probe({ target: "pipe:[9]", atStart: true, pipeHeldTwice: true }))).toBe("it is a pipe keyport itself holds both ends of (reading it would wait forever)");
-    expect(ownDescriptorReason(21, probe({ target: "/tmp/token.object", atStart: false, pipeHeldTwice: false }))).toBe("it was opened by keyport itself, not passed in by the caller");
+    expect(ownDescriptorReason(0, probe({ target: "/dev/pts/1", atStart: true, pipeHeldTwice: false }, true))).toBe(
+      "it is a terminal, where the secret would be echoed as typed (use prompt)",
+    );
+    expect(ownDescriptorReason(9, probe({ target: "anon_inode:[eventfd]", atStart: true, pipeHeldTwice: false }))).toBe(
+      "it is one of Node's own event-loop descriptors",
+    );
+    expect(ownDescriptorReason(5, probe({ target: "pipe:[9]", atStart: true, pipeHeldTwice: true }))).toBe(
+      "it is a pipe keyport itself holds both ends of (reading it would wait forever)",
+    );
+    expect(ownDescriptorReason(21, probe({ target: "/tmp/token.object", atStart: false, pipeHeldTwice: false }))).toBe(
+      "it was opened by keyport itself, not passed in by the caller",
+    );
     expect(ownDescriptorReason(42, probe(null))).toBe("it is not open");
     // no /proc: only the output and terminal rules can be applied
     expect(ownDescriptorReason(3, probe(undefined))).toBe(null);
-    expect(ownDescriptorReason(3, probe(undefined, true))).toBe("it is a terminal, where the secret would be echoed as typed (use prompt)");
+    expect(ownDescriptorReason(3, probe(undefined, true))).toBe(
+      "it is a terminal, where the secret would be echoed as typed (use prompt)",
+    );
   });
 
   it("refuses, on this system, a descriptor this process opened after start-up", async () => {
     const fd = openSync(file("late", "1234\n"), "r");
     try {
-      expect(await failure(readSecret({ kind: "fd", fd }, { what: "PIN" }))).toEqual({ code: "usage", message: `PIN source fd:${fd}: it was opened by keyport itself, not passed in by the caller` });
-      expect(await failure(readSecret({ kind: "fd", fd: 1 }, { what: "PIN" }))).toEqual({ code: "usage", message: "PIN source fd:1: it is keyport's own standard output" });
+      expect(await failure(readSecret({ kind: "fd", fd }, { what: "PIN" }))).toEqual({
+        code: "usage",
+        message: `PIN source fd:${fd}: it was opened by keyport itself, not passed in by the caller`,
+      });
+      expect(await failure(readSecret({ kind: "fd", fd: 1 }, { what: "PIN" }))).toEqual({
+        code: "usage",
+        message: "PIN source fd:1: it is keyport's own standard output",
+      });
     } finally {
       closeSync(fd);
     }

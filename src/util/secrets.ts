@@ -143,10 +143,18 @@ export async function readFirstLine(readChunk: ChunkReader, from: string, what: 
       }
     }
     if (end < 0) {
-      if (len === cap) throw new KeyportError("usage", `${what} from ${from}: the line is too long (more than ${SECRET_LINE_MAX} bytes)`);
+      if (len === cap)
+        throw new KeyportError(
+          "usage",
+          `${what} from ${from}: the line is too long (more than ${SECRET_LINE_MAX} bytes)`,
+        );
       end = len;
     } else if (end > 0 && buf[end - 1] === 0x0d) end -= 1;
-    if (end > SECRET_LINE_MAX) throw new KeyportError("usage", `${what} from ${from}: the line is too long (more than ${SECRET_LINE_MAX} bytes)`);
+    if (end > SECRET_LINE_MAX)
+      throw new KeyportError(
+        "usage",
+        `${what} from ${from}: the line is too long (more than ${SECRET_LINE_MAX} bytes)`,
+      );
     return Buffer.from(buf.subarray(0, end));
   } finally {
     buf.fill(0);
@@ -201,7 +209,11 @@ async function readFileSource(path: string, opts: ReadSecretOptions, warn: (line
   try {
     const st = await fh.stat();
     if ((opts.probe ?? systemProbe).isTerminal(fh.fd)) {
-      throw new KeyportError("usage", `${opts.what} file ${path}: it is a terminal, where the secret would be echoed as typed`, "use the prompt instead");
+      throw new KeyportError(
+        "usage",
+        `${opts.what} file ${path}: it is a terminal, where the secret would be echoed as typed`,
+        "use the prompt instead",
+      );
     }
     if (st.isFile() && (st.mode & 0o004) !== 0) {
       const mode = (st.mode & 0o7777).toString(8).padStart(4, "0");
@@ -277,7 +289,12 @@ function socketReader(fd: number): { read: ChunkReader; close(): void } {
 async function readFdSource(fd: number, opts: ReadSecretOptions): Promise<Buffer> {
   const from = `fd:${fd}`;
   const own = ownDescriptorReason(fd, opts.probe);
-  if (own !== null) throw new KeyportError("usage", `${opts.what} source ${from}: ${own}`, "pass the secret on another descriptor, e.g. 3<FILE with fd:3");
+  if (own !== null)
+    throw new KeyportError(
+      "usage",
+      `${opts.what} source ${from}: ${own}`,
+      "pass the secret on another descriptor, e.g. 3<FILE with fd:3",
+    );
   let reopened: number | undefined;
   let socket: ReturnType<typeof socketReader> | undefined;
   try {
@@ -309,7 +326,8 @@ export async function readSecret(source: SecretSource, opts: ReadSecretOptions):
       break;
     case "env": {
       const v = process.env[source.name];
-      if (v === undefined) throw new KeyportError("usage", `${opts.what} source env:${source.name}: the variable is not set`);
+      if (v === undefined)
+        throw new KeyportError("usage", `${opts.what} source env:${source.name}: the variable is not set`);
       secret = Buffer.from(v, "utf8");
       break;
     }
@@ -322,7 +340,11 @@ export async function readSecret(source: SecretSource, opts: ReadSecretOptions):
     case "prompt": {
       if (!process.stdin.isTTY || !opts.prompt) {
         const option = opts.what === "PIN" ? "pin" : "password";
-        throw new KeyportError("auth", `no ${opts.what} source and no terminal to ask on`, `give one with --${option}-source env:VAR, file:PATH or fd:N`);
+        throw new KeyportError(
+          "auth",
+          `no ${opts.what} source and no terminal to ask on`,
+          `give one with --${option}-source env:VAR, file:PATH or fd:N`,
+        );
       }
       secret = await opts.prompt(opts.question ?? `${cap(opts.what)}: `);
       if (opts.confirm) {

@@ -83,7 +83,9 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         return true;
       }) as unknown as Argv<ExportArgs>,
   handler: async (a) => {
-    if (a.iterations !== undefined && a.iterations < 10_000) warnLine(`keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`);
+    if (a.iterations !== undefined && a.iterations < 10_000) {
+      warnLine(`keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`);
+    }
     const selector = keySelector(a.selector, a.label, a.id);
     if (a.all) checkTemplate(a.nameTemplate);
     else checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
