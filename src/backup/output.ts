@@ -1,7 +1,7 @@
 /**
  * Writing backups safely: a 0600 temporary file in the target directory, flushed, verified,
  * then published by link (no overwrite) or rename (--force). Nothing is left behind on any
- * failure, nor on SIGINT/SIGTERM.
+ * failure, nor on SIGINT/SIGTERM/SIGHUP/SIGQUIT.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -36,7 +36,9 @@ function removeQuietly(path: string): void {
 function installSignalCleanup(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
-  for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  // a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) clean up like Ctrl-C: exit 128 + signal number
+  const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const;
+  for (const [sig, code] of signals) {
     process.on(sig, () => {
       for (const p of pending) removeQuietly(p);
       process.stderr.write(`\nkeyport: interrupted (${sig}): nothing was written\n`);

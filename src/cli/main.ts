@@ -5,6 +5,7 @@
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { closeAllModules } from "../pkcs11/index.js";
+import { displaySelector } from "../uri/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import type { CommandModule } from "yargs";
@@ -54,7 +55,9 @@ export function reportError(e: unknown, debug: boolean): number {
 function usageLine(e: KeyportError, argv: string[]): KeyportError {
   const first = argv.find((x) => !x.startsWith("-"));
   const unknown = /^Unknown arguments?: /.test(e.message) && first !== undefined && argv[0] === first && !COMMANDS.some(([name]) => name === first) && first !== "completion";
-  const message = unknown ? `unknown command "${first}"` : e.message.replace(/\s*\n\s*/g, " ").trim();
+  // yargs quotes unknown arguments as given: a URI among them is shown without its pin-value
+  const given = e.message.replace(/\s*\n\s*/g, " ").trim().replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u));
+  const message = unknown ? `unknown command "${first}"` : given;
   return message === e.message ? e : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
 }
 

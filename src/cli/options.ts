@@ -2,14 +2,15 @@
  * Global options (SPEC §2), each mirrored by an environment variable; a flag wins over the
  * environment. Commands turn them into a TokenSelection and LoginOptions here, in one place.
  */
+import { isatty } from "node:tty";
 import type { Argv } from "yargs";
 import type { TokenSelection } from "../inventory/select.js";
-import type { LoginOptions } from "../pkcs11/index.js";
+import type { LoginOptions, TokenDescription } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import { promptHidden } from "../util/prompt.js";
 import { parseSecretSource, readSecret, type SecretSource } from "../util/secrets.js";
-import type { Pkcs11Uri } from "../uri/index.js";
+import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 
 export type OutputFormat = "table" | "json" | "csv";
 
@@ -19,6 +20,7 @@ export interface GlobalArgs {
   token?: string;
   slot?: number;
   pinSource?: string;
+  allowPinValue: boolean;
   login: boolean;
   allowFinalTry: boolean;
   format: OutputFormat;
@@ -32,17 +34,100 @@ const env = (name: string): string | undefined => {
 };
 
 export function globalOptions<T>(y: Argv<T>) {
-  return y
-    .option("module", { type: "string", describe: "PKCS#11 library path, p11-kit module name or alias (env PKCS11_MODULE)", default: env("PKCS11_MODULE"), defaultDescription: "every p11-kit module" })
-    .option("module-params", { type: "string", describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)", default: env("PKCS11_MODULE_PARAMS") })
-    .option("token", { type: "string", describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)", default: env("PKCS11_TOKEN_LABEL") })
-    .option("slot", { type: "number", describe: "slot id" })
-    .option("pin-source", { type: "string", describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)", default: env("KEYPORT_PIN_SOURCE") })
-    .option("login", { type: "boolean", default: true, describe: "log in to see private objects (--no-login: public objects only)" })
-    .option("allow-final-try", { type: "boolean", default: false, describe: "allow spending the last PIN try (CKF_USER_PIN_FINAL_TRY)" })
-    .option("format", { choices: ["table", "json", "csv"] as const, default: "table" as OutputFormat, describe: "output format" })
-    .option("json", { type: "boolean", default: false, describe: "short for --format json" })
-    .option("debug", { type: "boolean", default: false, describe: "show stack traces on errors" });
+  return (
+    y
+      .option("module", {
+        type: "string",
+        describe: "PKCS#11 library path, p11-kit module name or alias (env PKCS11_MODULE)",
+        default: env("PKCS11_MODULE"),
+        defaultDescription: "every p11-kit module",
+      })
+      .option("module-params", {
+        type: "string",
+        describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)",
+        default: env("PKCS11_MODULE_PARAMS"),
+      })
+      .option("token", {
+        type: "string",
+        describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)",
+        default: env("PKCS11_TOKEN_LABEL"),
+      })
+      .option("slot", { type: "number", describe: "slot id" })
+      // requiresArg: a bare --pin-source is an error, not "no source given"
+      .option("pin-source", {
+        type: "string",
+        requiresArg: true,
+        describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PIN_SOURCE)",
+        default: env("KEYPORT_PIN_SOURCE"),
+      })
+      .option("allow-pin-value", {
+        type: "boolean",
+        default: false,
+        describe: "accept a PIN given in a URI's pin-value (it lands in shell history and ps)",
+      })
+      .option("login", {
+        type: "boolean",
+        default: true,
+        describe: "log in to see private objects (--no-login: public objects only)",
+      })
+      .option("allow-final-try", {
+        type: "boolean",
+        default: false,
+        describe: "allow spending the last PIN try (CKF_USER_PIN_FINAL_TRY)",
+      })
+      .option("format", {
+        choices: ["table", "json", "csv"] as const,
+        default: "table" as OutputFormat,
+        describe: "output format",
+      })
+      .option("json", { type: "boolean", default: false, describe: "short for --format json" })
+      .option("debug", { type: "boolean", default: false, describe: "show stack traces on errors" })
+      .check((a) => checkPinOptions(a as unknown as PinOptionArgs), true)
+  );
+}
+
+interface PinOptionArgs {
+  selector?: unknown;
+  against?: unknown;
+  token?: string;
+  pinSource?: string;
+  allowPinValue?: boolean;
+}
+
+function uriOf(text: unknown): Pkcs11Uri | undefined {
+  if (typeof text !== "string" || !isPkcs11Uri(text)) return undefined;
+  try {
+    return parsePkcs11Uri(text);
+  } catch {
+    return undefined; // the command reports a malformed URI itself (without its pin-value)
+  }
+}
+
+/**
+ * The PIN options, checked with the rest of the command line (before any module is loaded): a
+ * pin-value needs --allow-pin-value, and every PIN source must be well formed. Never echoes them.
+ */
+export function checkPinOptions(a: PinOptionArgs): true {
+  for (const uri of [uriOf(a.selector), uriOf(a.against), uriOf(a.token)]) {
+    if (uri?.pinValue !== undefined && !a.allowPinValue) {
+      throw new KeyportError(
+        "usage",
+        "pin-value in a PKCS#11 URI is refused: the PIN would land in shell history and in ps output",
+        "give the PIN with --pin-source (prompt, env:VAR, file:PATH or fd:N), " +
+          "or accept the risk with --allow-pin-value",
+      );
+    }
+    if (uri?.pinSource !== undefined) uriPinSource(uri.pinSource);
+  }
+  if (a.pinSource !== undefined) parseSecretSource(a.pinSource, "--pin-source");
+  return true;
+}
+
+/** RFC 7512 allows a bare file path or a file: URI in pin-source. */
+function uriPinSource(s: string): SecretSource {
+  return s.startsWith("/")
+    ? { kind: "file", path: s }
+    : parseSecretSource(s.replace(/^file:\/\//, "file:"), "pin-source in the URI");
 }
 
 export function outputFormat(a: GlobalArgs): OutputFormat {
@@ -66,23 +151,38 @@ export function tokenSelection(a: GlobalArgs): TokenSelection {
   return sel;
 }
 
-/** The PIN source: --pin-source, else a URI's pin-source / pin-value, else a prompt. */
+/**
+ * The PIN source: --pin-source, else the selector URI's pin-value / pin-source, else the --token
+ * URI's, else a prompt. checkPinOptions has already refused a pin-value without --allow-pin-value.
+ */
 export function pinSource(a: GlobalArgs, uri?: Pkcs11Uri): SecretSource {
-  if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "PIN");
-  if (uri?.pinValue !== undefined) return { kind: "value", value: Buffer.from(uri.pinValue, "utf8") };
-  if (uri?.pinSource !== undefined) {
-    // RFC 7512 allows a bare file path or a file: URI here
-    const s = uri.pinSource;
-    return s.startsWith("/") ? { kind: "file", path: s } : parseSecretSource(s.replace(/^file:\/\//, "file:"), "PIN");
+  if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "--pin-source");
+  for (const u of [uri, uriOf(a.token)]) {
+    if (u?.pinValue !== undefined) {
+      if (!a.allowPinValue)
+        throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
+      return { kind: "value", value: Buffer.from(u.pinValue, "utf8") };
+    }
+    if (u?.pinSource !== undefined) return uriPinSource(u.pinSource);
   }
   return { kind: "prompt" };
+}
+
+/** Token text in a prompt: control characters escaped (a label must not redraw the terminal). */
+export const visible = (s: string) =>
+  s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
+export function pinQuestion(d: Pick<TokenDescription, "label" | "serial">): string {
+  return `PIN for token "${visible(d.label)}" (serial ${visible(d.serial)}): `;
 }
 
 export function loginOptions(a: GlobalArgs, uri?: Pkcs11Uri): LoginOptions | null {
   if (!a.login) return null;
   const source = pinSource(a, uri);
   return {
-    pin: () => readSecret(source, { what: "PIN", prompt: promptHidden }),
+    pin: (d) => readSecret(source, { what: "PIN", prompt: promptHidden, question: pinQuestion(d) }),
+    // a terminal prompt names each token; any other source would hand one PIN to every token
+    askedPerToken: source.kind === "prompt" && isatty(0),
     allowFinalTry: a.allowFinalTry,
     warn: warnLine,
   };

@@ -2,23 +2,54 @@
 import type { Argv } from "yargs";
 import { promptHidden } from "../util/prompt.js";
 import { parseSecretSource, readSecret } from "../util/secrets.js";
+import { visible } from "./options.js";
 
-export function passwordReader(spec: string | undefined, confirm: boolean): () => Promise<Buffer> {
-  const source = parseSecretSource(spec ?? "prompt", "password");
+/** Prompts that say what the password is for (SPEC §3, the export wizard's wording). */
+export const passwordQuestions = {
+  /** export: the password that will protect a new file */
+  backupFile: (file: string) => `Password for the backup file ${visible(file)}: `,
+  /** export --all: one password for every file written into DIR */
+  backupFiles: (dir: string) => `Password for the backup files in ${visible(dir)}: `,
+  /** verify / import: the password of an existing file */
+  existingFile: (file: string) => `Password for ${visible(file)}: `,
+};
+
+export function passwordReader(
+  spec: string | undefined,
+  confirm: boolean,
+  question = "Password: ",
+): () => Promise<Buffer> {
+  const source = parseSecretSource(spec ?? "prompt", "--password-source");
   return async () => {
-    const pw = await readSecret(source, { what: "password", confirm, prompt: promptHidden });
+    const pw = await readSecret(source, {
+      what: "password",
+      confirm,
+      prompt: promptHidden,
+      question,
+      confirmQuestion: "Confirm: ",
+    });
     if (!/^[\x20-\x7e]*$/.test(pw.toString("utf8"))) {
-      process.stderr.write("keyport: note: the password has non-ASCII characters; Java's keytool and some older importers only read ASCII passwords\n");
+      process.stderr.write(
+        "keyport: note: the password has non-ASCII characters; " +
+          "Java's keytool and some older importers only read ASCII passwords\n",
+      );
     }
     return pw;
   };
 }
 
-/** The --password-source option, mirrored by KEYPORT_PASSWORD_SOURCE (a flag wins). */
+/** The --password-source option, mirrored by KEYPORT_PASSWORD_SOURCE (a flag wins); checked with the command line. */
 export function passwordSourceOption<T>(y: Argv<T>) {
-  return y.option("password-source", {
-    type: "string",
-    describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)",
-    default: process.env.KEYPORT_PASSWORD_SOURCE || undefined,
-  });
+  return y
+    .option("password-source", {
+      type: "string",
+      requiresArg: true,
+      describe: "prompt | env:VAR | file:PATH | fd:N (env KEYPORT_PASSWORD_SOURCE)",
+      default: process.env.KEYPORT_PASSWORD_SOURCE || undefined,
+    })
+    .check((a) => {
+      const spec = (a as { passwordSource?: string }).passwordSource;
+      if (spec !== undefined) parseSecretSource(spec, "--password-source");
+      return true;
+    });
 }

@@ -8,8 +8,8 @@ import { absentValue, ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableR
 import type { AttrMap, AttrName, AttrResult, AttrTemplate } from "./attributes.js";
 import { CK, ckName, ckValue } from "./ck.js";
 import { call, callAsync, decodePkcs11Throw, isCkr } from "./errors.js";
-import { pinDecision } from "./pin-policy.js";
-import type { MechanismDescription, Token } from "./tokens.js";
+import { pinDecision, pinInputProblem, type PinInputProblem } from "./pin-policy.js";
+import type { MechanismDescription, Token, TokenDescription } from "./tokens.js";
 
 /** An object on the token. The raw handle stays inside src/pkcs11. */
 const rawHandles = new WeakMap<ObjectRef, pkcs11js.Handle>();
@@ -28,8 +28,10 @@ function raw(ref: ObjectRef): pkcs11js.Handle {
 }
 
 export interface LoginOptions {
-  /** Called only when a PIN is actually needed; the Buffer is wiped after C_Login. */
-  pin: () => Promise<Buffer>;
+  /** Called only when a PIN is actually needed, for that token; the Buffer is wiped after C_Login. */
+  pin: (token: TokenDescription) => Promise<Buffer>;
+  /** true when pin() asks for each token separately (a terminal prompt naming it), see pinSharing */
+  askedPerToken?: boolean;
   allowFinalTry?: boolean;
   /** Where warnings and notes go (stderr in the CLI). */
   warn?: (line: string) => void;
@@ -243,6 +245,13 @@ export function listMechanisms(token: Token): MechanismDescription[] {
   });
 }
 
+const PIN_PROBLEMS: Record<PinInputProblem, (d: TokenDescription) => string> = {
+  nul: () => "the PIN holds a NUL byte",
+  "too-short": (d) => `the PIN is shorter than the token's minimum of ${d.minPinLen} bytes`,
+  "too-long": (d) => `the PIN is longer than the token's maximum of ${d.maxPinLen} bytes`,
+  "not-utf8": () => "the PIN is not UTF-8 text, and the PKCS#11 binding (pkcs11js) can pass only UTF-8 bytes",
+};
+
 async function login(session: Session, opts: LoginOptions): Promise<void> {
   const warn = opts.warn ?? (() => {});
   // Flags first: a locked or last-chance PIN must not be spent by a guess.
@@ -262,9 +271,16 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
     // PIN-pad modules (OpenSC) also take as "use the pad".
     await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER, ""));
   } else {
-    const pin = await opts.pin();
+    const pin = await opts.pin(d);
     try {
-      // pkcs11js only takes a JS string here; the Buffer is wiped, the string is left to the GC.
+      // A PIN the token would refuse anyway must not cost a try (exit 4: the PIN is wrong,
+      // found out here instead of by the token's counter).
+      const problem = pinInputProblem(pin, d);
+      if (problem) {
+        throw new KeyportError("auth", `${who}: ${PIN_PROBLEMS[problem](d)}: it was not tried`, "no try was spent; check the PIN");
+      }
+      // pkcs11js takes a JS string and writes it out as UTF-8: after the check above, exactly the
+      // PIN's bytes. The Buffer is wiped; the string is left to the GC.
       await doLogin(() => lib.C_Login(session.handle, CK.CKU_USER, pin.toString("utf8")));
     } finally {
       pin.fill(0);

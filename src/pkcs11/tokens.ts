@@ -26,6 +26,9 @@ export interface TokenDescription {
   manufacturer: string;
   model: string;
   serial: string;
+  /** ulMinPinLen / ulMaxPinLen (bytes): a PIN outside them is refused before C_Login */
+  minPinLen: number;
+  maxPinLen: number;
   flags: TokenFlags;
 }
 
@@ -65,6 +68,8 @@ function describe(module: LoadedModule, slot: pkcs11js.Handle): TokenDescription
     manufacturer: field(t.manufacturerID),
     model: field(t.model),
     serial: field(t.serialNumber),
+    minPinLen: t.minPinLen,
+    maxPinLen: t.maxPinLen,
     flags: {
       loginRequired: has(t.flags, CK.CKF_LOGIN_REQUIRED),
       protectedAuthPath: has(t.flags, CK.CKF_PROTECTED_AUTHENTICATION_PATH),

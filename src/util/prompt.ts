@@ -1,4 +1,5 @@
 import { KeyportError } from "./errors.js";
+import { SECRET_LINE_MAX } from "./secrets.js";
 
 /** Reads a secret from the terminal without echo, into a Buffer (no readline history). */
 export function promptHidden(question: string): Promise<Buffer> {
@@ -29,7 +30,10 @@ export function promptHidden(question: string): Promise<Buffer> {
         if (byte === 0x0d || byte === 0x0a) return done();
         if (byte === 0x03) return done(new KeyportError("usage", "interrupted at the prompt: nothing was done"));
         if (byte === 0x7f || byte === 0x08) chunks.pop();
-        else chunks.push(byte);
+        else if (chunks.length >= SECRET_LINE_MAX) {
+          data.fill(0);
+          return done(new KeyportError("usage", `the typed line is too long (more than ${SECRET_LINE_MAX} bytes)`));
+        } else chunks.push(byte);
       }
       data.fill(0);
     };

@@ -19,7 +19,7 @@ import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { promptLine } from "../../util/prompt.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { passwordReader, passwordSourceOption } from "../secret-options.js";
+import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
 import { keyOptions, oneToken, type KeyArgs } from "./key-options.js";
 
 interface ExportArgs extends KeyArgs {
@@ -171,13 +171,17 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         return true;
       }) as unknown as Argv<ExportArgs>,
   handler: async (a) => {
+    if (a.iterations !== undefined && a.iterations < 10_000) {
+      warnLine(`keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`);
+    }
     const selector = keySelector(a.selector, a.label, a.id);
     if (a.all) checkTemplate(a.nameTemplate);
     // before any module, PIN or password: the --out-dir (a file there is exit 2) and its manifest
     const target = a.all ? prepareExportAll(a.outDir ?? "") : undefined;
     if (!a.all) checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
     const token = oneToken(a, selector);
-    const password = passwordReader(a.passwordSource, true);
+    const question = a.all ? passwordQuestions.backupFiles(a.outDir ?? ".") : passwordQuestions.backupFile(a.out ?? "");
+    const password = passwordReader(a.passwordSource, true, question);
     const common = {
       force: a.force,
       profile: a.profile,

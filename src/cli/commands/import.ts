@@ -6,7 +6,7 @@ import { forEachInventory } from "../../inventory/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { passwordReader, passwordSourceOption } from "../secret-options.js";
+import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface ImportArgs extends GlobalArgs {
@@ -35,7 +35,7 @@ export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
   handler: async (a) => {
     // the file is read and decrypted before the token is touched: a bad file changes nothing
     const der = readBackupFile(a.file);
-    const password = await passwordReader(a.passwordSource, false)();
+    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
     let contents;
     try {
       contents = await readPkcs12(der, password);

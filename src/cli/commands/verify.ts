@@ -7,7 +7,7 @@ import { exactlyOne, forEachInventory, groupPublicKey, keySelector } from "../..
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
-import { passwordReader, passwordSourceOption } from "../secret-options.js";
+import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface VerifyArgs extends GlobalArgs {
@@ -41,7 +41,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       .option("against", { type: "string", describe: "a key selector (pkcs11: URI) whose key the file must hold" }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
-    const password = await passwordReader(a.passwordSource, false)();
+    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
     let opened;
     try {
       opened = await openBackup(a.file, password);
