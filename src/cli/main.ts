@@ -9,6 +9,7 @@ import { displaySelector } from "../uri/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import type { CommandModule } from "yargs";
+import { withHelp } from "./help.js";
 import { globalOptions, type GlobalArgs } from "./options.js";
 
 type AnyCommand = CommandModule<GlobalArgs, never>;
@@ -28,10 +29,10 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
 ];
 
-async function commandsFor(argv: string[]): Promise<AnyCommand[]> {
+async function commandsFor(argv: string[]): Promise<ReadonlyArray<readonly [string, AnyCommand]>> {
   const first = argv.find((x) => !x.startsWith("-"));
   const one = COMMANDS.find(([name]) => name === first);
-  return Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()));
+  return Promise.all((one ? [one] : COMMANDS).map(async ([name, load]) => [name, await load()] as const));
 }
 
 function firstLine(s: string): string {
@@ -67,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   let cli = globalOptions(yargs(argv))
     .scriptName("keyport")
     .usage("$0 <command> [options]\n\nAudit, back up and restore keys on smart cards and HSMs over PKCS#11.");
-  for (const c of await commandsFor(argv)) cli = cli.command(c as never);
+  for (const [name, c] of await commandsFor(argv)) cli = cli.command(withHelp(name, c as never) as never);
   cli = cli
     .demandCommand(1, "name a command (see --help)")
     .strict()

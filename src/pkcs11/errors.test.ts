@@ -25,4 +25,22 @@ describe("PKCS#11 error decoding", () => {
       throw new TypeError("bad argument");
     })).toThrowError(expect.objectContaining({ code: "internal" }) as Error);
   });
+
+  it("maps every token fault and vanished object to not-found (exit 7), never to a bug", () => {
+    const faults: Array<[string, number]> = [
+      ["CKR_DEVICE_REMOVED", 0x32],
+      ["CKR_TOKEN_NOT_PRESENT", 0xe0],
+      ["CKR_SESSION_HANDLE_INVALID", 0xb3],
+      ["CKR_SESSION_CLOSED", 0xb0],
+      ["CKR_DEVICE_ERROR", 0x30],
+      ["CKR_DEVICE_MEMORY", 0x31],
+      ["CKR_GENERAL_ERROR", 0x05],
+      ["CKR_FUNCTION_FAILED", 0x06],
+      ["CKR_OBJECT_HANDLE_INVALID", 0x82],
+      ["CKR_KEY_HANDLE_INVALID", 0x60],
+    ];
+    expect(faults.map(([name, code]) => [name, decodePkcs11Throw({ code }, "C_FindObjects")?.ckrName, decodePkcs11Throw({ code }, "C_FindObjects")?.code])).toEqual(
+      faults.map(([name]) => [name, name, "not-found"]),
+    );
+  });
 });

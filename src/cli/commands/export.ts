@@ -131,7 +131,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
   describe: "back a key up into a password-protected PKCS#12 file, verified (stops on non-exportable keys)",
   builder: (y) =>
     passwordSourceOption(keyOptions(y as Argv<GlobalArgs>))
-      .option("out", { type: "string", describe: "the PKCS#12 file to write (.p12/.pfx)" })
+      .option("out", { type: "string", describe: "the PKCS#12 file to write (.p12/.pfx) [required for one key]" })
       .option("force", { type: "boolean", default: false, describe: "overwrite an existing file" })
       .option("profile", { choices: ["modern", "legacy"] as const, default: "modern" as Profile, describe: "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers" })
       .option("iterations", { type: "number", describe: "PBKDF2 and MAC iterations (modern profile; default 200000)" })
@@ -147,7 +147,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       })
       .option("out-dir", {
         type: "string",
-        describe: "directory for --all (created, mode 0700, if missing); keeps a manifest.json",
+        describe: "directory for --all (created, mode 0700, if missing); keeps a manifest.json [required with --all]",
       })
       .option("name-template", { type: "string", default: "{label}.p12", describe: "file names for --all: {label} {id} {cn} {surname} {token} {usage}" })
       .option("strict", {
