@@ -142,10 +142,11 @@ describe("report and renderers", () => {
       "uri,token,label,id,class,keyType,bits,curve,extractable,sensitive,neverExtractable,alwaysSensitive,local," +
         "wrapWithTrusted,modifiable,verdict,exportable,exportMethod,flags,certSubject,certIssuer,certSerial," +
         "certNotBefore,certNotAfter,certSha256",
-      `${uri},k,01,private,rsa,2048,,true,true,false,true,true,false,true,wrap,true,wrap:CKM_AES_KEY_WRAP_PAD,XTR WXT,` + cert,
+      `${uri},k,01,private,rsa,2048,,true,true,false,true,true,false,true,wrap,true,wrap:CKM_AES_KEY_WRAP_PAD,` +
+        `XTR WXT,${cert}`,
       // the label "=cmd()" is quoted so a spreadsheet does not run it
-      `${uri},'=cmd(),02,private,rsa,2048,,true,false,false,true,true,false,true,plain,true,attribute-read,XTR NSE WXT,` +
-        cert,
+      `${uri},'=cmd(),02,private,rsa,2048,,true,false,false,true,true,false,true,plain,true,attribute-read,` +
+        `XTR NSE WXT,${cert}`,
       `${uri},k,03,private,rsa,2048,,false,true,false,true,true,false,true,non-extractable,false,,WXT,${cert}`,
       "",
     ]);
