@@ -5,6 +5,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { expectedFlags, loadSpec, type FixtureKey, type TestbedKind } from "../src/testbed/index.js";
 import { keyport, makeTestbed, TOKEN_KINDS, type Testbed } from "./support/testbed.js";
 
 interface AuditKey {
@@ -29,7 +30,18 @@ interface AuditDoc {
   summary: Record<string, number>;
 }
 
+const spec = loadSpec();
+const byLabel = <T extends { label: string | null }>(a: T, b: T) => String(a.label).localeCompare(String(b.label));
+
+/** The fixture keys a token of this kind holds, by the fixture file's declarations alone. */
+function madeOn(kind: TestbedKind): FixtureKey[] {
+  const caps = spec.tokens[kind].capabilities;
+  return spec.keys.filter((f) => (f.requires ?? []).every((c) => caps.includes(c)));
+}
+
 describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
+  const declared = spec.tokens[kind];
+  const made = madeOn(kind);
   let tb: Testbed;
   let doc: AuditDoc;
   beforeAll(() => {
@@ -40,35 +52,60 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
   });
   afterAll(() => tb?.destroy());
 
-  it("skips only fixtures whose declared requirement the token lacks", () => {
-    const skipped = tb.state.keys.filter((k) => k.status === "skipped");
-    for (const k of skipped) {
-      const declared = (k.requires ?? []).length > 0 || !k.sensitive;
-      expect(declared, `${k.label} skipped: ${k.reason}`).toBe(true);
-    }
-    if (kind === "softhsm") expect(skipped.map((k) => k.label)).toEqual([]);
+  it("makes the fixtures its declared capabilities allow and skips the others with the declared reason", () => {
+    const want = spec.keys.map((f) => {
+      const missing = (f.requires ?? []).filter((c) => !declared.capabilities.includes(c));
+      if (missing.length === 0) return { label: f.label, status: "provisioned" };
+      const reason = missing.map((c) => `token lacks ${c}: ${declared.why[c]}`).join("; ");
+      return { label: f.label, status: "skipped", reason };
+    });
+    expect(tb.state.keys.map((k) => ({ label: k.label, status: k.status, reason: k.reason }))).toEqual(want);
   });
 
-  it("reports every provisioned fixture with its declared verdict and flags", () => {
+  it("reports every fixture with its declared verdict, full flag list and identity", () => {
     expect(doc.schema).toBe("keyport.audit/v1");
-    for (const f of tb.provisioned) {
-      const k = doc.keys.find((x) => x.label === f.label);
-      expect(k, `fixture ${f.label} missing from the audit`).toBeDefined();
-      expect(k!.verdict, f.label).toBe(f.expect.verdict);
-      for (const flag of f.expect.flags) expect(k!.flags, `${f.label} flags`).toContain(flag);
-      expect(k!.id).toBe(f.id);
-      expect(k!.class).toBe(f.type === "aes" ? "secret" : "private");
-      if (f.type === "rsa") expect(k!.bits).toBe(f.bits);
-      if (f.type === "ec") expect(k!.curve).toBe(f.curve);
-      expect(k!.uri).toContain(`id=%${f.id.toUpperCase()}`);
-    }
-    expect(doc.keys.length).toBe(tb.provisioned.length);
+    const serial = doc.tokens[0]!.serial;
+    const unset = declared.facts.wrapWithTrustedWhenUnset;
+    const want = made.map((f) => ({
+      uri:
+        `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};serial=${serial};id=%${f.id.toUpperCase()}` +
+        `;object=${f.label};type=${f.type === "aes" ? "secret-key" : "private"}`,
+      label: f.label,
+      id: f.id,
+      class: f.type === "aes" ? "secret" : "private",
+      keyType: f.type,
+      size: f.type === "ec" ? f.curve : f.type === "ed25519" ? null : f.bits,
+      verdict: f.expect.verdict,
+      flags: expectedFlags(spec, kind, f),
+      // SPEC §3 audit: a value the token will not give is null (NSS answers CKR_ATTRIBUTE_TYPE_INVALID)
+      // SPEC: CKR_ATTRIBUTE_TYPE_INVALID for CKA_WRAP_WITH_TRUSTED is a stated "no trusted wrapping": false
+      wrapWithTrusted: f.wrapWithTrusted === true ? true : typeof unset === "boolean" ? unset : unset === "CKR_ATTRIBUTE_TYPE_INVALID" ? false : null,
+    }));
+    const got = doc.keys.map((k) => ({
+      uri: k.uri,
+      label: k.label,
+      id: k.id,
+      class: k.class,
+      keyType: k.keyType,
+      size: k.keyType === "ec" ? k.curve : k.keyType === "ed25519" ? null : k.bits,
+      verdict: k.verdict,
+      flags: k.flags,
+      wrapWithTrusted: k.attributes.wrapWithTrusted,
+    }));
+    expect(got.sort(byLabel)).toEqual(want.sort(byLabel));
   });
 
   it("counts the verdicts in the summary", () => {
-    const count = (v: string) => tb.provisioned.filter((f) => f.expect.verdict === v).length;
-    expect(doc.summary.keys).toBe(tb.provisioned.length);
-    for (const v of ["plain", "wrap", "trusted-wrap", "non-extractable", "unknown"]) expect(doc.summary[v], v).toBe(count(v));
+    const count = (v: string) => made.filter((f) => f.expect.verdict === v).length;
+    const { exportable: _planned, ...verdicts } = doc.summary;
+    expect(verdicts).toEqual({
+      keys: made.length,
+      plain: count("plain"),
+      wrap: count("wrap"),
+      "trusted-wrap": count("trusted-wrap"),
+      "non-extractable": count("non-extractable"),
+      unknown: count("unknown"),
+    });
   });
 
   it("plans an export method for exportable keys and none for the others", () => {
@@ -89,16 +126,19 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
     expect(byLabel).toEqual(Object.fromEntries(tb.provisioned.map((f) => [f.label, f.wrapWithTrusted === true])));
   });
 
-  it("exits 6 on --fail-on and names the keys", () => {
+  it("exits 6 on --fail-on and names exactly the matching keys", () => {
     const r = keyport(["audit", "--fail-on", "non-extractable"], tb.env);
     expect(r.status).toBe(6);
-    for (const f of tb.provisioned.filter((x) => x.expect.verdict === "non-extractable")) expect(r.stderr).toContain(f.label);
+    const policyLines = r.stderr.split("\n").filter((l) => l.startsWith("keyport: policy: "));
+    const named = policyLines.map((l) => /;object=([^;]+);/.exec(l)?.[1]);
+    expect(named.sort()).toEqual(made.filter((f) => f.expect.verdict === "non-extractable").map((f) => f.label).sort());
     const ok = keyport(["audit", "--fail-on", "unknown"], tb.env);
     expect(ok.status, ok.stderr).toBe(0);
   });
 
   it("exits 6 on --fail-on-flag and --policy, 2 on a bad policy file naming the line", () => {
-    expect(keyport(["audit", "--fail-on-flag", "NSE"], tb.env).status).toBe(kind === "softhsm" ? 6 : tb.provisioned.some((f) => f.expect.flags.includes("NSE")) ? 6 : 0);
+    const nse = made.some((f) => expectedFlags(spec, kind, f).includes("NSE"));
+    expect(keyport(["audit", "--fail-on-flag", "NSE"], tb.env).status).toBe(nse ? 6 : 0);
     const bad = join(tb.dir, "..", "bad-policy.json");
     writeFileSync(bad, '{\n  "rules": [\n    { "failOn": ["plain"] },\n  ]\n}\n');
     const r = keyport(["audit", "--policy", bad], tb.env);
@@ -118,6 +158,7 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
   it("audits without login: says private objects were not seen", () => {
     const r = keyport(["audit", "--json", "--no-login"], tb.env);
     expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as AuditDoc).keys).toEqual([]); // every fixture key is a private object
     expect(r.stderr).toMatch(/not logged in: private objects were not seen/);
   });
 
@@ -125,15 +166,13 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
     const r = keyport(["list", "--json"], tb.env);
     expect(r.status, r.stderr).toBe(0);
     const groups = (JSON.parse(r.stdout) as { tokens: Array<{ groups: Array<{ kind: string; label: string; certificate: unknown }> }> }).tokens[0]!.groups;
-    for (const f of tb.provisioned) {
-      if (f.type === "aes") {
-        expect(groups.find((g) => g.label === f.label)?.kind, f.label).toBe("secret-key");
-        continue;
-      }
-      const want = f.certificate && f.certificate !== "none" ? "identity" : "pending-key-pair";
-      expect(groups.find((g) => g.label === f.label)?.kind, f.label).toBe(want);
+    const kindOf = (f: FixtureKey) =>
+      f.type === "aes" ? "secret-key" : f.certificate && f.certificate !== "none" ? "identity" : "pending-key-pair";
+    const want = made.map((f) => ({ label: f.label, kind: kindOf(f) }));
+    if (made.some((f) => f.certificate === "leaf+chain")) {
+      want.push({ label: "keyport testbed CA", kind: "certificate" });
     }
-    if (tb.provisioned.some((f) => f.certificate === "leaf+chain")) expect(groups.some((g) => g.kind === "certificate")).toBe(true);
+    expect(groups.map((g) => ({ label: g.label, kind: g.kind })).sort(byLabel)).toEqual(want.sort(byLabel));
     const table = keyport(["list", "--uri"], tb.env);
     expect(table.status, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/pending key pair/);

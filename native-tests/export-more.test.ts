@@ -4,12 +4,21 @@
  * certificate for a pending key pair (accepted by keytool, which insists on a certificate).
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KEYPORT, keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
+import { loadSpec } from "../src/testbed/index.js";
+import { KEYPORT_HOOKED, keyport, makeTestbed, run, STAGED_MARK, type Testbed } from "./support/testbed.js";
 
 const uri = (label: string) => `pkcs11:object=${label};type=private`;
+
+const spec = loadSpec();
+const softhsm = spec.tokens.softhsm.capabilities;
+/** the fixture keys SoftHSM holds and is declared able to export (fixture file) */
+const exportableOnSoftHSM = spec.keys
+  .filter((f) => f.type !== "aes" && (f.expect.verdict === "plain" || f.expect.verdict === "wrap"))
+  .filter((f) => [...(f.requires ?? []), ...(f.exportRequires ?? [])].every((c) => softhsm.includes(c)))
+  .map((f) => f.label);
 
 describe("export details (SoftHSM)", () => {
   let tb: Testbed;
@@ -24,22 +33,24 @@ describe("export details (SoftHSM)", () => {
 
   it("leaves no file and no temporary file when killed mid-export (SIGTERM)", async () => {
     const out = join(dir, "killed.p12");
-    // ten million iterations keep it busy long enough to be interrupted while writing
-    const child = spawn(process.execPath, [KEYPORT, "export", uri("rsa-wrap"), "--out", out, "--iterations", "2048"], { env: { ...pwEnv("pw"), KEYPORT_TEST_HOLD_STAGED_MS: "20000" }, stdio: ["ignore", "pipe", "pipe"] });
+    // the hooked CLI holds right after verification, with the file staged and not yet published
+    const child = spawn(process.execPath, [KEYPORT_HOOKED, "export", uri("rsa-wrap"), "--out", out, "--iterations", "2048"], { env: pwEnv("pw"), stdio: ["pipe", "pipe", "pipe"] });
     let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    // wait until the staged temporary file exists (written and verified, not yet published), then interrupt
-    const t0 = Date.now();
-    while (!readdirSync(dir).some((f) => f.includes("killed") && f.endsWith(".keyport-tmp"))) {
-      if (Date.now() - t0 > 40_000) throw new Error("the temporary file never appeared");
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
+    const staged = new Promise<boolean>((r) => {
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes(STAGED_MARK)) r(true);
+      });
+      void exited.then(() => r(false));
+    });
+    expect(await staged, stderr).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.includes("killed"))).toEqual([expect.stringMatching(/^\.killed\.p12\..+\.keyport-tmp$/)]);
     child.kill("SIGTERM");
-    const code = await new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
-    expect(code).toBe(143);
+    expect(await exited).toBe(143);
     expect(stderr).toMatch(/interrupted \(SIGTERM\): nothing was written/);
     expect(readdirSync(dir).filter((f) => f.includes("killed"))).toEqual([]);
-  }, 60_000);
+  });
 
   it("writes files with non-ASCII passwords that openssl, pk12util and certtool open", () => {
     const pw = "pässwörd-日本-ключ";
@@ -78,7 +89,12 @@ describe("export details (SoftHSM)", () => {
     expect(r.stderr).toMatch(/destroyed the key objects/);
     expect(keyport(["list", "--label", "rsa-1024", "--json"], tb.env).status).toBe(7);
     // the backup is now the only copy: it restores
-    expect(keyport(["import", out], pwEnv("pw")).status).toBe(0);
-    expect(JSON.parse(readFileSync(out).length > 0 ? keyport(["list", "--label", "rsa-1024", "--json"], tb.env).stdout : "{}")).toMatchObject({ schema: "keyport.list/v1" });
+    const restored = keyport(["import", out], pwEnv("pw"));
+    expect(restored.status, restored.stderr).toBe(0);
+    const listed = keyport(["list", "--label", "rsa-1024", "--json"], tb.env);
+    expect(listed.status, listed.stderr).toBe(0);
+    const groups = (JSON.parse(listed.stdout) as { tokens: Array<{ groups: Array<{ kind: string; label: string }> }> })
+      .tokens[0]!.groups;
+    expect(groups.map((g) => [g.kind, g.label])).toEqual([["identity", "rsa-1024"]]);
   });
 });

@@ -11,6 +11,9 @@ import type { ProvisionedKey, TestbedKind, TestbedState } from "../../src/testbe
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const KEYPORT = join(ROOT, "bin", "keyport");
+/** the built CLI with test hooks injected (see the script); it writes this mark when the export is staged */
+export const KEYPORT_HOOKED = join(ROOT, "native-tests", "support", "keyport-hooked.mjs");
+export const STAGED_MARK = "keyport-hooked: staged\n";
 export const TOKEN_KINDS: TestbedKind[] = ["softhsm", "nss"];
 
 export interface RunResult {

@@ -38,6 +38,13 @@ export interface ExportOptions {
    * token (the attributes are read again after it, inside the token lock).
    */
   beforeExtract?: () => void | Promise<void>;
+  /** injected by tests only (native-tests/support/keyport-hooked.mjs); never set by the keyport command */
+  hooks?: ExportHooks;
+}
+
+export interface ExportHooks {
+  /** runs once the staged file is verified, before it is published: a test interrupts keyport here */
+  afterVerify?: () => Promise<void>;
 }
 
 export interface ExportResult {
@@ -137,10 +144,7 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
           throw new KeyportError("verify", `backup check failed for ${key.uri}: the key in the file is not the token's key (file removed)`, `checks: key = token public key ${keyMatchesToken ? "ok" : "FAILED"}; key = certificate ${keyMatchesCertificate === false ? "FAILED" : "ok"}; token signature verified with the file's key ${ch.tokenToFile ? "ok" : "FAILED"}; file's signature verified with the token's key ${ch.fileToToken ? "ok" : "FAILED"}`);
         }
       }
-      // Test hook: KEYPORT_TEST_HOLD_STAGED_MS keeps the verified file staged for a while, so the
-      // native tests can interrupt keyport exactly then. Never set in normal use.
-      const hold = Number(process.env.KEYPORT_TEST_HOLD_STAGED_MS ?? 0);
-      if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+      await o.hooks?.afterVerify?.();
       staged.publish();
       const certInfo = certDer ? parseCertificate(certDer) : null;
       return {

@@ -3,13 +3,12 @@
  * Errors are one line on stderr (`keyport: <what>: <why>`), plus a hint line where useful.
  */
 import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
-import { closeAllModules } from "../pkcs11/index.js";
 import { displaySelector } from "../uri/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import type { CommandModule } from "yargs";
 import { withHelp } from "./help.js";
+import { DEPS, type CliDeps } from "./deps.js";
 import { globalOptions, type GlobalArgs } from "./options.js";
 
 type AnyCommand = CommandModule<GlobalArgs, never>;
@@ -62,7 +61,8 @@ function usageLine(e: KeyportError, argv: string[]): KeyportError {
   return message === e.message ? e : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** Runs one command line; `deps` are injected by tests only (see deps.ts). */
+export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   let debug = argv.includes("--debug");
   let failure: unknown;
   let cli = globalOptions(yargs(argv))
@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
       throw err ?? new KeyportError("usage", msg ?? "bad usage", "see keyport --help");
     });
   try {
-    const parsed = (await cli.parseAsync()) as unknown as Partial<GlobalArgs>;
+    const parsed = (await cli.parseAsync(argv, { [DEPS]: deps })) as unknown as Partial<GlobalArgs>;
     debug = parsed.debug ?? debug;
   } catch (e) {
     failure = e;
@@ -98,7 +98,3 @@ export async function main(argv: string[]): Promise<number> {
   }
   return 0;
 }
-
-const code = await main(hideBin(process.argv));
-closeAllModules();
-process.exitCode = code;

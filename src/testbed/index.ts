@@ -1,3 +1,16 @@
-export { destroyTestbed, exportLines, initTestbed, readState, STATE_FILE, type TestbedKind, type TestbedState } from "./setup.js";
-export { loadSpec, parseSpec, STANDARD_SPEC_PATH, type Capability, type FixtureKey, type TestbedSpec, type Verdict } from "./spec.js";
+export { destroyTestbed, exportLines, initTestbed, readState, STATE_FILE, type TestbedState } from "./setup.js";
+export {
+  CAPABILITIES,
+  expectedFlags,
+  loadSpec,
+  parseSpec,
+  STANDARD_SPEC_PATH,
+  TESTBED_KINDS,
+  type Capability,
+  type FixtureKey,
+  type TestbedKind,
+  type TestbedSpec,
+  type TokenDeclaration,
+  type Verdict,
+} from "./spec.js";
 export type { ProvisionedKey } from "./provision.js";

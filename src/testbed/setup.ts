@@ -8,9 +8,7 @@ import { join, resolve } from "node:path";
 import { initToken, listTokens, openModule, resolveModules, withSession, type ModuleRef, type Token } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { provision, type ProvisionedKey } from "./provision.js";
-import type { Capability, TestbedSpec } from "./spec.js";
-
-export type TestbedKind = "softhsm" | "nss";
+import type { Capability, TestbedKind, TestbedSpec } from "./spec.js";
 
 export interface TestbedState {
   schema: "keyport.testbed/v1";
@@ -46,9 +44,11 @@ function firstModule(spec: string, fallback: string): ModuleRef {
   throw new KeyportError("not-found", `module ${spec} not found`, "install it: npm run setup (apt-get install softhsm2 libnss3)");
 }
 
-async function provisionInto(token: Token, spec: TestbedSpec, log: (l: string) => void) {
+async function provisionInto(token: Token, spec: TestbedSpec, kind: TestbedKind, log: (l: string) => void) {
   const pin = spec.token.userPin;
-  return withSession(token, { write: true, login: { pin: async () => Buffer.from(pin, "utf8") } }, (s) => provision(s, spec, log));
+  const declared = spec.tokens[kind];
+  const login = { pin: async () => Buffer.from(pin, "utf8") };
+  return withSession(token, { write: true, login }, (s) => provision(s, spec, declared, log));
 }
 
 export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: TestbedKind, log: (l: string) => void): Promise<TestbedState> {
@@ -79,7 +79,7 @@ export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: Testb
       token = t;
     }
     log(`token "${token.description.label}" in ${dir} (${ref.path})`);
-    const result = await provisionInto(token, spec, log);
+    const result = await provisionInto(token, spec, kind, log);
     const caFile = join(dir, "ca.pem");
     writeFileSync(caFile, result.caPem);
     const state: TestbedState = {

@@ -18,11 +18,12 @@ import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { promptLine } from "../../util/prompt.js";
+import { DEPS, type WithDeps } from "../deps.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
 import { keyOptions, oneToken, type KeyArgs } from "./key-options.js";
 
-interface ExportArgs extends KeyArgs {
+interface ExportArgs extends KeyArgs, WithDeps {
   out?: string;
   force: boolean;
   profile: Profile;
@@ -218,7 +219,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       }
       const candidates = inv.groups.filter((g) => g.privateKey || g.secretKey).map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
       const { group } = exactlyOne(candidates, selector!);
-      const r = await exportKey(s, inv, group, { ...common, out: a.out ?? "", password });
+      const r = await exportKey(s, inv, group, { ...common, out: a.out ?? "", password, hooks: a[DEPS]?.exportHooks });
       if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");
       else printResult(r);
       if (a.deleteAfterVerify) {

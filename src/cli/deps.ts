@@ -1,0 +1,17 @@
+/**
+ * What a caller may inject into the use-cases: only tests do (native-tests/support/keyport-hooked.mjs);
+ * the keyport command (run.ts) passes none. main() hands it to the handlers as yargs context under a
+ * symbol key, which no command line can produce or overwrite (a string key could be set by `--deps`).
+ */
+import type { ExportOptions } from "../backup/index.js";
+
+export interface CliDeps {
+  exportHooks?: ExportOptions["hooks"];
+}
+
+export const DEPS: unique symbol = Symbol("keyport.deps");
+
+/** the handlers' view of the context */
+export interface WithDeps {
+  [DEPS]?: CliDeps;
+}
