@@ -111,7 +111,10 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
         placeholder = true;
         o.warn(`keyport: warning: ${key.uri} has no certificate (a pending key pair): a self-signed placeholder certificate was added`);
       } else {
-        o.warn(`keyport: warning: ${key.uri} has no certificate (a pending key pair): writing a key-only PKCS#12; some importers (Windows, Java) need --placeholder-cert`);
+        o.warn(
+          `keyport: warning: ${key.uri} has no certificate (a pending key pair): writing a key-only PKCS#12, which ` +
+            "Windows, Java's keytool, NSS pk12util -i and GnuTLS refuse; --placeholder-cert adds a certificate they accept",
+        );
       }
     }
     const localKeyId = key.id ? Buffer.from(key.id, "hex") : createHash("sha1").update(exportedPublic.export({ type: "spki", format: "der" })).digest();
