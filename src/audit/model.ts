@@ -1,4 +1,6 @@
 /** The audit's input model: what keyport knows of each key, attributes three-state. */
+import type { KeyIdentity } from "../inventory/index.js";
+
 export type Tri = boolean | null; // null: the token would not give the value (never a guessed default)
 
 export interface KeyAttributesView {
@@ -20,15 +22,10 @@ export interface CertificateSummary {
   sha256: string;
 }
 
-export interface KeyFacts {
-  uri: string;
+/** The audit's view of a key: its identity (the inventory's model) and its attributes, three-state. */
+export interface KeyFacts extends KeyIdentity {
   token: string;
-  label: string | null;
-  id: string; // hex, lower case; "" if none
   class: "private" | "secret";
-  keyType: string | null;
-  bits: number | null;
-  curve: string | null;
   attributes: KeyAttributesView;
   /** secret keys only (null for private keys or unreadable) */
   canWrap: Tri;

@@ -4,21 +4,12 @@ import type { KeyFacts, TokenCapabilities, TokenSummary, Verdict } from "./model
 import { exportPlan } from "./plan.js";
 import { verdict } from "./verdict.js";
 
-export interface AuditKey {
-  uri: string;
-  token: string;
-  label: string | null;
-  id: string;
-  class: "private" | "secret";
-  keyType: string | null;
-  bits: number | null;
-  curve: string | null;
-  attributes: KeyFacts["attributes"];
+/** The report's view of a key (SPEC's keys[] entry): the audit's facts with the decisions made on them. */
+export interface AuditKey extends Omit<KeyFacts, "canWrap" | "canUnwrap" | "hasUnwrapTemplate"> {
   verdict: Verdict;
   exportable: boolean;
   exportMethod: string | null;
   flags: string[];
-  certificate: KeyFacts["certificate"];
 }
 
 export interface AuditReport {

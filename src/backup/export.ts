@@ -7,7 +7,7 @@ import { createHash, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { exportPlan, WRAP_MECHANISM_PREFERENCE, type KeyFacts } from "../audit/index.js";
 import { keyFacts } from "../audit/from-inventory.js";
-import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type TokenInventory } from "../inventory/index.js";
+import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type KeyIdentity, type TokenInventory } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
 import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, withDerivationCache, writePkcs12, type Profile } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
@@ -52,7 +52,7 @@ export interface ExportResult {
   sha256: string;
   profile: Profile;
   iterations: number;
-  key: { uri: string; label: string | null; id: string; keyType: string | null; bits: number | null; curve: string | null };
+  key: KeyIdentity;
   method: string;
   certificate: { subject: string; notAfter: string; placeholder: boolean } | null;
   chain: string[];

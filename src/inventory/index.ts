@@ -2,7 +2,7 @@
 export { parseCertificate, publicKeyOfCertificate, type CertificateInfo } from "./certificate.js";
 export { groupObjects, groupPublicKey, keyInfo } from "./group.js";
 export { readInventory, WRAP_PREFERENCE, wrapMechanisms } from "./inventory.js";
-export type { CertificateEntry, Group, GroupKind, KeyInfo, TokenInventory } from "./model.js";
+export type { CertificateEntry, Group, GroupKind, KeyIdentity, KeyInfo, TokenInventory } from "./model.js";
 export { readTokenObjects, TEMPLATES, type TokenObject, type TokenObjects } from "./read.js";
 export { describeWanted, findTokens, selectionUri, selectOneToken, tokenMatchesUri, tokenUri, type TokenSelection } from "./select.js";
 export { objectUri } from "./uris.js";

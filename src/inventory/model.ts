@@ -4,14 +4,23 @@ import type { AttrMap, CurveName, TokenDescription } from "../pkcs11/index.js";
 import type { CertificateInfo } from "./certificate.js";
 import type { TokenObject } from "./read.js";
 
-export interface KeyInfo {
-  object: TokenObject;
+/**
+ * The one key model's identity: what every view of a key (the audit's facts and report, an export's
+ * result, a listing) says about which key it is. KeyInfo is the model; the others derive from it.
+ */
+export interface KeyIdentity {
   uri: string;
   label: string | null;
   /** hex, lower case; "" when the object has no CKA_ID */
   id: string;
   keyType: string | null;
   bits: number | null;
+  curve: string | null;
+}
+
+/** A key object on the token: its identity, the token's attributes, and its public half if known. */
+export interface KeyInfo extends KeyIdentity {
+  object: TokenObject;
   curve: CurveName | null;
   /** the public key, when the token's attributes tell it (for pairing and verification) */
   publicKey: KeyObject | null;
