@@ -7,3 +7,6 @@ export { evaluatePolicy, globMatch, loadPolicy, parseFailOn, parseFailOnFlag, ty
 export { keyDesc, renderAuditCsv, renderAuditJson, renderAuditTable } from "./render.js";
 export { auditKey, buildAuditReport, type AuditKey, type AuditReport } from "./report.js";
 export { verdict } from "./verdict.js";
+export { keyFacts, inventoryKeyFacts } from "./from-inventory.js";
+export { auditTokens } from "./collect.js";
+export { csvCell } from "./render.js";

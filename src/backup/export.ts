@@ -5,8 +5,7 @@
  */
 import { createHash, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { exportPlan, WRAP_MECHANISM_PREFERENCE, type KeyFacts } from "../audit/index.js";
-import { keyFacts } from "../audit/from-inventory.js";
+import { exportPlan, keyFacts, WRAP_MECHANISM_PREFERENCE, type KeyFacts } from "../audit/index.js";
 import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type KeyIdentity, type TokenInventory } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
 import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, withDerivationCache, writePkcs12, type Profile } from "../pkcs12/index.js";

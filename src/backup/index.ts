@@ -6,3 +6,4 @@ export { type KeyStatus, type ManifestEntry } from "./manifest.js";
 export { checkTemplate, fileNameFor, safeName } from "./naming.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
+export { checkDestination } from "./output.js";

@@ -4,7 +4,7 @@
  */
 import { isatty } from "node:tty";
 import type { Argv } from "yargs";
-import type { TokenSelection } from "../inventory/select.js";
+import type { TokenSelection } from "../inventory/index.js";
 import type { LoginOptions, TokenDescription } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";

@@ -1,8 +1,7 @@
 /** `keyport audit [SELECTOR]`: the exportability report (SPEC §3), with policy exit 6. */
 import { readFileSync } from "node:fs";
 import type { Argv, CommandModule } from "yargs";
-import { auditTokens } from "../../audit/collect.js";
-import { evaluatePolicy, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable } from "../../audit/index.js";
+import { auditTokens, evaluatePolicy, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable } from "../../audit/index.js";
 import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";

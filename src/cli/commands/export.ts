@@ -3,6 +3,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import {
+  checkDestination,
   checkTemplate,
   destroyKeyPair,
   exportAll,
@@ -12,7 +13,6 @@ import {
   type ExportResult,
   type ManifestEntry,
 } from "../../backup/index.js";
-import { checkDestination } from "../../backup/output.js";
 import { exactlyOne, forEachInventory, keySelector } from "../../inventory/index.js";
 import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";

@@ -1,7 +1,6 @@
 /** `keyport list [SELECTOR]`: the token's objects grouped as identities, pending key pairs, … */
 import type { Argv, CommandModule } from "yargs";
-import { keyFacts } from "../../audit/from-inventory.js";
-import { auditKey, keyDesc } from "../../audit/index.js";
+import { auditKey, keyDesc, keyFacts } from "../../audit/index.js";
 import { certificateKeyUsage } from "../../inventory/key-usage.js";
 import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";

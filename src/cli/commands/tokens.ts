@@ -1,7 +1,7 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import { basename } from "node:path";
 import type { CommandModule } from "yargs";
-import { describeWanted, findTokens, tokenUri } from "../../inventory/select.js";
+import { describeWanted, findTokens, tokenUri } from "../../inventory/index.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
