@@ -4,7 +4,17 @@
  * token's public key. Keys that only decrypt: encrypt in software, decrypt on the token.
  * The token-side mechanism comes from the token's list and the key's attributes (mechanisms.ts).
  */
-import { constants, createHash, publicEncrypt, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import {
+  constants,
+  createHash,
+  createPublicKey,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from "node:crypto";
 import type { KeyInfo } from "../inventory/index.js";
 import { isCkr, listMechanisms, mechanismNames, Pkcs11CallError, valueOf, type Session } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
@@ -12,11 +22,14 @@ import { challengePlans, SHA256_DIGEST_INFO_PREFIX, type ChallengeKey, type Chal
 
 export interface ChallengeResult {
   method: "sign" | "decrypt";
+  /** the token-side mechanism, as chosen from the token's list */
+  mechanism: string;
   tokenToFile: boolean;
   fileToToken: boolean;
 }
 
-const sameKey = (a: KeyObject, b: KeyObject) => a.export({ type: "spki", format: "der" }).equals(b.export({ type: "spki", format: "der" }));
+const sameKey = (a: KeyObject, b: KeyObject) =>
+  a.export({ type: "spki", format: "der" }).equals(b.export({ type: "spki", format: "der" }));
 export { sameKey };
 
 function softwareSign(key: KeyObject, data: Buffer): Buffer {
@@ -26,11 +39,17 @@ function softwareSign(key: KeyObject, data: Buffer): Buffer {
   return sign("sha256", data, key);
 }
 
-function softwareVerify(pub: KeyObject, data: Buffer, sig: Buffer, padding: "pkcs1" | "pss" | "ecdsa" | "eddsa"): boolean {
+function softwareVerify(
+  pub: KeyObject,
+  data: Buffer,
+  sig: Buffer,
+  padding: "pkcs1" | "pss" | "ecdsa" | "eddsa",
+): boolean {
   if (padding === "eddsa") return verify(null, data, pub, sig);
   // CKM_ECDSA returns r||s, as IEEE P1363 expects
   if (padding === "ecdsa") return verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, sig);
-  if (padding === "pss") return verify("sha256", data, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
+  if (padding === "pss")
+    return verify("sha256", data, { key: pub, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig);
   return verify("sha256", data, pub, sig);
 }
 
@@ -59,12 +78,24 @@ function challengeKey(s: Session, key: KeyInfo): ChallengeKey {
 function reauthFor(s: Session, key: KeyInfo): (() => Promise<Buffer>) | undefined {
   if (valueOf(key.attrs, "alwaysAuthenticate") !== true) return undefined;
   if (!s.pinSource) {
-    throw new KeyportError("verify", `key ${key.uri} needs its PIN for every use (CKA_ALWAYS_AUTHENTICATE) and no PIN source was given: the backup cannot be checked`, "give --pin-source, or run with --no-verify to skip the check");
+    throw new KeyportError(
+      "verify",
+      `key ${key.uri} needs its PIN for every use (CKA_ALWAYS_AUTHENTICATE) and no PIN source was given: ` +
+        "the backup cannot be checked",
+      "give --pin-source, or run with --no-verify to skip the check",
+    );
   }
   return s.pinSource;
 }
 
-async function runPlan(s: Session, key: KeyInfo, plan: ChallengePlan, exported: KeyObject, tokenPublic: KeyObject, reauth: (() => Promise<Buffer>) | undefined): Promise<ChallengeResult> {
+async function runPlan(
+  s: Session,
+  key: KeyInfo,
+  plan: ChallengePlan,
+  exported: KeyObject,
+  tokenPublic: KeyObject,
+  reauth: (() => Promise<Buffer>) | undefined,
+): Promise<ChallengeResult> {
   const data = randomBytes(32);
   const ref = key.object.ref;
   if (plan.method === "sign") {
@@ -73,30 +104,54 @@ async function runPlan(s: Session, key: KeyInfo, plan: ChallengePlan, exported: 
     const fileSig = softwareSign(exported, data);
     return {
       method: "sign",
-      tokenToFile: softwareVerify(exported, data, tokenSig, plan.padding) && softwareVerify(tokenPublic, data, tokenSig, plan.padding),
-      fileToToken: softwareVerify(tokenPublic, data, fileSig, exported.asymmetricKeyType === "ed25519" ? "eddsa" : exported.asymmetricKeyType === "ec" ? "ecdsa" : "pkcs1"),
+      mechanism: plan.mechanism,
+      tokenToFile:
+        softwareVerify(exported, data, tokenSig, plan.padding) &&
+        softwareVerify(tokenPublic, data, tokenSig, plan.padding),
+      fileToToken: softwareVerify(
+        tokenPublic,
+        data,
+        fileSig,
+        exported.asymmetricKeyType === "ed25519" ? "eddsa" : exported.asymmetricKeyType === "ec" ? "ecdsa" : "pkcs1",
+      ),
     };
   }
-  // encrypted to the exported key's public half, decrypted by the token: same key pair
-  const ct =
+  // token → file: encrypted to the exported key's public half, decrypted by the token (same key pair);
+  // file → token: encrypted to the token's public key, decrypted with the exported key
+  const padding =
     plan.padding === "oaep-sha256"
-      ? publicEncrypt({ key: exported, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }, data)
-      : publicEncrypt({ key: exported, padding: constants.RSA_PKCS1_PADDING }, data);
+      ? { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }
+      : { padding: constants.RSA_PKCS1_PADDING };
+  const ct = publicEncrypt({ key: createPublicKey(exported), ...padding }, data);
   const params = plan.padding === "oaep-sha256" ? { kind: "oaep-sha256" as const } : { kind: "none" as const };
   const back = await s.decrypt(plan.mechanism, params, ref, ct, reauth);
-  const ok = back.equals(data);
+  const tokenToFile = back.equals(data);
   back.fill(0);
-  return { method: "decrypt", tokenToFile: ok, fileToToken: sameKey(exported, tokenPublic) };
+  const other = randomBytes(32);
+  const mine = privateDecrypt({ key: exported, ...padding }, publicEncrypt({ key: tokenPublic, ...padding }, other));
+  const fileToToken = mine.equals(other);
+  mine.fill(0);
+  return { method: "decrypt", mechanism: plan.mechanism, tokenToFile, fileToToken };
 }
 
 /** The token's refusals that mean "not this mechanism (or these parameters) for this key": try the next. */
-const REFUSED = ["CKR_MECHANISM_INVALID", "CKR_MECHANISM_PARAM_INVALID", "CKR_KEY_TYPE_INCONSISTENT", "CKR_KEY_FUNCTION_NOT_PERMITTED"];
+const REFUSED = [
+  "CKR_MECHANISM_INVALID",
+  "CKR_MECHANISM_PARAM_INVALID",
+  "CKR_KEY_TYPE_INCONSISTENT",
+  "CKR_KEY_FUNCTION_NOT_PERMITTED",
+];
 
 /**
  * Runs the challenge both ways. `exported` is the key read back from the backup file and
  * `tokenPublic` the token's public key for the same key pair.
  */
-export async function challenge(s: Session, key: KeyInfo, exported: KeyObject, tokenPublic: KeyObject): Promise<ChallengeResult> {
+export async function challenge(
+  s: Session,
+  key: KeyInfo,
+  exported: KeyObject,
+  tokenPublic: KeyObject,
+): Promise<ChallengeResult> {
   const plans = challengePlans(challengeKey(s, key), listMechanisms(s.token));
   const reauth = reauthFor(s, key);
   const refused: string[] = [];
@@ -110,5 +165,9 @@ export async function challenge(s: Session, key: KeyInfo, exported: KeyObject, t
       refused.push(`${plan.mechanism}: ${e.ckrName}`);
     }
   }
-  throw new KeyportError("verify", `key ${key.uri}: the token refused every mechanism it lists for the backup check (${refused.join("; ")})`, "run with --no-verify to skip the check");
+  throw new KeyportError(
+    "verify",
+    `key ${key.uri}: the token refused every mechanism it lists for the backup check (${refused.join("; ")})`,
+    "run with --no-verify to skip the check",
+  );
 }

@@ -1,12 +1,36 @@
 import { describe, expect, it } from "vitest";
 import { KeyportError } from "../util/errors.js";
-import { challengePlans, SHA256_DIGEST_INFO_PREFIX, type ChallengeKey, type ChallengePlan, type MechanismOffer } from "./mechanisms.js";
+import {
+  challengePlans,
+  SHA256_DIGEST_INFO_PREFIX,
+  type ChallengeKey,
+  type ChallengePlan,
+  type MechanismOffer,
+} from "./mechanisms.js";
 
 const offer = (name: string, sign: boolean, decrypt: boolean): MechanismOffer => ({ name, sign, decrypt });
-const rsaKey = (over: Partial<ChallengeKey> = {}): ChallengeKey => ({ uri: "pkcs11:object=k", keyType: "rsa", curve: null, sign: true, decrypt: true, allowed: null, ...over });
+const rsaKey = (over: Partial<ChallengeKey> = {}): ChallengeKey => ({
+  uri: "pkcs11:object=k",
+  keyType: "rsa",
+  curve: null,
+  sign: true,
+  decrypt: true,
+  allowed: null,
+  ...over,
+});
 
-const SHA256_RSA: ChallengePlan = { method: "sign", mechanism: "CKM_SHA256_RSA_PKCS", input: "message", padding: "pkcs1" };
-const RSA_PKCS_SIGN: ChallengePlan = { method: "sign", mechanism: "CKM_RSA_PKCS", input: "digest-info", padding: "pkcs1" };
+const SHA256_RSA: ChallengePlan = {
+  method: "sign",
+  mechanism: "CKM_SHA256_RSA_PKCS",
+  input: "message",
+  padding: "pkcs1",
+};
+const RSA_PKCS_SIGN: ChallengePlan = {
+  method: "sign",
+  mechanism: "CKM_RSA_PKCS",
+  input: "digest-info",
+  padding: "pkcs1",
+};
 const PSS: ChallengePlan = { method: "sign", mechanism: "CKM_RSA_PKCS_PSS", input: "digest", padding: "pss" };
 const OAEP: ChallengePlan = { method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", padding: "oaep-sha256" };
 const RSA_PKCS_DECRYPT: ChallengePlan = { method: "decrypt", mechanism: "CKM_RSA_PKCS", padding: "pkcs1" };
@@ -41,13 +65,24 @@ describe("challengePlans: RSA signing, in order of preference", () => {
     expect(challengePlans(rsaKey(), OPENCRYPTOKI_LIKE)[0]).toEqual(RSA_PKCS_SIGN);
   });
   it("with only PSS for signing uses PSS", () => {
-    expect(challengePlans(rsaKey({ decrypt: false }), [offer("CKM_RSA_PKCS_PSS", true, false), offer("CKM_RSA_PKCS", false, true)])).toEqual([PSS]);
+    expect(
+      challengePlans(rsaKey({ decrypt: false }), [
+        offer("CKM_RSA_PKCS_PSS", true, false),
+        offer("CKM_RSA_PKCS", false, true),
+      ]),
+    ).toEqual([PSS]);
   });
   it("ignores a listed mechanism whose CKF_SIGN is not set", () => {
-    expect(challengePlans(rsaKey(), [offer("CKM_SHA256_RSA_PKCS", false, false), offer("CKM_RSA_PKCS", true, true)])).toEqual([RSA_PKCS_SIGN, RSA_PKCS_DECRYPT]);
+    expect(
+      challengePlans(rsaKey(), [offer("CKM_SHA256_RSA_PKCS", false, false), offer("CKM_RSA_PKCS", true, true)]),
+    ).toEqual([RSA_PKCS_SIGN, RSA_PKCS_DECRYPT]);
   });
   it("signs when CKA_SIGN is unreadable (undefined), as the token decides", () => {
-    expect(challengePlans(rsaKey({ sign: undefined, decrypt: false }), SOFTHSM_LIKE)).toEqual([SHA256_RSA, RSA_PKCS_SIGN, PSS]);
+    expect(challengePlans(rsaKey({ sign: undefined, decrypt: false }), SOFTHSM_LIKE)).toEqual([
+      SHA256_RSA,
+      RSA_PKCS_SIGN,
+      PSS,
+    ]);
   });
 });
 
@@ -59,7 +94,12 @@ describe("challengePlans: decrypt-only RSA keys", () => {
     expect(challengePlans(rsaKey({ sign: false }), [offer("CKM_RSA_PKCS", true, true)])).toEqual([RSA_PKCS_DECRYPT]);
   });
   it("use OAEP when CKM_RSA_PKCS is not offered for decryption", () => {
-    expect(challengePlans(rsaKey({ sign: false }), [offer("CKM_RSA_PKCS", true, false), offer("CKM_RSA_PKCS_OAEP", false, true)])).toEqual([OAEP]);
+    expect(
+      challengePlans(rsaKey({ sign: false }), [
+        offer("CKM_RSA_PKCS", true, false),
+        offer("CKM_RSA_PKCS_OAEP", false, true),
+      ]),
+    ).toEqual([OAEP]);
   });
 });
 
@@ -75,19 +115,29 @@ describe("challengePlans: EC and EdDSA", () => {
     ]);
   });
   it("an EC key on a token without CKM_ECDSA: verify error naming CKM_ECDSA", () => {
-    const e = verifyError(() => challengePlans(rsaKey({ keyType: "ec", curve: "P-256" }), [offer("CKM_RSA_PKCS", true, true)]));
-    expect(e.message).toBe("key pkcs11:object=k: cannot run the backup check: the token offers none of CKM_ECDSA (sign)");
+    const e = verifyError(() =>
+      challengePlans(rsaKey({ keyType: "ec", curve: "P-256" }), [offer("CKM_RSA_PKCS", true, true)]),
+    );
+    expect(e.message).toBe(
+      "key pkcs11:object=k: cannot run the backup check: the token offers none of CKM_ECDSA (sign)",
+    );
   });
 });
 
 describe("challengePlans: CKA_ALLOWED_MECHANISMS", () => {
   it("keeps only the mechanisms the key allows", () => {
-    expect(challengePlans(rsaKey({ allowed: ["CKM_RSA_PKCS_PSS", "CKM_RSA_PKCS_OAEP"] }), SOFTHSM_LIKE)).toEqual([PSS, OAEP]);
+    expect(challengePlans(rsaKey({ allowed: ["CKM_RSA_PKCS_PSS", "CKM_RSA_PKCS_OAEP"] }), SOFTHSM_LIKE)).toEqual([
+      PSS,
+      OAEP,
+    ]);
   });
   it("a key allowing nothing the token offers: verify error naming both lists", () => {
-    const e = verifyError(() => challengePlans(rsaKey({ sign: true, decrypt: false, allowed: ["CKM_SHA1_RSA_PKCS"] }), SOFTHSM_LIKE));
+    const e = verifyError(() =>
+      challengePlans(rsaKey({ sign: true, decrypt: false, allowed: ["CKM_SHA1_RSA_PKCS"] }), SOFTHSM_LIKE),
+    );
     expect(e.message).toBe(
-      "key pkcs11:object=k: cannot run the backup check: the token and the key's CKA_ALLOWED_MECHANISMS (CKM_SHA1_RSA_PKCS) allow none of CKM_SHA256_RSA_PKCS (sign), CKM_RSA_PKCS (sign), CKM_RSA_PKCS_PSS (sign)",
+      "key pkcs11:object=k: cannot run the backup check: the token and the key's CKA_ALLOWED_MECHANISMS " +
+        "(CKM_SHA1_RSA_PKCS) allow none of CKM_SHA256_RSA_PKCS (sign), CKM_RSA_PKCS (sign), CKM_RSA_PKCS_PSS (sign)",
     );
   });
 });
@@ -97,12 +147,15 @@ describe("challengePlans: nothing possible is a verify error (exit 5), never a c
     verifyError(() => challengePlans(rsaKey({ sign: false, decrypt: false }), SOFTHSM_LIKE));
   });
   it("an EC key with CKA_SIGN false (EC keys are never decrypt-checked)", () => {
-    verifyError(() => challengePlans(rsaKey({ keyType: "ec", curve: "P-256", sign: false, decrypt: true }), SOFTHSM_LIKE));
+    verifyError(() =>
+      challengePlans(rsaKey({ keyType: "ec", curve: "P-256", sign: false, decrypt: true }), SOFTHSM_LIKE),
+    );
   });
   it("a token offering none of the RSA mechanisms names all of them", () => {
     const e = verifyError(() => challengePlans(rsaKey(), [offer("CKM_ECDSA", true, false)]));
     expect(e.message).toBe(
-      "key pkcs11:object=k: cannot run the backup check: the token offers none of CKM_SHA256_RSA_PKCS (sign), CKM_RSA_PKCS (sign), CKM_RSA_PKCS_PSS (sign), CKM_RSA_PKCS_OAEP (decrypt), CKM_RSA_PKCS (decrypt)",
+      "key pkcs11:object=k: cannot run the backup check: the token offers none of CKM_SHA256_RSA_PKCS (sign), " +
+        "CKM_RSA_PKCS (sign), CKM_RSA_PKCS_PSS (sign), CKM_RSA_PKCS_OAEP (decrypt), CKM_RSA_PKCS (decrypt)",
     );
   });
   it("an unknown key type", () => {

@@ -31,7 +31,12 @@ export interface ChallengeKey {
  * - `digest`: keyport hashes with SHA-256 (CKM_ECDSA, CKM_RSA_PKCS_PSS with SHA-256/MGF1-SHA256).
  */
 export type ChallengePlan =
-  | { method: "sign"; mechanism: string; input: "message" | "digest-info" | "digest"; padding: "pkcs1" | "pss" | "ecdsa" | "eddsa" }
+  | {
+      method: "sign";
+      mechanism: string;
+      input: "message" | "digest-info" | "digest";
+      padding: "pkcs1" | "pss" | "ecdsa" | "eddsa";
+    }
   | { method: "decrypt"; mechanism: string; padding: "oaep-sha256" | "pkcs1" };
 
 const RSA_SIGN: ChallengePlan[] = [
@@ -63,12 +68,21 @@ function keyFamily(k: ChallengeKey): "rsa" | "ec" | "eddsa" | null {
 export function challengePlans(key: ChallengeKey, offers: readonly MechanismOffer[]): ChallengePlan[] {
   const family = keyFamily(key);
   if (!family) {
-    throw new KeyportError("verify", `key ${key.uri}: keyport cannot check a ${key.keyType ?? "unknown"} key against the token`, "run with --no-verify to skip the check");
+    throw new KeyportError(
+      "verify",
+      `key ${key.uri}: keyport cannot check a ${key.keyType ?? "unknown"} key against the token`,
+      "run with --no-verify to skip the check",
+    );
   }
   const canSign = key.sign !== false;
   const canDecrypt = family === "rsa" && key.decrypt === true;
   if (!canSign && !canDecrypt) {
-    throw new KeyportError("verify", `key ${key.uri} can neither sign nor decrypt (CKA_SIGN and CKA_DECRYPT are not true): the backup cannot be checked against the token`, "run with --no-verify to skip the check");
+    throw new KeyportError(
+      "verify",
+      `key ${key.uri} can neither sign nor decrypt (CKA_SIGN and CKA_DECRYPT are not true): ` +
+        "the backup cannot be checked against the token",
+      "run with --no-verify to skip the check",
+    );
   }
   const candidates = [
     ...(canSign ? (family === "rsa" ? RSA_SIGN : family === "ec" ? EC_SIGN : ED_SIGN) : []),
@@ -82,8 +96,15 @@ export function challengePlans(key: ChallengeKey, offers: readonly MechanismOffe
   });
   if (usable.length === 0) {
     const wanted = [...new Set(candidates.map((p) => `${p.mechanism} (${p.method})`))].join(", ");
-    const why = key.allowed === null ? "the token offers none of" : `the token and the key's CKA_ALLOWED_MECHANISMS (${key.allowed.join(", ") || "none"}) allow none of`;
-    throw new KeyportError("verify", `key ${key.uri}: cannot run the backup check: ${why} ${wanted}`, "run with --no-verify to skip the check");
+    const why =
+      key.allowed === null
+        ? "the token offers none of"
+        : `the token and the key's CKA_ALLOWED_MECHANISMS (${key.allowed.join(", ") || "none"}) allow none of`;
+    throw new KeyportError(
+      "verify",
+      `key ${key.uri}: cannot run the backup check: ${why} ${wanted}`,
+      "run with --no-verify to skip the check",
+    );
   }
   return usable;
 }

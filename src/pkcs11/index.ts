@@ -8,5 +8,5 @@ export { listTokens, Token, type MechanismDescription, type TokenDescription, ty
 export { type KeyTypeName, type ObjectClassName } from "./names.js";
 export { CURVES, curveFromParams, publicKeyFromAttributes, templatesFromPrivateKey, unwrapEcPoint, type CurveName, type KeyTemplates, type PublicKeyAttributes } from "./keys.js";
 export { initToken } from "./admin.js";
-export { mechanismNames } from "./mechanism-list.js";
+export { mechanismList, mechanismNames } from "./mechanism-list.js";
 // cert-template.ts (CKO_CERTIFICATE templates) is imported by path: it loads the ASN.1 library.

@@ -160,14 +160,26 @@ export class Session {
   }
 
   /** `reauth`: the PIN for a CKA_ALWAYS_AUTHENTICATE key, asked after C_SignInit (contextLogin). */
-  async sign(mechanism: string, key: ObjectRef, data: Buffer, params: MechanismParams = { kind: "none" }, reauth?: () => Promise<Buffer>): Promise<Buffer> {
+  async sign(
+    mechanism: string,
+    key: ObjectRef,
+    data: Buffer,
+    params: MechanismParams = { kind: "none" },
+    reauth?: () => Promise<Buffer>,
+  ): Promise<Buffer> {
     const lib = this.lib;
     call("C_SignInit", () => lib.C_SignInit(this.handle, mech(mechanism, params), raw(key)));
     if (reauth) await this.contextLogin(await reauth());
     return Buffer.from(await callAsync("C_Sign", () => lib.C_SignAsync(this.handle, data, Buffer.alloc(2048))));
   }
 
-  async decrypt(mechanism: string, params: MechanismParams, key: ObjectRef, data: Buffer, reauth?: () => Promise<Buffer>): Promise<Buffer> {
+  async decrypt(
+    mechanism: string,
+    params: MechanismParams,
+    key: ObjectRef,
+    data: Buffer,
+    reauth?: () => Promise<Buffer>,
+  ): Promise<Buffer> {
     const lib = this.lib;
     call("C_DecryptInit", () => lib.C_DecryptInit(this.handle, mech(mechanism, params), raw(key)));
     if (reauth) await this.contextLogin(await reauth());
@@ -186,8 +198,24 @@ export class Session {
       // pkcs11js only takes a JS string here; the Buffer is wiped, the string is left to the GC.
       call("C_Login", () => lib.C_Login(this.handle, user, pin.toString("utf8")));
     } catch (e) {
+      if (e instanceof Pkcs11CallError && e.ckrName === "CKR_USER_TYPE_INVALID") {
+        // opencryptoki 3.8 knows only CKU_USER and CKU_SO: no per-use login, so no use of such a key here
+        throw new KeyportError(
+          "verify",
+          `token "${this.token.description.label}" does not support the key's own login ` +
+            "(C_Login CKU_CONTEXT_SPECIFIC: CKR_USER_TYPE_INVALID) " +
+            "that a CKA_ALWAYS_AUTHENTICATE key needs for each use",
+          "run with --no-verify to skip the check on the token",
+          { cause: e },
+        );
+      }
       if (e instanceof Pkcs11CallError && e.ckrName === "CKR_PIN_INCORRECT") {
-        throw new KeyportError("auth", `token "${this.token.description.label}": wrong PIN for the key's own login (CKU_CONTEXT_SPECIFIC)`, "keyport does not retry; the token counts failed tries", { cause: e });
+        throw new KeyportError(
+          "auth",
+          `token "${this.token.description.label}": wrong PIN for the key's own login (CKU_CONTEXT_SPECIFIC)`,
+          "keyport does not retry; the token counts failed tries",
+          { cause: e },
+        );
       }
       throw e;
     } finally {
@@ -237,7 +265,15 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
     case "oaep-sha256":
       return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
     case "pss-sha256": // salt as long as the hash, as RFC 8017 recommends and OpenSSL verifies by default
-      return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_PSS") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, saltLen: 32 } as pkcs11js.RsaPSS };
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_RSA_PSS") ?? 0,
+          hashAlg: CK.CKM_SHA256,
+          mgf: CK.CKG_MGF1_SHA256,
+          saltLen: 32,
+        } as pkcs11js.RsaPSS,
+      };
   }
 }
 
