@@ -124,13 +124,26 @@ async function runPlan(
       : { padding: constants.RSA_PKCS1_PADDING };
   const ct = publicEncrypt({ key: createPublicKey(exported), ...padding }, data);
   const params = plan.padding === "oaep-sha256" ? { kind: "oaep-sha256" as const } : { kind: "none" as const };
-  const back = await s.decrypt(plan.mechanism, params, ref, ct, reauth);
-  const tokenToFile = back.equals(data);
-  back.fill(0);
+  let tokenToFile = false;
+  try {
+    const back = await s.decrypt(plan.mechanism, params, ref, ct, reauth);
+    tokenToFile = back.equals(data);
+    back.fill(0);
+  } catch (e) {
+    // a ciphertext for another key pair fails to decrypt: that is the answer, not an error
+    if (!isCkr(e, "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE")) throw e;
+  }
+  // this direction is all software: OAEP whatever the token took (Node refuses PKCS#1 v1.5 private decryption)
+  const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" };
   const other = randomBytes(32);
-  const mine = privateDecrypt({ key: exported, ...padding }, publicEncrypt({ key: tokenPublic, ...padding }, other));
-  const fileToToken = mine.equals(other);
-  mine.fill(0);
+  let fileToToken = false;
+  try {
+    const mine = privateDecrypt({ key: exported, ...oaep }, publicEncrypt({ key: tokenPublic, ...oaep }, other));
+    fileToToken = mine.equals(other);
+    mine.fill(0);
+  } catch {
+    /* OAEP decoding failed: the file's key is not the token's key */
+  }
   return { method: "decrypt", mechanism: plan.mechanism, tokenToFile, fileToToken };
 }
 
