@@ -101,9 +101,13 @@ function pkcsconf(slot: number, flag: string, input: string[], what: string): vo
   }
 }
 
+/** Whether the token is initialised; a token that cannot be asked is never taken for a blank one. */
 function tokenInitialised(slot: number): boolean {
   const r = spawnSync("pkcsconf", ["-c", String(slot), "-t"], { encoding: "utf8" });
-  return r.status === 0 && /Flags:.*\bTOKEN_INITIALIZED\b/.test(r.stdout);
+  if (r.error || r.status !== 0) {
+    throw new KeyportError("internal", `pkcsconf -c ${slot} -t failed: ${r.error?.message ?? `exit ${r.status}`}`);
+  }
+  return /Flags:.*\bTOKEN_INITIALIZED\b/.test(r.stdout);
 }
 
 /** Removes the soft token's objects, keys and PINs: the token reads as new (uninitialised) again. */
