@@ -354,6 +354,36 @@ describe("opencryptoki: import of backups made on SoftHSM", () => {
     });
   });
 
+  // SoftHSM 2.6 refuses OAEP with SHA-256 (CKR_ARGUMENTS_BAD at C_DecryptInit): the SHA-1 parameters are next
+  it("on SoftHSM, a decrypt-only key is checked by OAEP decryption", async () => {
+    await putRsaKeyPair(softhsm!.state, "decrypt-only", "44", {
+      sign: false,
+      decrypt: true,
+      sensitive: false,
+      extractable: true,
+    });
+    const file = join(out, "softhsm-decrypt-only.p12");
+    const args = [
+      "export",
+      "pkcs11:object=decrypt-only;type=private",
+      "--out",
+      file,
+      "--password-source",
+      "env:KP_PASSWORD",
+    ];
+    const r = keyport([...args, "--json"], { ...softhsm!.env, KP_PASSWORD: PASSWORD });
+    expect(r.status, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { verification: unknown }).verification).toEqual({
+      reopened: true,
+      keyMatchesToken: true,
+      keyMatchesCertificate: null,
+      method: "decrypt",
+      mechanism: "CKM_RSA_PKCS_OAEP",
+      tokenToFile: true,
+      fileToToken: true,
+    });
+  });
+
   it("on SoftHSM, a CKA_ALWAYS_AUTHENTICATE key is checked after the context login, same PIN source", async () => {
     await putRsaKeyPair(softhsm!.state, "always-auth", "41", {
       sign: true,

@@ -63,10 +63,14 @@ function fakeSession(
       if (mech === "CKM_RSA_PKCS") return privateEncrypt({ key: tokenKey, padding: constants.RSA_PKCS1_PADDING }, data);
       throw new Error(`the fake token cannot ${mech}`);
     },
-    async decrypt(mech: string, _params: unknown, _ref: unknown, data: Buffer) {
-      calls.push({ op: "decrypt", mechanism: mech, reauth: false });
-      if (opts.refuse?.includes(mech)) throw refusal("C_DecryptInit", "CKR_MECHANISM_PARAM_INVALID");
+    async decrypt(mech: string, params: { kind: string }, _ref: unknown, data: Buffer) {
+      calls.push({ op: "decrypt", mechanism: `${mech}/${params.kind}`, reauth: false });
+      // SoftHSM 2.6 answers OAEP parameters it does not take with CKR_ARGUMENTS_BAD
+      if (opts.refuse?.includes(mech) || opts.refuse?.includes(`${mech}/${params.kind}`)) {
+        throw refusal("C_DecryptInit", "CKR_ARGUMENTS_BAD");
+      }
       if (opts.decryptFails) throw refusal("C_Decrypt", opts.decryptFails);
+      if (params.kind === "oaep-sha1") return privateDecrypt({ key: tokenKey, oaepHash: "sha1" }, data);
       // the raw RSA operation, then the PKCS#1 v1.5 type 2 padding removed (00 02 PS 00 M)
       let em: Buffer;
       try {
@@ -143,12 +147,21 @@ describe("challenge over a scripted token", () => {
     );
   });
 
-  it("decrypt-only: OAEP refused for its parameters falls back to PKCS#1 v1.5, checked both ways", async () => {
+  it("decrypt-only: OAEP refused with SHA-256 parameters is tried with SHA-1 (SoftHSM), both ways", async () => {
+    offered = [mechanism("CKM_RSA_PKCS_OAEP", false, true), mechanism("CKM_RSA_PKCS", false, true)];
+    const { session, calls } = fakeSession(pair.privateKey, { refuse: ["CKM_RSA_PKCS_OAEP/oaep-sha256"] });
+    const r = await challenge(session, keyInfo({ sign: false, decrypt: true }), pair.privateKey, tokenPublic);
+    expect(r).toEqual({ method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", tokenToFile: true, fileToToken: true });
+    expect(calls.map((c) => c.mechanism)).toEqual(["CKM_RSA_PKCS_OAEP/oaep-sha256", "CKM_RSA_PKCS_OAEP/oaep-sha1"]);
+  });
+
+  it("decrypt-only: OAEP refused altogether falls back to PKCS#1 v1.5, checked both ways", async () => {
     offered = [mechanism("CKM_RSA_PKCS_OAEP", false, true), mechanism("CKM_RSA_PKCS", false, true)];
     const { session, calls } = fakeSession(pair.privateKey, { refuse: ["CKM_RSA_PKCS_OAEP"] });
     const r = await challenge(session, keyInfo({ sign: false, decrypt: true }), pair.privateKey, tokenPublic);
     expect(r).toEqual({ method: "decrypt", mechanism: "CKM_RSA_PKCS", tokenToFile: true, fileToToken: true });
-    expect(calls.map((c) => c.mechanism)).toEqual(["CKM_RSA_PKCS_OAEP", "CKM_RSA_PKCS"]);
+    const tried = calls.map((c) => c.mechanism);
+    expect(tried).toEqual(["CKM_RSA_PKCS_OAEP/oaep-sha256", "CKM_RSA_PKCS_OAEP/oaep-sha1", "CKM_RSA_PKCS/none"]);
     const wrong = await challenge(session, keyInfo({ sign: false, decrypt: true }), other.privateKey, tokenPublic);
     expect(wrong).toEqual({ method: "decrypt", mechanism: "CKM_RSA_PKCS", tokenToFile: false, fileToToken: false });
   });

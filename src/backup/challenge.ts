@@ -119,11 +119,11 @@ async function runPlan(
   // token → file: encrypted to the exported key's public half, decrypted by the token (same key pair);
   // file → token: encrypted to the token's public key, decrypted with the exported key
   const padding =
-    plan.padding === "oaep-sha256"
-      ? { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: "sha256" }
-      : { padding: constants.RSA_PKCS1_PADDING };
+    plan.padding === "pkcs1"
+      ? { padding: constants.RSA_PKCS1_PADDING }
+      : { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: plan.padding === "oaep-sha1" ? "sha1" : "sha256" };
   const ct = publicEncrypt({ key: createPublicKey(exported), ...padding }, data);
-  const params = plan.padding === "oaep-sha256" ? { kind: "oaep-sha256" as const } : { kind: "none" as const };
+  const params = plan.padding === "pkcs1" ? { kind: "none" as const } : { kind: plan.padding };
   let tokenToFile = false;
   try {
     const back = await s.decrypt(plan.mechanism, params, ref, ct, reauth);
@@ -151,6 +151,7 @@ async function runPlan(
 const REFUSED = [
   "CKR_MECHANISM_INVALID",
   "CKR_MECHANISM_PARAM_INVALID",
+  "CKR_ARGUMENTS_BAD", // SoftHSM 2.6's answer to OAEP parameters it does not take
   "CKR_KEY_TYPE_INCONSISTENT",
   "CKR_KEY_FUNCTION_NOT_PERMITTED",
 ];

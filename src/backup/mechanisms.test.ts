@@ -33,6 +33,7 @@ const RSA_PKCS_SIGN: ChallengePlan = {
 };
 const PSS: ChallengePlan = { method: "sign", mechanism: "CKM_RSA_PKCS_PSS", input: "digest", padding: "pss" };
 const OAEP: ChallengePlan = { method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", padding: "oaep-sha256" };
+const OAEP_SHA1: ChallengePlan = { method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", padding: "oaep-sha1" };
 const RSA_PKCS_DECRYPT: ChallengePlan = { method: "decrypt", mechanism: "CKM_RSA_PKCS", padding: "pkcs1" };
 
 const SOFTHSM_LIKE = [
@@ -59,7 +60,14 @@ function verifyError(f: () => unknown): KeyportError {
 
 describe("challengePlans: RSA signing, in order of preference", () => {
   it("prefers CKM_SHA256_RSA_PKCS, then CKM_RSA_PKCS over a DigestInfo, then PSS, then the decrypt plans", () => {
-    expect(challengePlans(rsaKey(), SOFTHSM_LIKE)).toEqual([SHA256_RSA, RSA_PKCS_SIGN, PSS, OAEP, RSA_PKCS_DECRYPT]);
+    expect(challengePlans(rsaKey(), SOFTHSM_LIKE)).toEqual([
+      SHA256_RSA,
+      RSA_PKCS_SIGN,
+      PSS,
+      OAEP,
+      OAEP_SHA1,
+      RSA_PKCS_DECRYPT,
+    ]);
   });
   it("without CKM_SHA256_RSA_PKCS (opencryptoki) signs with CKM_RSA_PKCS", () => {
     expect(challengePlans(rsaKey(), OPENCRYPTOKI_LIKE)[0]).toEqual(RSA_PKCS_SIGN);
@@ -87,8 +95,8 @@ describe("challengePlans: RSA signing, in order of preference", () => {
 });
 
 describe("challengePlans: decrypt-only RSA keys", () => {
-  it("use OAEP first, then PKCS#1 v1.5", () => {
-    expect(challengePlans(rsaKey({ sign: false }), SOFTHSM_LIKE)).toEqual([OAEP, RSA_PKCS_DECRYPT]);
+  it("use OAEP (SHA-256, then SHA-1 parameters) first, then PKCS#1 v1.5", () => {
+    expect(challengePlans(rsaKey({ sign: false }), SOFTHSM_LIKE)).toEqual([OAEP, OAEP_SHA1, RSA_PKCS_DECRYPT]);
   });
   it("use PKCS#1 v1.5 when OAEP is not offered", () => {
     expect(challengePlans(rsaKey({ sign: false }), [offer("CKM_RSA_PKCS", true, true)])).toEqual([RSA_PKCS_DECRYPT]);
@@ -99,7 +107,7 @@ describe("challengePlans: decrypt-only RSA keys", () => {
         offer("CKM_RSA_PKCS", true, false),
         offer("CKM_RSA_PKCS_OAEP", false, true),
       ]),
-    ).toEqual([OAEP]);
+    ).toEqual([OAEP, OAEP_SHA1]);
   });
 });
 
@@ -129,6 +137,7 @@ describe("challengePlans: CKA_ALLOWED_MECHANISMS", () => {
     expect(challengePlans(rsaKey({ allowed: ["CKM_RSA_PKCS_PSS", "CKM_RSA_PKCS_OAEP"] }), SOFTHSM_LIKE)).toEqual([
       PSS,
       OAEP,
+      OAEP_SHA1,
     ]);
   });
   it("a key allowing nothing the token offers: verify error naming both lists", () => {

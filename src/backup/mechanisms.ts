@@ -37,7 +37,7 @@ export type ChallengePlan =
       input: "message" | "digest-info" | "digest";
       padding: "pkcs1" | "pss" | "ecdsa" | "eddsa";
     }
-  | { method: "decrypt"; mechanism: string; padding: "oaep-sha256" | "pkcs1" };
+  | { method: "decrypt"; mechanism: string; padding: "oaep-sha256" | "oaep-sha1" | "pkcs1" };
 
 const RSA_SIGN: ChallengePlan[] = [
   { method: "sign", mechanism: "CKM_SHA256_RSA_PKCS", input: "message", padding: "pkcs1" },
@@ -45,9 +45,11 @@ const RSA_SIGN: ChallengePlan[] = [
   { method: "sign", mechanism: "CKM_RSA_PKCS_PSS", input: "digest", padding: "pss" },
 ];
 const RSA_DECRYPT: ChallengePlan[] = [
-  // the token's list does not say which OAEP hashes it takes: SHA-256 is asked for, and a token
-  // that refuses the parameters falls through to the next candidate (see challenge.ts)
+  // the token's list does not say which OAEP hashes it takes: SHA-256 is asked for first, and a
+  // token that refuses the parameters at C_DecryptInit (SoftHSM 2.6: CKR_ARGUMENTS_BAD, it takes
+  // SHA-1 only) falls through to the next candidate (see challenge.ts)
   { method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", padding: "oaep-sha256" },
+  { method: "decrypt", mechanism: "CKM_RSA_PKCS_OAEP", padding: "oaep-sha1" },
   { method: "decrypt", mechanism: "CKM_RSA_PKCS", padding: "pkcs1" },
 ];
 const EC_SIGN: ChallengePlan[] = [{ method: "sign", mechanism: "CKM_ECDSA", input: "digest", padding: "ecdsa" }];

@@ -43,6 +43,7 @@ export type MechanismParams =
   | { kind: "none" }
   | { kind: "iv"; iv: Buffer }
   | { kind: "oaep-sha256" }
+  | { kind: "oaep-sha1" }
   | { kind: "pss-sha256" };
 
 export class Session {
@@ -264,6 +265,16 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
       return { mechanism, parameter: params.iv };
     case "oaep-sha256":
       return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
+    case "oaep-sha1":
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0,
+          hashAlg: ckValue("CKM_SHA_1") ?? 0,
+          mgf: ckValue("CKG_MGF1_SHA1") ?? 0,
+          source: CK.CKZ_DATA_SPECIFIED,
+        } as pkcs11js.RsaOAEP,
+      };
     case "pss-sha256": // salt as long as the hash, as RFC 8017 recommends and OpenSSL verifies by default
       return {
         mechanism,
