@@ -12,7 +12,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mechanismList } from "../src/pkcs11/index.js";
 import { loadSpec, type FixtureKey, type TestbedSpec } from "../src/testbed/index.js";
 import { ensureSlotDaemon, putRsaKeyPair, type SlotDaemon } from "./support/opencryptoki.js";
-import { keyport, makeTestbed, readJson, ROOT, tempDir, type RunResult, type Testbed } from "./support/testbed.js";
+import {
+  keyport,
+  makeTestbed,
+  readJson,
+  ROOT,
+  TOKEN_KINDS,
+  tempDir,
+  type RunResult,
+  type Testbed,
+} from "./support/testbed.js";
 
 interface Declared {
   label: string;
@@ -353,25 +362,41 @@ describe("opencryptoki: import of backups made on SoftHSM", () => {
       fileToToken: true,
     });
   });
+});
 
-  // SoftHSM 2.6 refuses OAEP with SHA-256 (CKR_ARGUMENTS_BAD at C_DecryptInit): the SHA-1 parameters are next
-  it("on SoftHSM, a decrypt-only key is checked by OAEP decryption", async () => {
-    await putRsaKeyPair(softhsm!.state, "decrypt-only", "44", {
-      sign: false,
-      decrypt: true,
-      sensitive: false,
-      extractable: true,
-    });
-    const file = join(out, "softhsm-decrypt-only.p12");
+/**
+ * Keys no fixture makes, on the other two token kinds: SoftHSM 2.6 refuses OAEP with SHA-256
+ * (CKR_ARGUMENTS_BAD at C_DecryptInit), so the SHA-1 parameters are next; NSS softokn has no
+ * per-use login and answers the context login with CKR_USER_ALREADY_LOGGED_IN (the session's holds).
+ */
+describe.each(TOKEN_KINDS)("decrypt-only and CKA_ALWAYS_AUTHENTICATE keys on %s", (kind) => {
+  let other: Testbed | undefined;
+  beforeAll(() => {
+    other = makeTestbed(kind);
+  }, 300_000);
+  afterAll(() => other?.destroy());
+
+  const exportJson = (label: string) => {
+    const file = join(out, `${kind}-${label}.p12`);
     const args = [
       "export",
-      "pkcs11:object=decrypt-only;type=private",
+      `pkcs11:object=${label};type=private`,
       "--out",
       file,
       "--password-source",
       "env:KP_PASSWORD",
     ];
-    const r = keyport([...args, "--json"], { ...softhsm!.env, KP_PASSWORD: PASSWORD });
+    return keyport([...args, "--json"], { ...other!.env, KP_PASSWORD: PASSWORD });
+  };
+
+  it("a decrypt-only key is checked by OAEP decryption", async () => {
+    await putRsaKeyPair(other!.state, "decrypt-only", "44", {
+      sign: false,
+      decrypt: true,
+      sensitive: true,
+      extractable: true,
+    });
+    const r = exportJson("decrypt-only");
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { verification: unknown }).verification).toEqual({
       reopened: true,
@@ -384,27 +409,10 @@ describe("opencryptoki: import of backups made on SoftHSM", () => {
     });
   });
 
-  it("on SoftHSM, a CKA_ALWAYS_AUTHENTICATE key is checked after the context login, same PIN source", async () => {
-    await putRsaKeyPair(softhsm!.state, "always-auth", "41", {
-      sign: true,
-      decrypt: true,
-      sensitive: false,
-      extractable: true,
-      alwaysAuthenticate: true,
-    });
-    const file = join(out, "softhsm-always-auth.p12");
-    const r = keyport(
-      [
-        "export",
-        "pkcs11:object=always-auth;type=private",
-        "--out",
-        file,
-        "--password-source",
-        "env:KP_PASSWORD",
-        "--json",
-      ],
-      { ...softhsm!.env, KP_PASSWORD: PASSWORD },
-    );
+  it("a CKA_ALWAYS_AUTHENTICATE key is checked after the context login, same PIN source", async () => {
+    const attrs = { sign: true, decrypt: true, sensitive: true, extractable: true, alwaysAuthenticate: true };
+    await putRsaKeyPair(other!.state, "always-auth", "45", attrs);
+    const r = exportJson("always-auth");
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { verification: unknown }).verification).toEqual({
       reopened: true,

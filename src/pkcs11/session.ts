@@ -199,6 +199,8 @@ export class Session {
       // pkcs11js only takes a JS string here; the Buffer is wiped, the string is left to the GC.
       call("C_Login", () => lib.C_Login(this.handle, user, pin.toString("utf8")));
     } catch (e) {
+      // NSS softokn has no per-use login and answers that the session's login already holds: it does
+      if (e instanceof Pkcs11CallError && e.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
       if (e instanceof Pkcs11CallError && e.ckrName === "CKR_USER_TYPE_INVALID") {
         // opencryptoki 3.8 knows only CKU_USER and CKU_SO: no per-use login, so no use of such a key here
         throw new KeyportError(
