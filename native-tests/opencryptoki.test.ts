@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mechanismList } from "../src/pkcs11/index.js";
 import { loadSpec, type FixtureKey, type TestbedSpec } from "../src/testbed/index.js";
+import { softTokenSlot } from "../src/testbed/opencryptoki.js";
 import { ensureSlotDaemon, putRsaKeyPair, type SlotDaemon } from "./support/opencryptoki.js";
 import {
   keyport,
@@ -79,11 +80,7 @@ function auditKeys(): AuditKey[] {
 
 /** pkcsconf's own view of the soft token's mechanisms: an independent reading of the list */
 function pkcsconfMechanisms(): Set<string> {
-  const slot =
-    /slot\s+(\d+)\s*\{[^}]*pkcs11_sw/.exec(
-      spawnSync("cat", ["/etc/opencryptoki/opencryptoki.conf"], { encoding: "utf8" }).stdout,
-    )?.[1] ?? "";
-  const r = spawnSync("pkcsconf", ["-c", slot, "-m"], { encoding: "utf8" });
+  const r = spawnSync("pkcsconf", ["-c", String(softTokenSlot()), "-m"], { encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return new Set([...r.stdout.matchAll(/Mechanism: 0x[0-9A-Fa-f]+ \((CKM_\w+)\)/g)].map((m) => m[1]!));
 }
@@ -97,7 +94,8 @@ beforeAll(() => {
 afterAll(() => {
   try {
     if (out) rmSync(out, { recursive: true, force: true });
-    if (tb) keyport(["testbed", "destroy", "--dir", tb.dir], tb.env);
+    // the last test destroys the testbed; this is for a run that stopped before it
+    if (tb && existsSync(tb.dir)) keyport(["testbed", "destroy", "--dir", tb.dir], tb.env);
     tb?.destroy();
   } finally {
     daemon?.stop();
@@ -423,5 +421,16 @@ describe.each(TOKEN_KINDS)("decrypt-only and CKA_ALWAYS_AUTHENTICATE keys on %s"
       tokenToFile: true,
       fileToToken: true,
     });
+  });
+});
+
+describe("opencryptoki: testbed destroy", () => {
+  it("wipes the soft token the testbed made: it reads as not initialised again", () => {
+    const r = keyport(["testbed", "destroy", "--dir", tb!.dir], tb!.env);
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(tb!.dir)).toBe(false);
+    const info = spawnSync("pkcsconf", ["-c", String(softTokenSlot()), "-t"], { encoding: "utf8" });
+    expect(info.status, info.stderr).toBe(0);
+    expect(/Flags:.*\bTOKEN_INITIALIZED\b/.test(info.stdout)).toBe(false);
   });
 });
