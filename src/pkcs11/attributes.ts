@@ -34,6 +34,7 @@ export const ATTRIBUTES = {
   wrapWithTrusted: { cka: cka("CKA_WRAP_WITH_TRUSTED"), codec: "bool", absentMeans: false },
   trusted: { cka: cka("CKA_TRUSTED"), codec: "bool" },
   alwaysAuthenticate: { cka: cka("CKA_ALWAYS_AUTHENTICATE"), codec: "bool" },
+  allowedMechanisms: { cka: cka("CKA_ALLOWED_MECHANISMS"), codec: "bytes" }, // CK_MECHANISM_TYPE[]: mechanismNames()
   encrypt: { cka: cka("CKA_ENCRYPT"), codec: "bool" },
   decrypt: { cka: cka("CKA_DECRYPT"), codec: "bool" },
   sign: { cka: cka("CKA_SIGN"), codec: "bool" },

@@ -9,4 +9,5 @@ export { type KeyTypeName, type ObjectClassName } from "./names.js";
 export { CURVES, curveFromParams, publicKeyFromAttributes, templatesFromPrivateKey, unwrapEcPoint, type CurveName, type KeyTemplates, type PublicKeyAttributes } from "./keys.js";
 export { initToken } from "./admin.js";
 export { pinSharing } from "./pin-policy.js";
+export { mechanismList, mechanismNames } from "./mechanism-list.js";
 // cert-template.ts (CKO_CERTIFICATE templates) is imported by path: it loads the ASN.1 library.

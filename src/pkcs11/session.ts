@@ -7,7 +7,7 @@ import { KeyportError } from "../util/errors.js";
 import { absentValue, ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableReason } from "./attributes.js";
 import type { AttrMap, AttrName, AttrResult, AttrTemplate } from "./attributes.js";
 import { CK, ckName, ckValue } from "./ck.js";
-import { call, callAsync, decodePkcs11Throw, isCkr } from "./errors.js";
+import { call, callAsync, decodePkcs11Throw, isCkr, Pkcs11CallError } from "./errors.js";
 import { pinDecision, pinInputProblem, type PinInputProblem } from "./pin-policy.js";
 import type { MechanismDescription, Token, TokenDescription } from "./tokens.js";
 
@@ -45,11 +45,15 @@ export interface SessionOptions {
 export type MechanismParams =
   | { kind: "none" }
   | { kind: "iv"; iv: Buffer }
-  | { kind: "oaep-sha256" };
+  | { kind: "oaep-sha256" }
+  | { kind: "oaep-sha1" }
+  | { kind: "pss-sha256" };
 
 export class Session {
   private findActive = false;
   loggedInByUs = false;
+  /** the login's PIN source, kept for a CKA_ALWAYS_AUTHENTICATE key's contextLogin (same source) */
+  pinSource: (() => Promise<Buffer>) | null = null;
 
   constructor(
     readonly token: Token,
@@ -170,16 +174,70 @@ export class Session {
     return Buffer.from(call("C_Encrypt", () => lib.C_Encrypt(this.handle, data, Buffer.alloc(data.length + 4096))));
   }
 
-  async sign(mechanism: string, key: ObjectRef, data: Buffer): Promise<Buffer> {
+  /** `reauth`: the PIN for a CKA_ALWAYS_AUTHENTICATE key, asked after C_SignInit (contextLogin). */
+  async sign(
+    mechanism: string,
+    key: ObjectRef,
+    data: Buffer,
+    params: MechanismParams = { kind: "none" },
+    reauth?: () => Promise<Buffer>,
+  ): Promise<Buffer> {
     const lib = this.lib;
-    call("C_SignInit", () => lib.C_SignInit(this.handle, mech(mechanism, { kind: "none" }), raw(key)));
+    call("C_SignInit", () => lib.C_SignInit(this.handle, mech(mechanism, params), raw(key)));
+    if (reauth) await this.contextLogin(await reauth());
     return Buffer.from(await callAsync("C_Sign", () => lib.C_SignAsync(this.handle, data, Buffer.alloc(2048))));
   }
 
-  async decrypt(mechanism: string, params: MechanismParams, key: ObjectRef, data: Buffer): Promise<Buffer> {
+  async decrypt(
+    mechanism: string,
+    params: MechanismParams,
+    key: ObjectRef,
+    data: Buffer,
+    reauth?: () => Promise<Buffer>,
+  ): Promise<Buffer> {
     const lib = this.lib;
     call("C_DecryptInit", () => lib.C_DecryptInit(this.handle, mech(mechanism, params), raw(key)));
+    if (reauth) await this.contextLogin(await reauth());
     return Buffer.from(await callAsync("C_Decrypt", () => lib.C_DecryptAsync(this.handle, data, Buffer.alloc(data.length + 2048))));
+  }
+
+  /**
+   * The context-specific login (CKU_CONTEXT_SPECIFIC) a CKA_ALWAYS_AUTHENTICATE key needs right
+   * after C_SignInit/C_DecryptInit. Tried once; the PIN Buffer is wiped.
+   */
+  async contextLogin(pin: Buffer): Promise<void> {
+    const lib = this.lib;
+    const user = ckValue("CKU_CONTEXT_SPECIFIC");
+    if (user === undefined) throw new KeyportError("internal", "pkcs11js has no CKU_CONTEXT_SPECIFIC");
+    try {
+      // pkcs11js only takes a JS string here; the Buffer is wiped, the string is left to the GC.
+      call("C_Login", () => lib.C_Login(this.handle, user, pin.toString("utf8")));
+    } catch (e) {
+      // NSS softokn has no per-use login and answers that the session's login already holds: it does
+      if (e instanceof Pkcs11CallError && e.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
+      if (e instanceof Pkcs11CallError && e.ckrName === "CKR_USER_TYPE_INVALID") {
+        // opencryptoki 3.8 knows only CKU_USER and CKU_SO: no per-use login, so no use of such a key here
+        throw new KeyportError(
+          "verify",
+          `token "${this.token.description.label}" does not support the key's own login ` +
+            "(C_Login CKU_CONTEXT_SPECIFIC: CKR_USER_TYPE_INVALID) " +
+            "that a CKA_ALWAYS_AUTHENTICATE key needs for each use",
+          "run with --no-verify to skip the check on the token",
+          { cause: e },
+        );
+      }
+      if (e instanceof Pkcs11CallError && e.ckrName === "CKR_PIN_INCORRECT") {
+        throw new KeyportError(
+          "auth",
+          `token "${this.token.description.label}": wrong PIN for the key's own login (CKU_CONTEXT_SPECIFIC)`,
+          "keyport does not retry; the token counts failed tries",
+          { cause: e },
+        );
+      }
+      throw e;
+    } finally {
+      pin.fill(0);
+    }
   }
 
   random(length: number): Buffer {
@@ -223,11 +281,42 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
       return { mechanism, parameter: params.iv };
     case "oaep-sha256":
       return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
+    case "oaep-sha1":
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0,
+          hashAlg: ckValue("CKM_SHA_1") ?? 0,
+          mgf: ckValue("CKG_MGF1_SHA1") ?? 0,
+          source: CK.CKZ_DATA_SPECIFIED,
+        } as pkcs11js.RsaOAEP,
+      };
+    case "pss-sha256": // salt as long as the hash, as RFC 8017 recommends and OpenSSL verifies by default
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_RSA_PSS") ?? 0,
+          hashAlg: CK.CKM_SHA256,
+          mgf: CK.CKG_MGF1_SHA256,
+          saltLen: 32,
+        } as pkcs11js.RsaPSS,
+      };
   }
 }
 
+/** Read once per token per run: the inventory, the wrap plan and the challenge share it. */
+const mechanismCache = new WeakMap<Token, MechanismDescription[]>();
+
 /** The token's mechanisms with the flags keyport cares about. */
 export function listMechanisms(token: Token): MechanismDescription[] {
+  const cached = mechanismCache.get(token);
+  if (cached) return cached;
+  const list = readMechanisms(token);
+  mechanismCache.set(token, list);
+  return list;
+}
+
+function readMechanisms(token: Token): MechanismDescription[] {
   const lib = token.module.lib;
   const slot = token.slot;
   const list = call("C_GetMechanismList", () => lib.C_GetMechanismList(slot));
@@ -308,6 +397,8 @@ export async function withSession<T>(token: Token, opts: SessionOptions, fn: (s:
   const flags = CK.CKF_SERIAL_SESSION | (opts.write ? CK.CKF_RW_SESSION : 0);
   const handle = call("C_OpenSession", () => lib.C_OpenSession(token.slot, flags));
   const session = new Session(token, handle);
+  const loginOpts = opts.login;
+  session.pinSource = loginOpts ? () => loginOpts.pin(token.description) : null;
   try {
     if (opts.login) await login(session, opts.login);
     return await fn(session);

@@ -9,6 +9,7 @@ import { certificateTemplate } from "../pkcs11/cert-template.js";
 import { KeyportError } from "../util/errors.js";
 import {
   CURVES,
+  listMechanisms,
   publicKeyFromAttributes,
   templatesFromPrivateKey,
   valueOf,
@@ -94,6 +95,20 @@ function generate(s: Session, k: FixtureKey): { priv: ObjectRef; pub?: ObjectRef
   }
 }
 
+const GENERATION: Record<FixtureKey["type"], string> = {
+  rsa: "CKM_RSA_PKCS_KEY_PAIR_GEN",
+  ec: "CKM_EC_KEY_PAIR_GEN",
+  ed25519: "CKM_EC_EDWARDS_KEY_PAIR_GEN",
+  aes: "CKM_AES_KEY_GEN",
+};
+
+/** The generation mechanism a generated asymmetric fixture needs and the token lacks, if any. */
+function cannotGenerate(s: Session, k: FixtureKey): string | undefined {
+  if (k.origin === "imported" || k.type === "aes") return undefined;
+  const mech = GENERATION[k.type];
+  return listMechanisms(s.token).some((m) => m.name === mech) ? undefined : mech;
+}
+
 /** Did the token keep the attributes the fixture asked for? If not, its declaration is wrong. */
 function deviation(s: Session, ref: ObjectRef, k: FixtureKey): string | undefined {
   const a = s.readAttributes(ref, ["extractable", "sensitive", "wrapWithTrusted"]);
@@ -140,7 +155,19 @@ export async function provision(
       log(`  skipped ${k.label}: ${reason}`);
       continue;
     }
-    const made = generate(s, k);
+    let made: { priv: ObjectRef; pub?: ObjectRef };
+    // a token that cannot generate this key type (opencryptoki 3.8: no CKM_EC_KEY_PAIR_GEN) gets it by import
+    const substitute = cannotGenerate(s, k);
+    try {
+      made = generate(s, substitute ? { ...k, origin: "imported" } : k);
+    } catch (e) {
+      if (!substitute) throw e;
+      const cause = e instanceof Error ? e.message : String(e);
+      const why = `the token has no ${substitute} and refused the key by C_CreateObject (${cause})`;
+      out.push({ ...k, status: "skipped", reason: why });
+      log(`  skipped ${k.label}: ${why}`);
+      continue;
+    }
     const off = deviation(s, made.priv, k);
     if (off) {
       throw new KeyportError(
@@ -157,8 +184,10 @@ export async function provision(
         caStored = true;
       }
     }
-    out.push({ ...k, status: "provisioned" });
-    log(`  made ${k.label} (${k.type}${k.bits ? ` ${k.bits}` : ""}${k.curve ? ` ${k.curve}` : ""}) → expect ${k.expect.verdict}`);
+    const note = substitute ? { origin: "imported" as const, reason: `imported: the token has no ${substitute}` } : {};
+    out.push({ ...k, ...note, status: "provisioned" });
+    const what = `${k.type}${k.bits ? ` ${k.bits}` : ""}${k.curve ? ` ${k.curve}` : ""}`;
+    log(`  ${substitute ? "imported" : "made"} ${k.label} (${what}) → expect ${k.expect.verdict}`);
   }
   return { keys: out, capabilities: [...token.capabilities], caPem: ca.cert.toString("pem") };
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join, resolve } from "node:path";
 import { initToken, listTokens, openModule, resolveModules, withSession, type ModuleRef, type Token } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
+import { releaseSoftToken, resetSoftToken } from "./opencryptoki.js";
 import { provision, type ProvisionedKey } from "./provision.js";
 import type { Capability, TestbedKind, TestbedSpec } from "./spec.js";
 
@@ -68,6 +69,13 @@ export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: Testb
       process.env.SOFTHSM2_CONF = softhsmConf;
       ref = firstModule("softhsm2", "/usr/lib/softhsm/libsofthsm2.so");
       token = initToken(openModule(ref), spec.token.label, Buffer.from(spec.token.soPin), Buffer.from(spec.token.userPin));
+    } else if (kind === "opencryptoki") {
+      // one global soft token: reset it (DIR holds only the PIN file, the CA and the state)
+      const ock = resetSoftToken(spec, dir, log);
+      ref = ock.module;
+      const t = listTokens(openModule(ref)).find((x) => x.description.slotId === ock.slot);
+      if (!t) throw new KeyportError("not-found", `opencryptoki shows no token in slot ${ock.slot}`, "start pkcsslotd");
+      token = t;
     } else {
       // NSS keeps its token in a database that certutil creates; its password is the user PIN.
       const r = spawnSync("certutil", ["-N", "-d", `sql:${dir}`, "-f", pinFile], { encoding: "utf8" });
@@ -127,6 +135,7 @@ export function readState(dirArg: string): TestbedState {
 }
 
 export function destroyTestbed(dirArg: string): void {
-  readState(dirArg); // refuse to delete a directory that is not a testbed
+  const state = readState(dirArg); // refuse to delete a directory that is not a testbed
+  if (state.kind === "opencryptoki") releaseSoftToken(state.dir);
   rmSync(resolve(dirArg), { recursive: true, force: true });
 }

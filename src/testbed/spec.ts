@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { KeyportError } from "../util/errors.js";
 
 export type FixtureKeyType = "rsa" | "ec" | "ed25519" | "aes";
-export type TestbedKind = "softhsm" | "nss";
-export const TESTBED_KINDS: readonly TestbedKind[] = ["softhsm", "nss"];
+export type TestbedKind = "softhsm" | "nss" | "opencryptoki";
+export const TESTBED_KINDS: readonly TestbedKind[] = ["softhsm", "nss", "opencryptoki"];
 /** What a token kind can do; the meaning of each is the probe in native-tests/capabilities.test.ts. */
 export const CAPABILITIES = [
   "ed25519",

@@ -16,7 +16,7 @@ const init: CommandModule<GlobalArgs, InitArgs> = {
     (y as Argv<GlobalArgs>)
       .option("dir", { type: "string", demandOption: true, describe: "directory for the configuration and token (must be new or empty)" })
       .option("spec", { type: "string", describe: "JSON key spec (default: softhsm/fixtures.json)" })
-      .option("kind", { choices: ["softhsm", "nss"] as const, default: "softhsm" as TestbedKind, describe: "token implementation" }) as unknown as Argv<InitArgs>,
+      .option("kind", { choices: ["softhsm", "nss", "opencryptoki"] as const, default: "softhsm" as TestbedKind, describe: "token implementation" }) as unknown as Argv<InitArgs>,
   handler: async (a) => {
     const spec = loadSpec(a.spec);
     const state = await initTestbed(a.dir, spec, a.kind, (l) => warnLine(l));
