@@ -19,6 +19,7 @@ import { bmpString, octetString } from "./der.js";
 import { makeMacData, prepareMac } from "./mac.js";
 import { OID } from "./oids.js";
 import { encryptPbes2, encryptPkcs12TripleDes } from "./pbe.js";
+import { pkcs8Der } from "./pkcs8.js";
 
 export type Profile = "modern" | "legacy";
 
@@ -103,7 +104,8 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
 
   let keyJob: Promise<ContentInfo> | null = null;
   if (o.privateKey) {
-    const pkcs8 = o.privateKey.export({ type: "pkcs8", format: "der" });
+    // EC keys with their curve and public point inside: GnuTLS refuses them without (pkcs8.ts)
+    const pkcs8 = pkcs8Der(o.privateKey);
     keyJob = encrypt(o.profile, pkcs8, o.password, iterations)
       .then(({ algorithm, data }) => {
         const shrouded = new EncryptedPrivateKeyInfo({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(data) });
