@@ -13,7 +13,9 @@ let loader: string;
 
 beforeAll(() => {
   loader = join(tempDir("keyport-gnutls-"), "gnutls-p12");
-  const cc = run("cc", ["-o", loader, join(ROOT, "native-tests/support/gnutls-p12.c"), "-lgnutls"], { PATH: process.env.PATH });
+  const cc = run("cc", ["-o", loader, join(ROOT, "native-tests/support/gnutls-p12.c"), "-lgnutls"], {
+    PATH: process.env.PATH,
+  });
   expect(cc.status, cc.stderr).toBe(0);
 });
 
@@ -41,12 +43,19 @@ describe.each(TOKEN_KINDS)("GnuTLS loads keys exported from %s", (kind) => {
       const file = join(tb.dir, `${label}-${profile}-${extra.length}.p12`);
       const env = { ...tb.env, KP_PW: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
       const iterations = profile === "modern" ? ["--iterations", "2048"] : [];
-      const e = keyport(["export", `pkcs11:object=${label};type=private`, "--out", file, "--profile", profile, ...iterations, ...extra], env);
+      const e = keyport(
+        ["export", `pkcs11:object=${label};type=private`, "--out", file, "--profile", profile, ...iterations, ...extra],
+        env,
+      );
       expect(e.status, e.stderr).toBe(0);
       // a key-only file: GnuTLS is asked for the key alone (it refuses such a file when asked for a chain)
       const keyOnly = expected.endsWith("certificates: 0") ? ["--key-only"] : [];
       const r = run(loader, [...keyOnly, file], { PATH: process.env.PATH, P12_PASSWORD: PASSWORD });
-      expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({ status: 0, stdout: expected, stderr: "" });
+      expect({ status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() }).toEqual({
+        status: 0,
+        stdout: expected,
+        stderr: "",
+      });
     });
   });
 });

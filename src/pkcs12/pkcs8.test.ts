@@ -46,7 +46,10 @@ function withoutPublicKey(full: KeyObject): KeyObject {
   const algorithm = spki.subarray(readHeader(spki, 0, spki.length)!.header);
   const algLen = readHeader(algorithm, 0, algorithm.length)!;
   const ecpk = tlv(0x30, Buffer.concat([Buffer.from([2, 1, 1]), tlv(0x04, d)]));
-  const der = tlv(0x30, Buffer.concat([Buffer.from([2, 1, 0]), algorithm.subarray(0, algLen.header + algLen.length), tlv(0x04, ecpk)]));
+  const der = tlv(
+    0x30,
+    Buffer.concat([Buffer.from([2, 1, 0]), algorithm.subarray(0, algLen.header + algLen.length), tlv(0x04, ecpk)]),
+  );
   return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
 }
 
@@ -85,7 +88,14 @@ describe.each(["P-256", "P-384", "P-521"])("EC %s", (curve) => {
   });
 
   it.each(["modern", "legacy"] as Profile[])("the %s file's key bag holds the full ECPrivateKey", async (profile) => {
-    const p12 = await writePkcs12({ privateKey: bare, certificates: [], localKeyId: Buffer.from([1]), password: PW, profile, iterations: profile === "modern" ? 1000 : undefined });
+    const p12 = await writePkcs12({
+      privateKey: bare,
+      certificates: [],
+      localKeyId: Buffer.from([1]),
+      password: PW,
+      profile,
+      iterations: profile === "modern" ? 1000 : undefined,
+    });
     expect(ecPrivateKeyOf(await keyBagPkcs8(p12))).toEqual(fullEcPrivateKey(full));
   });
 });
