@@ -1,16 +1,36 @@
 /**
  * Restoring a PKCS#12 onto a token (SPEC §3 `import`): private key, public key, certificate
- * and chain under one CKA_ID, all or nothing. With --replace the old objects go only after
- * the new ones exist, so a failure never leaves the token with neither.
+ * and chain under one CKA_ID, all or nothing. The ID is the one the backup recorded (keyport's
+ * export writes the token's CKA_ID as localKeyId). A keyport placeholder certificate is not
+ * written, and certificates that do not chain to the key's certificate are left out. With
+ * --replace the new objects are made first; the old ones — only those proven to be this key
+ * pair's — go once all new ones exist. An abort (a signal) before that point removes what was made.
  */
 import { createCipheriv, createHash, createPublicKey, randomBytes, type JsonWebKey, type KeyObject } from "node:crypto";
-import { groupObjects, parseCertificate, readTokenObjects } from "../inventory/index.js";
+import {
+  groupPublicKey,
+  keyInfo,
+  parseCertificate,
+  type CertificateInfo,
+  type KeyInfo,
+  type TokenInventory,
+} from "../inventory/index.js";
 import { certificateKeyUsage } from "../inventory/key-usage.js";
 // not in the adapter's index: it loads the ASN.1 library, which the audit path does without
 import { certificateTemplate } from "../pkcs11/cert-template.js";
-import { isCkr, templatesFromPrivateKey, valueOf, type AttrTemplate, type ObjectRef, type Session } from "../pkcs11/index.js";
+import {
+  isCkr,
+  templatesFromPrivateKey,
+  valueOf,
+  type AttrTemplate,
+  type ObjectRef,
+  type Session,
+} from "../pkcs11/index.js";
 import type { Pkcs12Contents } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
+import { buildChain } from "./chain.js";
+import { challenge, sameKey } from "./challenge.js";
+import { isPlaceholderCertificate } from "./placeholder-mark.js";
 
 export interface ImportOptions {
   id?: string; // hex
@@ -18,10 +38,19 @@ export interface ImportOptions {
   extractable: boolean;
   replace: boolean;
   warn: (line: string) => void;
+  /** Aborting (the CLI does on SIGINT/SIGTERM/SIGHUP) removes what the import made, until it is complete. */
+  signal?: AbortSignal;
+}
+
+/** Injected by tests only: called after each object the import creates, with the count so far. */
+export interface ImportHooks {
+  afterCreate?: (created: number) => void | Promise<void>;
 }
 
 export interface ImportResult {
   id: string;
+  /** where the CKA_ID came from: --id, the file's localKeyId, or the SHA-1 of the public key */
+  idSource: "option" | "file" | "public-key";
   label: string;
   keyType: string;
   objects: string[];
@@ -30,27 +59,116 @@ export interface ImportResult {
   method: "create" | "unwrap";
   replaced: number;
   chain: number;
+  /** the file's certificate was a keyport placeholder: not written, the key is a pending key pair again */
+  placeholder: boolean;
+  /** certificates in the file that are neither the key's nor in its chain: not imported */
+  notImported: number;
+}
+
+/** The import was aborted (a signal) before it was complete; what it made was removed. */
+export class ImportInterrupted extends Error {
+  override readonly name = "ImportInterrupted";
+  constructor(
+    readonly reason: string,
+    readonly removed: number,
+    readonly notRemoved: number,
+  ) {
+    super(`import interrupted (${reason})`);
+  }
 }
 
 /** CKA_ID as common tools derive it: SHA-1 of the RSA modulus or of the raw EC/Ed25519 public point. */
 export function defaultId(key: KeyObject): Buffer {
   const jwk = createPublicKey(key).export({ format: "jwk" }) as JsonWebKey;
   const b = (s?: string) => Buffer.from(s ?? "", "base64url");
-  const material = jwk.kty === "RSA" ? b(jwk.n) : jwk.kty === "EC" ? Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]) : b(jwk.x);
+  const material =
+    jwk.kty === "RSA" ? b(jwk.n) : jwk.kty === "EC" ? Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]) : b(jwk.x);
   return createHash("sha1").update(material).digest();
+}
+
+export interface ImportPlan {
+  key: Pkcs12Contents["keys"][number];
+  id: Buffer;
+  idSource: ImportResult["idSource"];
+  label: string;
+  /** the key's certificate as it goes onto the token; null when there is none or it is a placeholder */
+  certificate: { der: Buffer; info: CertificateInfo } | null;
+  placeholder: boolean;
+  chain: CertificateInfo[];
+  notImported: number;
+}
+
+/** What an import of this file would write: decided from the file alone, before the token is touched. */
+export function planImport(contents: Pkcs12Contents, o: { id?: string; label?: string }): ImportPlan {
+  if (contents.keys.length === 0) throw new KeyportError("usage", "the PKCS#12 file holds no private key to import");
+  if (contents.keys.length > 1)
+    throw new KeyportError(
+      "usage",
+      `the PKCS#12 file holds ${contents.keys.length} private keys; keyport imports one key per file`,
+    );
+  const key = contents.keys[0]!;
+  const spki = createPublicKey(key.privateKey).export({ type: "spki", format: "der" });
+  const parsed = contents.certificates.map((c) => ({ c, info: parseCertificate(c.der) }));
+  // the key's own certificate: same public key, the one sharing the key's localKeyId first
+  const own = parsed.filter((x) => x.info?.spki.equals(spki));
+  const leaf = own.find((x) => key.localKeyId && x.c.localKeyId?.equals(key.localKeyId)) ?? own[0];
+  const placeholder = leaf !== undefined && isPlaceholderCertificate(leaf.c.der, spki);
+  const pool = parsed.filter((x) => x !== leaf && x.info).map((x) => x.info!);
+  const chain = leaf?.info && !placeholder ? buildChain(leaf.info, pool) : [];
+
+  let id: Buffer;
+  let idSource: ImportResult["idSource"];
+  if (o.id !== undefined) {
+    id = Buffer.from(o.id, "hex");
+    // never an empty ID: it would name every object that has none
+    if (id.length === 0 || id.toString("hex") !== o.id.toLowerCase())
+      throw new KeyportError("usage", `bad --id "${o.id}": expected hex bytes`);
+    idSource = "option";
+  } else if (key.localKeyId && key.localKeyId.length > 0) {
+    id = Buffer.from(key.localKeyId);
+    idSource = "file";
+  } else {
+    id = defaultId(key.privateKey);
+    idSource = "public-key";
+  }
+  return {
+    key,
+    id,
+    idSource,
+    label: o.label ?? key.friendlyName ?? leaf?.c.friendlyName ?? "imported key",
+    certificate: leaf?.info && !placeholder ? { der: leaf.c.der, info: leaf.info } : null,
+    placeholder,
+    chain,
+    notImported: parsed.length - (leaf ? 1 : 0) - chain.length,
+  };
 }
 
 function usage(key: KeyObject, certKeyUsage: string[]): { priv: AttrTemplate; pub: AttrTemplate } {
   const rsa = key.asymmetricKeyType === "rsa";
-  const canSign = certKeyUsage.length === 0 || certKeyUsage.some((u) => u === "digitalSignature" || u === "nonRepudiation" || u === "keyCertSign");
-  const canDecrypt = rsa && (certKeyUsage.length === 0 || certKeyUsage.some((u) => u === "keyEncipherment" || u === "dataEncipherment"));
+  const canSign =
+    certKeyUsage.length === 0 ||
+    certKeyUsage.some((u) => u === "digitalSignature" || u === "nonRepudiation" || u === "keyCertSign");
+  const canDecrypt =
+    rsa && (certKeyUsage.length === 0 || certKeyUsage.some((u) => u === "keyEncipherment" || u === "dataEncipherment"));
   return { priv: { sign: canSign, decrypt: canDecrypt }, pub: { verify: canSign, encrypt: canDecrypt } };
 }
 
 /** Unwrap by a session key where the token refuses to create a sensitive key by value. */
 function unwrapOnto(s: Session, key: KeyObject, template: AttrTemplate): ObjectRef {
   const kekValue = randomBytes(32);
-  const kek = s.createObject({ class: "secret-key", keyType: "aes", token: false, private: true, value: kekValue, unwrap: true, wrap: false, encrypt: false, decrypt: false, sensitive: true, extractable: false });
+  const kek = s.createObject({
+    class: "secret-key",
+    keyType: "aes",
+    token: false,
+    private: true,
+    value: kekValue,
+    unwrap: true,
+    wrap: false,
+    encrypt: false,
+    decrypt: false,
+    sensitive: true,
+    extractable: false,
+  });
   const pkcs8 = key.export({ type: "pkcs8", format: "der" });
   let wrapped: Buffer | undefined;
   try {
@@ -70,104 +188,247 @@ function unwrapOnto(s: Session, key: KeyObject, template: AttrTemplate): ObjectR
   }
 }
 
-export function importBackup(s: Session, contents: Pkcs12Contents, o: ImportOptions): ImportResult {
-  if (contents.keys.length === 0) throw new KeyportError("usage", "the PKCS#12 file holds no private key to import");
-  if (contents.keys.length > 1) throw new KeyportError("usage", `the PKCS#12 file holds ${contents.keys.length} private keys; keyport imports one key per file`);
-  const k = contents.keys[0]!;
-  const pub = createPublicKey(k.privateKey);
-  const spki = pub.export({ type: "spki", format: "der" });
-  // the key's own certificate: same public key; the others are its chain
-  const certs = contents.certificates.map((c) => ({ c, info: parseCertificate(c.der) }));
-  const leaf = certs.find((x) => x.info && x.info.spki.equals(spki));
-  const chain = certs.filter((x) => x !== leaf && x.info);
-  const id = o.id !== undefined ? Buffer.from(o.id, "hex") : defaultId(k.privateKey);
-  const label = o.label ?? k.friendlyName ?? leaf?.c.friendlyName ?? "imported key";
+interface TokenPart {
+  ref: ObjectRef;
+  uri: string;
+  id: string;
+}
+const toPart = (k: { object: { ref: ObjectRef }; uri: string; id: string }): TokenPart => ({
+  ref: k.object.ref,
+  uri: k.uri,
+  id: k.id,
+});
+
+/**
+ * The token's objects that are this key pair's, proven by the key itself: a public key or
+ * certificate holding the same public key; a private key whose own attributes give the same
+ * public key or, where they give none (EC keys on SoftHSM), that passes a sign/decrypt challenge
+ * with the file's key. `unproven`: private keys the inventory paired with this key (or under its
+ * CKA_ID) that could not be proven — never destroyed.
+ */
+async function sameKeyPairParts(
+  s: Session,
+  inv: TokenInventory,
+  file: KeyObject,
+  id: string,
+): Promise<{ proven: TokenPart[]; unproven: TokenPart[] }> {
+  const filePublic = createPublicKey(file);
+  const proven: TokenPart[] = [];
+  const unproven: TokenPart[] = [];
+  const sameSpki = (spki: Buffer) => {
+    try {
+      return sameKey(createPublicKey({ key: spki, format: "der", type: "spki" }), filePublic);
+    } catch {
+      return false;
+    }
+  };
+  for (const c of [...inv.groups.map((g) => g.certificate), ...inv.certificates]) {
+    if (c?.info && sameSpki(c.info.spki)) proven.push(toPart(c));
+  }
+  for (const g of inv.groups) {
+    if (g.publicKey?.publicKey && sameKey(g.publicKey.publicKey, filePublic)) proven.push(toPart(g.publicKey));
+    const priv = g.privateKey;
+    if (!priv) continue;
+    // its own attributes only: the inventory may have filled in its partner's key
+    const own: KeyInfo = keyInfo(priv.object, s.token.description, "private");
+    if (own.publicKey) {
+      if (sameKey(own.publicKey, filePublic)) proven.push(toPart(priv));
+      continue;
+    }
+    const hinted =
+      (id !== "" && priv.id === id) || (groupPublicKey(g) !== null && sameKey(groupPublicKey(g)!, filePublic));
+    if (!hinted) continue;
+    let ok = false;
+    try {
+      ok = (await challenge(s, priv, file, filePublic)).tokenToFile;
+    } catch {
+      ok = false;
+    }
+    (ok ? proven : unproven).push(toPart(priv));
+  }
+  return { proven, unproven };
+}
+
+export async function importBackup(
+  s: Session,
+  inv: TokenInventory,
+  contents: Pkcs12Contents,
+  o: ImportOptions,
+  hooks: ImportHooks = {},
+): Promise<ImportResult> {
+  const plan = planImport(contents, o);
+  const k = plan.key;
+  const idHex = plan.id.toString("hex");
+  const { proven, unproven } = await sameKeyPairParts(s, inv, k.privateKey, idHex);
+  const isProven = (p: TokenPart) => proven.some((x) => x.ref.key === p.ref.key);
 
   // what this import would collide with: objects under the same CKA_ID, and the same key under another ID
-  const byId = s.findObjects({ id }).filter((ref) => {
-    const cls = valueOf(s.readAttributes(ref, ["class"]), "class");
-    return cls === "private" || cls === "public" || cls === "cert";
-  });
-  if (byId.length > 0 && !o.replace) {
-    throw new KeyportError("usage", `the token already holds ${byId.length} object(s) with CKA_ID ${id.toString("hex")}`, "give another --id, or --replace to replace them");
-  }
-  const spkiHex = spki.toString("hex");
-  const sameKey = groupObjects(readTokenObjects(s, { data: false }), s.token.description).groups.find(
-    (g) => g.privateKey?.publicKey && g.privateKey.publicKey.export({ type: "spki", format: "der" }).toString("hex") === spkiHex,
+  const parts = [...inv.groups.flatMap((g) => [g.privateKey, g.publicKey, g.certificate]), ...inv.certificates].filter(
+    (x) => x !== undefined,
   );
-  if (sameKey && !o.replace) {
-    throw new KeyportError("usage", `the token already holds this key as ${sameKey.privateKey!.uri}`, "use --replace to replace it");
+  const byId = parts.filter((x) => x.id === idHex);
+  const foreign = [...byId.map(toPart), ...unproven].filter(
+    (p, i, all) => !isProven(p) && all.findIndex((q) => q.ref.key === p.ref.key) === i,
+  );
+  if (foreign.length > 0) {
+    // another key pair's objects (or ones not proven to be this key's): never replaced
+    throw new KeyportError(
+      "usage",
+      `the token already holds ${foreign.length} object(s) under CKA_ID ${idHex} or paired with this key ` +
+        `that are not proven to be this key pair's: ${foreign.map((p) => p.uri).join(", ")}`,
+      "give another --id; --replace replaces only objects of the same key pair",
+    );
   }
-  const existing = [...byId];
-  for (const part of [sameKey?.privateKey, sameKey?.publicKey, sameKey?.certificate]) {
-    if (part && !existing.some((r) => r.key === part.object.ref.key)) existing.push(part.object.ref);
+  if (proven.length > 0 && !o.replace) {
+    throw new KeyportError(
+      "usage",
+      `the token already holds this key pair (${proven.map((p) => p.uri).join(", ")})`,
+      "use --replace to replace it",
+    );
   }
+  const existing = o.replace ? proven : [];
+  const before = new Set(parts.map((p) => p.object.ref.key));
 
   const created: ObjectRef[] = [];
-  const t = templatesFromPrivateKey(k.privateKey);
-  const use = usage(k.privateKey, leaf ? certificateKeyUsage(leaf.c.der) : []);
-  let method: ImportResult["method"] = "create";
-  // Test hook: KEYPORT_FAULT_AFTER_OBJECTS=N fails the import after N created objects, so the
-  // native tests can prove the roll-back on a real token. Never set in normal use.
-  const faultAfter = Number(process.env.KEYPORT_FAULT_AFTER_OBJECTS ?? NaN);
-  const track = (ref: ObjectRef) => {
-    created.push(ref);
-    if (created.length === faultAfter) throw new KeyportError("internal", `injected fault after ${faultAfter} object(s) (KEYPORT_FAULT_AFTER_OBJECTS)`);
+  const returned = new Set<string>();
+  const aborted = () => new ImportInterrupted(String(o.signal?.reason ?? "aborted"), 0, 0);
+  const untilAbort = <T>(p: Promise<T>): Promise<T> => {
+    const signal = o.signal;
+    if (!signal) return p;
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(aborted());
+        signal.addEventListener("abort", () => reject(aborted()), { once: true });
+      }),
+    ]);
   };
+  /** After each object: the test hook, then a turn of the event loop so a pending signal is seen. */
+  const track = async (ref: ObjectRef) => {
+    // a token that hands back an object it already had (NSS softokn) has made nothing new
+    returned.add(ref.key);
+    if (!before.has(ref.key)) created.push(ref);
+    if (hooks.afterCreate) await untilAbort(Promise.resolve().then(() => hooks.afterCreate!(created.length)));
+    await new Promise((resolve) => setImmediate(resolve));
+    if (o.signal?.aborted) throw aborted();
+  };
+  const t = templatesFromPrivateKey(k.privateKey);
+  const use = usage(k.privateKey, plan.certificate ? certificateKeyUsage(plan.certificate.der) : []);
+  let method: ImportResult["method"] = "create";
+  let finalId = plan.id;
+  let chainCount = 0;
   try {
-    const privTemplate: AttrTemplate = { ...t.privateKey, ...use.priv, token: true, private: true, label, id, sensitive: true, extractable: o.extractable };
+    if (o.signal?.aborted) throw aborted();
+    const privTemplate: AttrTemplate = {
+      ...t.privateKey,
+      ...use.priv,
+      token: true,
+      private: true,
+      label: plan.label,
+      id: plan.id,
+      sensitive: true,
+      extractable: o.extractable,
+    };
+    let privRef: ObjectRef;
     try {
-      track(s.createObject(privTemplate));
+      privRef = s.createObject(privTemplate);
     } catch (e) {
       if (!isCkr(e, "CKR_TEMPLATE_INCONSISTENT", "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_ATTRIBUTE_READ_ONLY")) throw e;
       const { privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value, ...shape } = privTemplate;
       void [privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value];
-      track(unwrapOnto(s, k.privateKey, shape));
+      privRef = unwrapOnto(s, k.privateKey, shape);
       method = "unwrap";
     }
+    await track(privRef);
     // Some tokens (NSS softokn) give a stored private key a CKA_ID of their own: the other
     // objects follow it, so the three still pair by ID.
-    const tokenId = valueOf(s.readAttributes(created[0]!, ["id"]), "id");
-    let finalId = id;
-    if (tokenId && tokenId.length > 0 && !tokenId.equals(id)) {
+    const tokenId = valueOf(s.readAttributes(privRef, ["id"]), "id");
+    if (tokenId && tokenId.length > 0 && !tokenId.equals(plan.id)) {
       finalId = Buffer.from(tokenId);
-      o.warn(`keyport: note: the token gave the private key its own CKA_ID ${finalId.toString("hex")} (asked for ${id.toString("hex")}); the public key and certificate use it too`);
+      o.warn(
+        `keyport: note: the token gave the private key its own CKA_ID ${finalId.toString("hex")} ` +
+          `(asked for ${idHex}); the public key and certificate use it too`,
+      );
     }
-    track(s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label, id: finalId }));
-    if (leaf) track(s.createObject(certificateTemplate(leaf.c.der, label, finalId)));
-    let chainCount = 0;
-    for (const c of chain) {
+    await track(
+      s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label: plan.label, id: finalId }),
+    );
+    if (plan.certificate) {
+      const certDer = plan.certificate.der;
+      try {
+        await track(s.createObject(certificateTemplate(certDer, plan.label, finalId)));
+      } catch (e) {
+        // NSS softokn refuses a second copy of a certificate: under --replace the identical one
+        // already there (proven this key pair's) stays, and is not destroyed afterwards
+        const same = s
+          .findObjects({ class: "cert", value: certDer })
+          .find((r) => existing.some((p) => p.ref.key === r.key));
+        if (e instanceof ImportInterrupted || !same) throw e;
+        returned.add(same.key);
+      }
+    }
+    for (const c of plan.chain) {
       // a CA certificate already on the token is not duplicated
-      if (s.findObjects({ class: "cert", value: c.c.der }).length > 0) continue;
-      track(s.createObject(certificateTemplate(c.c.der, c.c.friendlyName ?? c.info?.subject ?? "CA certificate", undefined)));
+      if (s.findObjects({ class: "cert", value: c.der }).length > 0) continue;
+      await track(s.createObject(certificateTemplate(c.der, c.subject || "CA certificate", undefined)));
       chainCount++;
     }
-    // NSS softokn gives a key stored under an existing CKA_ID the old object's handle: that
-    // handle now holds the new key and must not be destroyed.
-    const reused = new Set(created.map((r) => r.key));
-    for (const ref of existing) if (!reused.has(ref.key)) s.destroyObject(ref);
-    return {
-      id: finalId.toString("hex"),
-      label,
-      keyType: k.privateKey.asymmetricKeyType ?? "unknown",
-      objects: ["private key", "public key", ...(leaf ? ["certificate"] : []), ...(chainCount ? [`${chainCount} chain certificate(s)`] : [])],
-      sensitive: true,
-      extractable: o.extractable,
-      method,
-      replaced: existing.length,
-      chain: chainCount,
-    };
   } catch (e) {
     // all or nothing: take back every object this import made
-    for (const ref of created.reverse()) {
+    let notRemoved = 0;
+    for (const ref of [...created].reverse()) {
       try {
         s.destroyObject(ref);
       } catch {
-        o.warn("keyport: warning: could not remove an object this import created; check the token with keyport list");
+        notRemoved++;
       }
     }
+    if (notRemoved > 0)
+      o.warn(
+        `keyport: warning: ${notRemoved} object(s) this import created could not be removed; ` +
+          "check the token with keyport list",
+      );
+    if (e instanceof ImportInterrupted) throw new ImportInterrupted(e.reason, created.length - notRemoved, notRemoved);
     throw e;
   } finally {
     for (const b of t.secrets) b.fill(0);
   }
+
+  // Every new object exists: only now do the old ones go (a signal no longer undoes anything).
+  // NSS softokn hands back the old object for the same key: that handle holds the new one.
+  const old = existing.filter((p) => !returned.has(p.ref.key));
+  let destroyed = 0;
+  for (const p of old) {
+    try {
+      s.destroyObject(p.ref);
+      destroyed++;
+    } catch (e) {
+      const left = old.slice(destroyed).map((x) => x.uri);
+      throw new KeyportError(
+        "not-found",
+        `the restored key is on the token (CKA_ID ${finalId.toString("hex")}), but an old object could not be ` +
+          `destroyed (${e instanceof Error ? e.message : String(e)}): ${left.length} old object(s) remain: ${left.join(", ")}`,
+        "check the token with keyport list and remove them by hand if they should go",
+      );
+    }
+  }
+  return {
+    id: finalId.toString("hex"),
+    idSource: plan.idSource,
+    label: plan.label,
+    keyType: k.privateKey.asymmetricKeyType ?? "unknown",
+    objects: [
+      "private key",
+      "public key",
+      ...(plan.certificate ? ["certificate"] : []),
+      ...(chainCount ? [`${chainCount} chain certificate(s)`] : []),
+    ],
+    sensitive: true,
+    extractable: o.extractable,
+    method,
+    replaced: destroyed,
+    chain: chainCount,
+    placeholder: plan.placeholder,
+    notImported: plan.notImported,
+  };
 }

@@ -19,6 +19,7 @@ import { bmpString, octetString } from "./der.js";
 import { makeMacData, prepareMac } from "./mac.js";
 import { OID } from "./oids.js";
 import { encryptPbes2, encryptPkcs12TripleDes } from "./pbe.js";
+import { pkcs8Der } from "./pkcs8.js";
 
 export type Profile = "modern" | "legacy";
 
@@ -61,7 +62,9 @@ function attributes(friendlyName: string | undefined, localKeyId: Buffer | undef
 }
 
 async function encrypt(profile: Profile, plain: Buffer, password: Buffer, iterations: number) {
-  return profile === "modern" ? encryptPbes2(plain, password, iterations) : encryptPkcs12TripleDes(plain, password, iterations);
+  return profile === "modern"
+    ? encryptPbes2(plain, password, iterations)
+    : encryptPkcs12TripleDes(plain, password, iterations);
 }
 
 /** The most a writer may ask for: what keyport's own reader (and SPEC §3 import) accepts per derivation. */
@@ -69,10 +72,13 @@ const MAX_ITERATIONS = 10_000_000;
 
 export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
   const iterations = o.iterations ?? (o.profile === "legacy" ? LEGACY_ITERATIONS : DEFAULT_MODERN_ITERATIONS);
-  if (o.profile !== "modern" && o.profile !== "legacy") throw new KeyportError("usage", `unknown PKCS#12 profile ${String(o.profile)}`);
-  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS) throw new KeyportError("usage", `iterations must be a whole number from 1 to ${MAX_ITERATIONS}`);
+  if (o.profile !== "modern" && o.profile !== "legacy")
+    throw new KeyportError("usage", `unknown PKCS#12 profile ${String(o.profile)}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS)
+    throw new KeyportError("usage", `iterations must be a whole number from 1 to ${MAX_ITERATIONS}`);
   if (o.privateKey && o.privateKey.type !== "private") throw new RangeError("privateKey must be a private KeyObject");
-  if (!o.privateKey && o.certificates.length === 0) throw new KeyportError("usage", "nothing to write: no private key and no certificate");
+  if (!o.privateKey && o.certificates.length === 0)
+    throw new KeyportError("usage", "nothing to write: no private key and no certificate");
   // the key's certificate carries the key's attributes; a lone certificate only when asked for explicitly
   const keyCert = o.keyCertificateIndex ?? (o.privateKey && o.certificates.length > 0 ? 0 : -1);
   if (keyCert !== -1 && (!Number.isInteger(keyCert) || keyCert < 0 || keyCert >= o.certificates.length)) {
@@ -95,7 +101,11 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
     certsJob = encrypt(o.profile, plain, o.password, iterations).then(({ algorithm, data }) => {
       const encrypted = new CmsEncryptedData({
         version: 0,
-        encryptedContentInfo: new EncryptedContentInfo({ contentType: OID.data, contentEncryptionAlgorithm: algorithm, encryptedContent: new EncryptedContent({ value: new OctetString(data) }) }),
+        encryptedContentInfo: new EncryptedContentInfo({
+          contentType: OID.data,
+          contentEncryptionAlgorithm: algorithm,
+          encryptedContent: new EncryptedContent({ value: new OctetString(data) }),
+        }),
       });
       return new ContentInfo({ contentType: OID.encryptedData, content: AsnConvert.serialize(encrypted) });
     });
@@ -103,18 +113,31 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
 
   let keyJob: Promise<ContentInfo> | null = null;
   if (o.privateKey) {
-    const pkcs8 = o.privateKey.export({ type: "pkcs8", format: "der" });
+    // EC keys with their curve and public point inside: GnuTLS refuses them without (pkcs8.ts)
+    const pkcs8 = pkcs8Der(o.privateKey);
     keyJob = encrypt(o.profile, pkcs8, o.password, iterations)
       .then(({ algorithm, data }) => {
-        const shrouded = new EncryptedPrivateKeyInfo({ encryptionAlgorithm: algorithm, encryptedData: new OctetString(data) });
-        const bag = new SafeBag({ bagId: OID.pkcs8ShroudedKeyBag, bagValue: AsnConvert.serialize(shrouded), bagAttributes: attributes(o.friendlyName, o.localKeyId) });
+        const shrouded = new EncryptedPrivateKeyInfo({
+          encryptionAlgorithm: algorithm,
+          encryptedData: new OctetString(data),
+        });
+        const bag = new SafeBag({
+          bagId: OID.pkcs8ShroudedKeyBag,
+          bagValue: AsnConvert.serialize(shrouded),
+          bagAttributes: attributes(o.friendlyName, o.localKeyId),
+        });
         const contents = Buffer.from(AsnConvert.serialize(new SafeContents([bag])));
         return new ContentInfo({ contentType: OID.data, content: ab(octetString(contents)) });
       })
       .finally(() => pkcs8.fill(0));
   }
 
-  const mac = prepareMac(o.profile === "modern" ? "sha256" : "sha1", o.password, iterations, o.profile === "modern" ? 16 : 8);
+  const mac = prepareMac(
+    o.profile === "modern" ? "sha256" : "sha1",
+    o.password,
+    iterations,
+    o.profile === "modern" ? 16 : 8,
+  );
   let authSafe: ContentInfo[];
   try {
     authSafe = (await Promise.all([certsJob, keyJob])).filter((x): x is ContentInfo => x !== null);
@@ -123,6 +146,10 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
     throw e;
   }
   const safeDer = Buffer.from(AsnConvert.serialize(new AuthenticatedSafe(authSafe)));
-  const pfx = new PFX({ version: 3, authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }), macData: makeMacData(mac, safeDer) });
+  const pfx = new PFX({
+    version: 3,
+    authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }),
+    macData: makeMacData(mac, safeDer),
+  });
   return Buffer.from(AsnConvert.serialize(pfx));
 }

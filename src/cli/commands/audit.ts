@@ -1,9 +1,9 @@
 /** `keyport audit [SELECTOR]`: the exportability report (SPEC §3), with policy exit 6. */
-import { readFileSync } from "node:fs";
 import type { Argv, CommandModule } from "yargs";
 import { auditTokens, evaluatePolicy, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable } from "../../audit/index.js";
 import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
+import { readBounded } from "../../util/read-bounded.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
 
@@ -27,13 +27,8 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
     const failOnFlag = a.failOnFlag !== undefined ? parseFailOnFlag(a.failOnFlag) : [];
     let policy;
     if (a.policy !== undefined) {
-      let text: string;
-      try {
-        text = readFileSync(a.policy, "utf8");
-      } catch (e) {
-        throw new KeyportError("usage", `policy file ${a.policy}: cannot read it (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-      }
-      policy = loadPolicy(text, a.policy);
+      // measured before it is read: a huge file is refused, not loaded
+      policy = loadPolicy(readBounded(a.policy, "policy file").toString("utf8"), a.policy);
     }
     const selector = keySelector(a.selector, a.label, a.id);
     const tokens = selectedTokens(a, selector);

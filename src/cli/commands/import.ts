@@ -1,10 +1,17 @@
-/** `keyport import FILE`: restore a PKCS#12 onto the selected token (SPEC §3), all or nothing. */
+/**
+ * `keyport import FILE`: restore a PKCS#12 onto the selected token (SPEC §3), all or nothing.
+ * SIGINT, SIGTERM and SIGHUP while objects are being made undo them: keyport then exits
+ * 128 + the signal's number (130, 143, 129), as a shell reports a process the signal ended.
+ */
+import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { importBackup } from "../../backup/import.js";
+import { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "../../backup/import.js";
 import { readBackupFile } from "../../backup/verify-file.js";
 import { forEachInventory } from "../../inventory/index.js";
-import { readPkcs12 } from "../../pkcs12/index.js";
+import { closeAllModules } from "../../pkcs11/index.js";
+import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
+import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
@@ -18,47 +25,122 @@ interface ImportArgs extends GlobalArgs {
   passwordSource?: string;
 }
 
-export const importCommand: CommandModule<GlobalArgs, ImportArgs> = {
-  command: "import <file>",
-  describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
-  builder: (y) =>
-    passwordSourceOption(y as Argv<GlobalArgs>)
-      .positional("file", { type: "string", demandOption: true })
-      .option("id", { type: "string", describe: "CKA_ID for the objects (hex; default: SHA-1 of the public key)" })
-      .option("label", { type: "string", describe: "CKA_LABEL (default: the friendlyName)" })
-      .option("extractable", { type: "boolean", default: false, describe: "leave the private key extractable (default: CKA_EXTRACTABLE false, for good)" })
-      .option("replace", { type: "boolean", default: false, describe: "replace objects that already have this CKA_ID" })
-      .check((a) => {
-        if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, ""))) throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
-        return true;
-      }) as unknown as Argv<ImportArgs>,
-  handler: async (a) => {
-    // the file is read and decrypted before the token is touched: a bad file changes nothing
-    const der = readBackupFile(a.file);
-    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-    let contents;
-    try {
-      contents = await readPkcs12(der, password);
-    } finally {
-      password.fill(0);
-    }
-    const token = oneToken(a, undefined);
-    const [r] = await forEachInventory([token], { login: loginOptions(a), data: false, write: true }, async (_inv, s) =>
-      importBackup(s, contents, { id: a.id?.replace(/:/g, "").toLowerCase(), label: a.label, extractable: a.extractable, replace: a.replace, warn: warnLine }),
-    );
-    if (!r) return;
-    if (outputFormat(a) === "json") {
-      process.stdout.write(JSON.stringify({ token: token.description.label, ...r }, null, 2) + "\n");
-      return;
-    }
-    process.stdout.write(
-      [
-        `The import was successful: ${r.objects.join(", ")} on token "${token.description.label}"`,
-        `  label "${r.label}", CKA_ID ${r.id}, ${r.keyType} key${r.replaced ? `; replaced ${r.replaced} old object(s)` : ""}`,
-        r.extractable
-          ? "  private key: CKA_SENSITIVE true, CKA_EXTRACTABLE true (--extractable): it can be exported again"
-          : "  private key: CKA_SENSITIVE true, CKA_EXTRACTABLE false: it can never be exported from this token again (this cannot be undone)",
-      ].join("\n") + "\n",
-    );
-  },
-};
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function render(r: ImportResult, token: string): string {
+  const idFrom = { option: "--id", file: "the file's localKeyId", "public-key": "SHA-1 of the public key" }[r.idSource];
+  return [
+    // labels come from the file and the token: JSON quoting shows control characters escaped
+    `The import was successful: ${r.objects.join(", ")} on token ${JSON.stringify(token)}`,
+    `  label ${JSON.stringify(r.label)}, CKA_ID ${r.id} (from ${idFrom}), ${r.keyType} key` +
+      (r.replaced ? `; replaced ${r.replaced} old object(s) of the same key pair` : ""),
+    r.extractable
+      ? "  private key: CKA_SENSITIVE true, CKA_EXTRACTABLE true (--extractable): it can be exported again"
+      : "  private key: CKA_SENSITIVE true, CKA_EXTRACTABLE false: " +
+        "it can never be exported from this token again (this cannot be undone)",
+    ...(r.placeholder
+      ? [
+          "  the file's certificate is a keyport placeholder: not written; " +
+            "the key is a pending key pair again, ready for its real certificate",
+        ]
+      : []),
+    ...(r.notImported
+      ? [`  ${r.notImported} certificate(s) in the file do not chain to the key's certificate: not imported`]
+      : []),
+  ]
+    .map(escapeControl)
+    .join("\n");
+}
+
+/** The command, with hooks a test harness may inject (native-tests/support); none in normal use. */
+export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<GlobalArgs, ImportArgs> {
+  return {
+    command: "import <file>",
+    describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
+    builder: (y) =>
+      passwordSourceOption(y as Argv<GlobalArgs>)
+        .positional("file", { type: "string", demandOption: true })
+        .option("id", {
+          type: "string",
+          describe: "CKA_ID for the objects (hex; default: the file's localKeyId, else SHA-1 of the public key)",
+        })
+        .option("label", { type: "string", describe: "CKA_LABEL (default: the friendlyName)" })
+        .option("extractable", {
+          type: "boolean",
+          default: false,
+          describe: "leave the private key extractable (default: CKA_EXTRACTABLE false, for good)",
+        })
+        .option("replace", {
+          type: "boolean",
+          default: false,
+          describe: "replace the same key pair's objects on the token (proven by its public key)",
+        })
+        .epilog(
+          "Interrupted (SIGINT, SIGTERM, SIGHUP) before it is complete, import removes what it made " +
+            "and exits 128 + the signal number (130, 143, 129).",
+        )
+        .check((a) => {
+          if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
+            throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
+          return true;
+        }) as unknown as Argv<ImportArgs>,
+    handler: async (a) => {
+      // the file is read and decrypted before the token is touched: a bad file changes nothing
+      const der = readBackupFile(a.file);
+      const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
+      let contents: Pkcs12Contents;
+      try {
+        contents = await readPkcs12(der, password);
+      } finally {
+        password.fill(0);
+      }
+      const token = oneToken(a, undefined);
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);
+      for (const sig of SIGNALS) process.on(sig, onSignal);
+      let r: ImportResult | undefined;
+      try {
+        [r] = await forEachInventory([token], { login: loginOptions(a), data: false, write: true }, async (inv, s) =>
+          importBackup(
+            s,
+            inv,
+            contents,
+            {
+              id: a.id?.replace(/:/g, "").toLowerCase(),
+              label: a.label,
+              extractable: a.extractable,
+              replace: a.replace,
+              warn: warnLine,
+              signal: abort.signal,
+            },
+            hooks,
+          ),
+        );
+      } catch (e) {
+        if (!(e instanceof ImportInterrupted)) throw e;
+        const sig = e.reason as NodeJS.Signals;
+        const what = e.notRemoved
+          ? `${e.notRemoved} object(s) it created could not be removed; check the token`
+          : `the ${e.removed} object(s) it had created were removed; the token is as it was`;
+        warnLine(`keyport: import interrupted by ${sig}: ${what}`);
+        closeAllModules();
+        process.exit(128 + (constants.signals[sig] ?? 0));
+      } finally {
+        for (const sig of SIGNALS) process.off(sig, onSignal);
+      }
+      if (!r) return;
+      if (outputFormat(a) === "json")
+        process.stdout.write(JSON.stringify({ token: token.description.label, ...r }, null, 2) + "\n");
+      else process.stdout.write(render(r, token.description.label) + "\n");
+      if (abort.signal.aborted) {
+        // the signal came once every new object existed: the import stands, and keyport stops as asked
+        const sig = abort.signal.reason as NodeJS.Signals;
+        warnLine(`keyport: ${sig} came after the import was complete: the restored key was kept`);
+        closeAllModules();
+        process.exit(128 + (constants.signals[sig] ?? 0));
+      }
+    },
+  };
+}
+
+export const importCommand = makeImportCommand();

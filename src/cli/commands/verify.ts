@@ -2,7 +2,7 @@
 import { createPublicKey } from "node:crypto";
 import type { Argv, CommandModule } from "yargs";
 import { challenge, sameKey } from "../../backup/index.js";
-import { openBackup, type FileReport } from "../../backup/verify-file.js";
+import { openBackup, readBackupFile, type FileReport, type OpenedFile } from "../../backup/verify-file.js";
 import { exactlyOne, forEachInventory, groupPublicKey, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
@@ -18,17 +18,49 @@ interface VerifyArgs extends GlobalArgs {
 
 function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: number } | null): string {
   if (!e) return "not encrypted";
-  return [e.scheme, e.kdf, e.cipher, e.iterations !== undefined ? `${e.iterations} iterations` : undefined].filter(Boolean).join(", ");
+  return [e.scheme, e.kdf, e.cipher, e.iterations !== undefined ? `${e.iterations} iterations` : undefined]
+    .filter(Boolean)
+    .join(", ");
 }
 
-function printReport(r: FileReport, against: { uri: string; keyMatchesToken: boolean; challenge: string } | null): void {
+interface Against {
+  uri: string;
+  keyMatchesToken: boolean;
+  challengePassed: boolean;
+  challenge: string;
+}
+
+function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
-  out.push(`MAC:         ${r.mac ? `HMAC-${r.mac.algorithm.toUpperCase()}, ${r.mac.iterations} iterations, ${r.mac.saltLength}-byte salt (verified)` : "none (integrity not protected)"}`);
+  out.push(
+    `MAC:         ${r.mac ? `HMAC-${r.mac.algorithm.toUpperCase()}, ${r.mac.iterations} iterations, ${r.mac.saltLength}-byte salt (verified)` : "none (integrity not protected)"}`,
+  );
   out.push(`bags:        ${r.bags.map((b) => b.type + (b.encryptedContainer ? " (encrypted)" : "")).join(", ")}`);
-  for (const k of r.keys) out.push(`key:         ${k.type}${k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : ""}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`);
-  for (const c of r.certificates) out.push(`certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}`);
-  out.push(`key ↔ certificate: ${r.keyMatchesCertificate === null ? "no certificate for the key" : r.keyMatchesCertificate ? "match" : "DIFFERENT"}`);
-  if (against) out.push(`key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; challenge: ${against.challenge}`);
+  for (const k of r.keys)
+    out.push(
+      `key:         ${k.type}${k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : ""}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`,
+    );
+  const role = (c: FileReport["certificates"][number]) =>
+    c.placeholder
+      ? " [keyport placeholder]"
+      : c.role === "chain"
+        ? " [chain]"
+        : c.role === "unrelated"
+          ? " [UNRELATED: matches no key in the file]"
+          : "";
+  for (const c of r.certificates)
+    out.push(
+      `certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}${role(c)}`,
+    );
+  out.push(
+    `key ↔ certificate: ${r.keyMatchesCertificate === null ? "no certificate for the key" : r.keyMatchesCertificate ? "match" : "DIFFERENT"}`,
+  );
+  if (r.unrelatedCertificates > 0)
+    out.push(`unrelated:   ${r.unrelatedCertificates} certificate(s) neither the key's nor in its chain`);
+  if (against)
+    out.push(
+      `key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; challenge: ${against.challenge}`,
+    );
   process.stdout.write(out.map(escapeControl).join("\n") + "\n");
 }
 
@@ -38,38 +70,65 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   builder: (y) =>
     passwordSourceOption(y as Argv<GlobalArgs>)
       .positional("file", { type: "string", demandOption: true })
-      .option("against", { type: "string", describe: "a key selector (pkcs11: URI) whose key the file must hold" }) as unknown as Argv<VerifyArgs>,
+      .option("against", {
+        type: "string",
+        describe: "a key selector (pkcs11: URI) whose key the file must hold",
+      }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
+    // the file is measured and read before the password is asked: a missing or huge file asks nothing
+    const der = readBackupFile(a.file);
     const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-    let opened;
+    let opened: OpenedFile;
     try {
-      opened = await openBackup(a.file, password);
+      opened = await openBackup(a.file, der, password);
     } finally {
       password.fill(0);
     }
     const { report, contents } = opened;
-    let against: { uri: string; keyMatchesToken: boolean; challenge: string } | null = null;
+    let against: Against | null = null;
     const key = contents.keys[0];
     if (selector) {
       if (!key) throw new KeyportError("verify", `${a.file} holds no private key to compare with the token`);
       const token = oneToken(a, selector);
-      against = await forEachInventory([token], { login: loginOptions(a, selector.uri), data: false }, async (inv, s) => {
-        const candidates = inv.groups.filter((g) => g.privateKey).map((g) => ({ group: g, uri: g.privateKey!.uri }));
-        const { group } = exactlyOne(candidates, selector);
-        const priv = group.privateKey!;
-        const tokenPublic = groupPublicKey(group);
-        const filePublic = createPublicKey(key.privateKey);
-        const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
-        const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
-        const ok = ch !== null && ch.tokenToFile && ch.fileToToken;
-        return { uri: priv.uri, keyMatchesToken, challenge: ch ? (ok ? `${ch.method} both ways: passed` : `${ch.method}: FAILED`) : "not run (keys differ)" };
-      }).then((r) => r[0] ?? null);
+      against = await forEachInventory(
+        [token],
+        { login: loginOptions(a, selector.uri), data: false },
+        async (inv, s) => {
+          const candidates = inv.groups.filter((g) => g.privateKey).map((g) => ({ group: g, uri: g.privateKey!.uri }));
+          const { group } = exactlyOne(candidates, selector);
+          const priv = group.privateKey!;
+          const tokenPublic = groupPublicKey(group);
+          const filePublic = createPublicKey(key.privateKey);
+          const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
+          const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
+          const ok = ch !== null && ch.tokenToFile && ch.fileToToken;
+          return {
+            uri: priv.uri,
+            keyMatchesToken,
+            challengePassed: ok,
+            challenge: ch ? (ok ? `${ch.method} both ways: passed` : `${ch.method}: FAILED`) : "not run (keys differ)",
+          };
+        },
+      ).then((r) => r[0] ?? null);
     }
-    const ok = report.keyMatchesCertificate !== false && (!against || (against.keyMatchesToken && against.challenge.endsWith("passed")));
+    const ok =
+      report.keyMatchesCertificate !== false &&
+      report.unrelatedCertificates === 0 &&
+      (!against || (against.keyMatchesToken && against.challengePassed));
     if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ ...report, against, ok }, null, 2) + "\n");
     else printReport(report, against);
-    if (report.keyMatchesCertificate === false) throw new KeyportError("verify", `${a.file}: the key and the certificate in the file are different key pairs`);
-    if (against && !ok) throw new KeyportError("verify", `${a.file}: the key in the file is not the token's key ${against.uri}`);
+    if (report.keyMatchesCertificate === false)
+      throw new KeyportError("verify", `${a.file}: the key and the certificate in the file are different key pairs`);
+    if (report.unrelatedCertificates > 0) {
+      throw new KeyportError(
+        "verify",
+        `${a.file}: ${report.unrelatedCertificates} certificate(s) in the file match no key in it ` +
+          "and are not in its chain",
+        "import leaves them out",
+      );
+    }
+    if (against && !ok)
+      throw new KeyportError("verify", `${a.file}: the key in the file is not the token's key ${against.uri}`);
   },
 };
