@@ -243,7 +243,7 @@ describe("a wrong declaration", () => {
       const wrong = JSON.parse(JSON.stringify(spec)) as typeof spec;
       wrong.tokens.nss.capabilities.push("plain-private-keys");
       delete wrong.tokens.nss.why["plain-private-keys"];
-      delete wrong.tokens.nss.flags; // overrides name keys this one-key spec does not have
+      for (const t of Object.values(wrong.tokens)) delete t.flags; // overrides name keys this one-key spec lacks
       wrong.keys = spec.keys.filter((k) => k.label === "rsa-plain");
       writeFileSync(join(parent, "spec.json"), JSON.stringify(wrong));
       const dir = join(parent, "tb");
