@@ -79,7 +79,14 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
       flags: expectedFlags(spec, kind, f),
       // SPEC §3 audit: a value the token will not give is null (NSS answers CKR_ATTRIBUTE_TYPE_INVALID)
       // SPEC: CKR_ATTRIBUTE_TYPE_INVALID for CKA_WRAP_WITH_TRUSTED is a stated "no trusted wrapping": false
-      wrapWithTrusted: f.wrapWithTrusted === true ? true : typeof unset === "boolean" ? unset : unset === "CKR_ATTRIBUTE_TYPE_INVALID" ? false : null,
+      wrapWithTrusted:
+        f.wrapWithTrusted === true
+          ? true
+          : typeof unset === "boolean"
+            ? unset
+            : unset === "CKR_ATTRIBUTE_TYPE_INVALID"
+              ? false
+              : null,
     }));
     const got = doc.keys.map((k) => ({
       uri: k.uri,
@@ -115,7 +122,9 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
         expect(k.exportMethod, k.label).toBeNull();
       } else {
         expect(k.exportable, k.label).toBe(true);
-        expect(k.exportMethod, k.label).toEqual(k.verdict === "plain" ? "attribute-read" : expect.stringMatching(/^wrap:CKM_AES_/));
+        expect(k.exportMethod, k.label).toEqual(
+          k.verdict === "plain" ? "attribute-read" : expect.stringMatching(/^wrap:CKM_AES_/),
+        );
       }
     }
   });
@@ -131,7 +140,12 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
     expect(r.status).toBe(6);
     const policyLines = r.stderr.split("\n").filter((l) => l.startsWith("keyport: policy: "));
     const named = policyLines.map((l) => /;object=([^;]+);/.exec(l)?.[1]);
-    expect(named.sort()).toEqual(made.filter((f) => f.expect.verdict === "non-extractable").map((f) => f.label).sort());
+    expect(named.sort()).toEqual(
+      made
+        .filter((f) => f.expect.verdict === "non-extractable")
+        .map((f) => f.label)
+        .sort(),
+    );
     const ok = keyport(["audit", "--fail-on", "unknown"], tb.env);
     expect(ok.status, ok.stderr).toBe(0);
   });
@@ -165,7 +179,11 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
   it("lists identities, pending key pairs and the CA certificate", () => {
     const r = keyport(["list", "--json"], tb.env);
     expect(r.status, r.stderr).toBe(0);
-    const groups = (JSON.parse(r.stdout) as { tokens: Array<{ groups: Array<{ kind: string; label: string; certificate: unknown }> }> }).tokens[0]!.groups;
+    const groups = (
+      JSON.parse(r.stdout) as {
+        tokens: Array<{ groups: Array<{ kind: string; label: string; certificate: unknown }> }>;
+      }
+    ).tokens[0]!.groups;
     const kindOf = (f: FixtureKey) =>
       f.type === "aes" ? "secret-key" : f.certificate && f.certificate !== "none" ? "identity" : "pending-key-pair";
     const want = made.map((f) => ({ label: f.label, kind: kindOf(f) }));
@@ -181,7 +199,10 @@ describe.each(TOKEN_KINDS)("audit on %s", (kind) => {
 
   it("selects a key by URI, and exits 7 for a selector matching nothing", () => {
     const f = tb.provisioned[0]!;
-    const r = keyport(["audit", "--json", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=${f.label};type=private`], tb.env);
+    const r = keyport(
+      ["audit", "--json", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=${f.label};type=private`],
+      tb.env,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as AuditDoc).keys.map((k) => k.label)).toEqual([f.label]);
     expect(keyport(["audit", "--label", "no-such-key"], tb.env).status).toBe(7);
@@ -203,9 +224,11 @@ describe("login errors", () => {
   });
 
   it("exits 4 for a wrong PIN, tries once, and `tokens` then shows the PIN count low", () => {
-    const before = JSON.parse(keyport(["tokens", "--json"], tb.env).stdout) as Array<{ flags: Record<string, boolean> }>;
+    const before = JSON.parse(keyport(["tokens", "--json"], tb.env).stdout) as Array<{
+      flags: Record<string, boolean>;
+    }>;
     expect(before[0]!.flags.userPinCountLow).toBe(false);
-    const r = keyport(["list"], { ...tb.env, WRONG: "0000" , KEYPORT_PIN_SOURCE: "env:WRONG" });
+    const r = keyport(["list"], { ...tb.env, WRONG: "0000", KEYPORT_PIN_SOURCE: "env:WRONG" });
     expect(r.status).toBe(4);
     expect(r.stderr).toMatch(/wrong PIN/);
     expect(r.stderr).not.toContain("0000");

@@ -15,7 +15,7 @@ const uri = (label: string) => `pkcs11:object=${label};type=private`;
 const spec = loadSpec();
 const softhsm = spec.tokens.softhsm.capabilities;
 /** the fixture keys SoftHSM holds and is declared able to export (fixture file) */
-const exportableOnSoftHSM = spec.keys
+const _exportableOnSoftHSM = spec.keys
   .filter((f) => f.type !== "aes" && (f.expect.verdict === "plain" || f.expect.verdict === "wrap"))
   .filter((f) => [...(f.requires ?? []), ...(f.exportRequires ?? [])].every((c) => softhsm.includes(c)))
   .map((f) => f.label);
@@ -34,7 +34,11 @@ describe("export details (SoftHSM)", () => {
   it("leaves no file and no temporary file when killed mid-export (SIGTERM)", async () => {
     const out = join(dir, "killed.p12");
     // the hooked CLI holds right after verification, with the file staged and not yet published
-    const child = spawn(process.execPath, [KEYPORT_HOOKED, "export", uri("rsa-wrap"), "--out", out, "--iterations", "2048"], { env: pwEnv("pw"), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(
+      process.execPath,
+      [KEYPORT_HOOKED, "export", uri("rsa-wrap"), "--out", out, "--iterations", "2048"],
+      { env: pwEnv("pw"), stdio: ["pipe", "pipe", "pipe"] },
+    );
     let stderr = "";
     const exited = new Promise<number | null>((r) => child.on("exit", (c) => r(c)));
     const staged = new Promise<boolean>((r) => {
@@ -45,7 +49,9 @@ describe("export details (SoftHSM)", () => {
       void exited.then(() => r(false));
     });
     expect(await staged, stderr).toBe(true);
-    expect(readdirSync(dir).filter((f) => f.includes("killed"))).toEqual([expect.stringMatching(/^\.killed\.p12\..+\.keyport-tmp$/)]);
+    expect(readdirSync(dir).filter((f) => f.includes("killed"))).toEqual([
+      expect.stringMatching(/^\.killed\.p12\..+\.keyport-tmp$/),
+    ]);
     child.kill("SIGTERM");
     expect(await exited).toBe(143);
     expect(stderr).toMatch(/interrupted \(SIGTERM\): nothing was written/);
@@ -56,7 +62,18 @@ describe("export details (SoftHSM)", () => {
     const pw = "pässwörd-日本-ключ";
     for (const profile of ["modern", "legacy"]) {
       const out = join(dir, `utf8-${profile}.p12`);
-      const r = keyport(["export", uri("ec-wrap"), "--out", out, "--profile", profile, ...(profile === "modern" ? ["--iterations", "2048"] : [])], pwEnv(pw));
+      const r = keyport(
+        [
+          "export",
+          uri("ec-wrap"),
+          "--out",
+          out,
+          "--profile",
+          profile,
+          ...(profile === "modern" ? ["--iterations", "2048"] : []),
+        ],
+        pwEnv(pw),
+      );
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).toMatch(/non-ASCII/); // the keytool warning
       const o = run("openssl", ["pkcs12", "-info", "-noout", "-in", out, "-passin", "env:KP_PW"], pwEnv(pw));
@@ -72,19 +89,32 @@ describe("export details (SoftHSM)", () => {
 
   it("adds a placeholder certificate to a pending key pair so keytool accepts it", () => {
     const out = join(dir, "pending.p12");
-    const r = keyport(["export", uri("ec384-plain"), "--out", out, "--placeholder-cert", "--iterations", "2048"], pwEnv("pw"));
+    const r = keyport(
+      ["export", uri("ec384-plain"), "--out", out, "--placeholder-cert", "--iterations", "2048"],
+      pwEnv("pw"),
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/placeholder/);
-    const k = run("keytool", ["-list", "-keystore", out, "-storetype", "PKCS12", "-storepass:env", "KP_PW"], pwEnv("pw"));
+    const k = run(
+      "keytool",
+      ["-list", "-keystore", out, "-storetype", "PKCS12", "-storepass:env", "KP_PW"],
+      pwEnv("pw"),
+    );
     expect(k.status, k.stdout + k.stderr).toBe(0);
     expect(k.stdout).toMatch(/PrivateKeyEntry/);
   });
 
   it("archives a key: a verified backup, then the key objects destroyed (with --yes)", () => {
     const out = join(dir, "archived.p12");
-    const noTty = keyport(["export", uri("rsa-1024"), "--out", join(dir, "x.p12"), "--delete-after-verify"], pwEnv("pw"));
+    const noTty = keyport(
+      ["export", uri("rsa-1024"), "--out", join(dir, "x.p12"), "--delete-after-verify"],
+      pwEnv("pw"),
+    );
     expect(noTty.status).toBe(2); // no typed confirmation possible, and no --yes
-    const r = keyport(["export", uri("rsa-1024"), "--out", out, "--delete-after-verify", "--yes", "--iterations", "2048"], pwEnv("pw"));
+    const r = keyport(
+      ["export", uri("rsa-1024"), "--out", out, "--delete-after-verify", "--yes", "--iterations", "2048"],
+      pwEnv("pw"),
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/destroyed the key objects/);
     expect(keyport(["list", "--label", "rsa-1024", "--json"], tb.env).status).toBe(7);

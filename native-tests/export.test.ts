@@ -27,7 +27,7 @@ const has = (kind: TestbedKind, needs: FixtureKey["requires"]) =>
 const allowedOut = (f: FixtureKey) => f.expect.verdict === "plain" || f.expect.verdict === "wrap";
 
 /** Can this token export the fixture? Its verdict allows it and the token is declared to do what the fixture needs. */
-function tokenCanExport(tb: Testbed, f: FixtureKey): boolean {
+function _tokenCanExport(tb: Testbed, f: FixtureKey): boolean {
   return allowedOut(f) && has(tb.state.kind, f.exportRequires);
 }
 
@@ -116,11 +116,18 @@ describe.each(TOKEN_KINDS)("export on %s", (kind) => {
 
   it("exits 2 listing the candidates when a selector matches two keys, 7 when it matches none", () => {
     const out = join(dir, "ambiguous.p12");
-    const r = keyport(["export", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};type=private`, "--out", out], withPassword(tb));
+    const r = keyport(
+      ["export", `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};type=private`, "--out", out],
+      withPassword(tb),
+    );
     expect(r.status).toBe(2);
     const uris = r.stderr.match(/pkcs11:token=[^ ;]+;serial=[^ ;]+;id=%[0-9A-F]+;object=[^;]+;type=private/g) ?? [];
     const named = uris.map((u) => /;object=([^;]+);/.exec(u)?.[1]).sort();
-    expect(named).toEqual(privateKeysOn(kind).map((f) => f.label).sort());
+    expect(named).toEqual(
+      privateKeysOn(kind)
+        .map((f) => f.label)
+        .sort(),
+    );
     expect(existsSync(out)).toBe(false);
     expect(keyport(["export", "--label", "no-such-key", "--out", out], withPassword(tb)).status).toBe(7);
   });
@@ -164,7 +171,17 @@ describe("interop with openssl, pk12util, certtool and keytool (SoftHSM)", () =>
         if (!f) throw new Error(`the SoftHSM testbed lacks ${label}`);
         const file = join(dir, `${label}-${profile}.p12`);
         const extra = ["--profile", profile, ...(f.certificate === "none" ? ["--placeholder-cert"] : [])];
-        const r = keyport(["export", keyUri(tb, label), "--out", file, ...(profile === "modern" ? ["--iterations", "2048"] : []), ...extra.filter((x) => x !== "")], withPassword(tb));
+        const r = keyport(
+          [
+            "export",
+            keyUri(tb, label),
+            "--out",
+            file,
+            ...(profile === "modern" ? ["--iterations", "2048"] : []),
+            ...extra.filter((x) => x !== ""),
+          ],
+          withPassword(tb),
+        );
         expect(r.status, `${label} ${profile}: ${r.stderr}`).toBe(0);
         files.push({ label, profile, file, type: f.type });
       }
@@ -235,11 +252,34 @@ describe("interop with openssl, pk12util, certtool and keytool (SoftHSM)", () =>
 
   it("keytool lists and converts each RSA and EC file", () => {
     for (const f of files.filter((x) => x.type !== "ed25519")) {
-      const list = run("keytool", ["-list", "-keystore", f.file, "-storetype", "PKCS12", "-storepass:env", "PW"], env());
+      const list = run(
+        "keytool",
+        ["-list", "-keystore", f.file, "-storetype", "PKCS12", "-storepass:env", "PW"],
+        env(),
+      );
       expect(list.status, `${f.file}: ${list.stdout}${list.stderr}`).toBe(0);
       expect(list.stdout).toMatch(/PrivateKeyEntry/);
       const dest = join(dir, `${f.label}-${f.profile}.jks.p12`);
-      const conv = run("keytool", ["-importkeystore", "-srckeystore", f.file, "-srcstoretype", "PKCS12", "-srcstorepass:env", "PW", "-destkeystore", dest, "-deststoretype", "PKCS12", "-deststorepass:env", "PW", "-noprompt"], env());
+      const conv = run(
+        "keytool",
+        [
+          "-importkeystore",
+          "-srckeystore",
+          f.file,
+          "-srcstoretype",
+          "PKCS12",
+          "-srcstorepass:env",
+          "PW",
+          "-destkeystore",
+          dest,
+          "-deststoretype",
+          "PKCS12",
+          "-deststorepass:env",
+          "PW",
+          "-noprompt",
+        ],
+        env(),
+      );
       expect(conv.status, `${f.file}: ${conv.stdout}${conv.stderr}`).toBe(0);
     }
   });

@@ -69,8 +69,11 @@ describe("the fault-injecting PKCS#11 module", () => {
   const tool = (m: FaultModule | undefined, args: string[], extra: Record<string, string> = {}): RunResult =>
     run("pkcs11-tool", ["--module", m ? m.path : tb.state.module, ...args], toolEnv({ ...m?.env, ...extra }));
   const probe = (m: FaultModule | undefined, key: string, attrs: string[]): RunResult =>
-    run(probePath(), [m ? m.path : tb.state.module, SPEC.token.label, tb.state.pinFile, key, ...attrs],
-      toolEnv(m?.env));
+    run(
+      probePath(),
+      [m ? m.path : tb.state.module, SPEC.token.label, tb.state.pinFile, key, ...attrs],
+      toolEnv(m?.env),
+    );
   /** keyport through the fault module */
   const viaKeyport = (m: FaultModule, args: string[], env: NodeJS.ProcessEnv = tb.env): RunResult =>
     keyport(args, { ...env, PKCS11_MODULE: m.path, ...m.env });
@@ -89,7 +92,12 @@ describe("the fault-injecting PKCS#11 module", () => {
       expect(direct.status, direct.stderr).toBe(0);
       expect(direct.stdout).not.toBe("");
       expect({ status: via.status, stdout: via.stdout }).toEqual({ status: 0, stdout: direct.stdout });
-      expect(m.calls().map(parseCall).filter((c) => c.injected)).toEqual([]);
+      expect(
+        m
+          .calls()
+          .map(parseCall)
+          .filter((c) => c.injected),
+      ).toEqual([]);
     });
 
     it("logs one line per call, in order, with the call number of each function", () => {
@@ -140,7 +148,10 @@ describe("the fault-injecting PKCS#11 module", () => {
     it("N+ fails the Nth call and every later one, and no earlier one", () => {
       const m = fault({ fail: [{ fn: "C_GetAttributeValue", when: "3+", rv: "CKR_FUNCTION_FAILED" }] });
       tool(m, ["--list-objects"]);
-      const reads = m.calls().map(parseCall).filter((c) => c.fn === "C_GetAttributeValue");
+      const reads = m
+        .calls()
+        .map(parseCall)
+        .filter((c) => c.fn === "C_GetAttributeValue");
       expect(reads.length).toBeGreaterThan(3);
       expect(reads.map((c) => [c.n, c.injected ? c.rv : "forwarded"])).toEqual(
         reads.map((_, i) => [i + 1, i + 1 >= 3 ? "CKR_FUNCTION_FAILED" : "forwarded"]),
@@ -244,7 +255,10 @@ describe("the fault-injecting PKCS#11 module", () => {
       const isTarget = (k: AuditJson["keys"][number]): boolean => k.label === "rsa-wrap" && k.class === "private";
       const target = clean.keys.find(isTarget)!;
       expect(target.attributes.extractable).toBe(true);
-      for (const [got, extractable] of [[hidden, null], [rewritten, false]] as const) {
+      for (const [got, extractable] of [
+        [hidden, null],
+        [rewritten, false],
+      ] as const) {
         expect(got.keys.filter((k) => !isTarget(k))).toEqual(clean.keys.filter((k) => !isTarget(k)));
         expect(got.keys.find(isTarget)?.attributes).toEqual({ ...target.attributes, extractable });
       }
@@ -404,8 +418,11 @@ describe.each(TOKEN_KINDS)("the fault module in front of %s", (kind) => {
     expect(d.keys.length).toBeGreaterThan(0);
     expect(v.keys).toEqual(d.keys);
     expect(v.tokens).toEqual(d.tokens.map((t) => ({ ...t, module: m.path })));
-    expect(m.calls().map(parseCall).filter((c) => c.fn === "C_Login")).toEqual([
-      { fn: "C_Login", n: 1, rv: "CKR_OK", injected: false },
-    ]);
+    expect(
+      m
+        .calls()
+        .map(parseCall)
+        .filter((c) => c.fn === "C_Login"),
+    ).toEqual([{ fn: "C_Login", n: 1, rv: "CKR_OK", injected: false }]);
   });
 });

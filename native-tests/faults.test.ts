@@ -40,7 +40,10 @@ function casesFrom(calls: string[], failures: readonly `CKR_${string}`[]): Case[
 function checkOutcome(r: RunResult, m: FaultModule, label: string): void {
   expect(r.status, `${label}: ${r.stderr}`).not.toBe(1);
   if (r.status !== 0) {
-    const lines = r.stderr.trimEnd().split("\n").filter((l) => !l.startsWith("keyport: warning") && !l.startsWith("keyport: note"));
+    const lines = r.stderr
+      .trimEnd()
+      .split("\n")
+      .filter((l) => !l.startsWith("keyport: warning") && !l.startsWith("keyport: note"));
     expect(lines.length, `${label}: ${r.stderr}`).toBeLessThanOrEqual(2);
     expect(r.stdout, label).toBe("");
   }
@@ -51,11 +54,21 @@ describe("faults at every PKCS#11 call (SoftHSM behind the fault module)", () =>
   let tb: Testbed;
   const modules: FaultModule[] = [];
   const fault = (c: Case | null): FaultModule => {
-    const m = faultModule({ target: tb.state.module, ...(c ? { fail: [{ fn: c.fn, when: c.n, rv: c.rv, sticky: c.sticky }] } : {}) });
+    const m = faultModule({
+      target: tb.state.module,
+      ...(c ? { fail: [{ fn: c.fn, when: c.n, rv: c.rv, sticky: c.sticky }] } : {}),
+    });
     modules.push(m);
     return m;
   };
-  const via = (m: FaultModule, args: string[]) => keyport(args, { ...tb.env, PKCS11_MODULE: m.path, ...m.env, KP_PW: "a fault test password", KEYPORT_PASSWORD_SOURCE: "env:KP_PW" });
+  const via = (m: FaultModule, args: string[]) =>
+    keyport(args, {
+      ...tb.env,
+      PKCS11_MODULE: m.path,
+      ...m.env,
+      KP_PW: "a fault test password",
+      KEYPORT_PASSWORD_SOURCE: "env:KP_PW",
+    });
   beforeAll(() => {
     tb = makeTestbed("softhsm");
   });
@@ -64,47 +77,61 @@ describe("faults at every PKCS#11 call (SoftHSM behind the fault module)", () =>
     tb?.destroy();
   });
 
-  it("audit: exit 0 or 7, one line, the PIN tried once at most", () => {
-    const clean = fault(null);
-    const ok = via(clean, ["audit", "--json"]);
-    expect(ok.status, ok.stderr).toBe(0);
-    const cases = casesFrom(clean.calls(), FAILURES);
-    expect(cases.length).toBeGreaterThan(20);
-    for (const c of cases) {
-      const m = fault(c);
-      const r = via(m, ["audit", "--json"]);
-      const label = `${c.rv} at ${c.fn} #${c.n}`;
-      expect(m.calls().some((l) => l.endsWith("injected")), `${label}: the fault was not reached`).toBe(true);
-      expect([0, 7], `${label}: ${r.stderr}`).toContain(r.status);
-      checkOutcome(r, m, label);
-      m.remove();
-    }
-  }, BOUND);
-
-  it("export: exit 0 with a verified file, or 3/5/7 with no file and no temporary file", () => {
-    const out = join(tb.dir, "..", "faults");
-    mkdirSync(out, { recursive: true });
-    const uri = `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=rsa-wrap;type=private`;
-    const file = join(out, "k.p12");
-    const clean = fault(null);
-    const ok = via(clean, ["export", uri, "--out", file, "--iterations", "1000"]);
-    expect(ok.status, ok.stderr).toBe(0);
-    rmSync(file);
-    const cases = casesFrom(clean.calls(), ["CKR_GENERAL_ERROR"]);
-    for (const c of cases) {
-      const m = fault(c);
-      const r = via(m, ["export", uri, "--out", file, "--iterations", "1000"]);
-      const label = `${c.rv} at ${c.fn} #${c.n}`;
-      expect(m.calls().some((l) => l.endsWith("injected")), `${label}: the fault was not reached`).toBe(true);
-      checkOutcome(r, m, label);
-      if (r.status === 0) {
-        expect(existsSync(file), label).toBe(true);
-        rmSync(file);
-      } else {
-        expect([3, 5, 7], `${label}: ${r.stderr}`).toContain(r.status);
+  it(
+    "audit: exit 0 or 7, one line, the PIN tried once at most",
+    () => {
+      const clean = fault(null);
+      const ok = via(clean, ["audit", "--json"]);
+      expect(ok.status, ok.stderr).toBe(0);
+      const cases = casesFrom(clean.calls(), FAILURES);
+      expect(cases.length).toBeGreaterThan(20);
+      for (const c of cases) {
+        const m = fault(c);
+        const r = via(m, ["audit", "--json"]);
+        const label = `${c.rv} at ${c.fn} #${c.n}`;
+        expect(
+          m.calls().some((l) => l.endsWith("injected")),
+          `${label}: the fault was not reached`,
+        ).toBe(true);
+        expect([0, 7], `${label}: ${r.stderr}`).toContain(r.status);
+        checkOutcome(r, m, label);
+        m.remove();
       }
-      expect(readdirSync(out), label).toEqual([]);
-      m.remove();
-    }
-  }, BOUND);
+    },
+    BOUND,
+  );
+
+  it(
+    "export: exit 0 with a verified file, or 3/5/7 with no file and no temporary file",
+    () => {
+      const out = join(tb.dir, "..", "faults");
+      mkdirSync(out, { recursive: true });
+      const uri = `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=rsa-wrap;type=private`;
+      const file = join(out, "k.p12");
+      const clean = fault(null);
+      const ok = via(clean, ["export", uri, "--out", file, "--iterations", "1000"]);
+      expect(ok.status, ok.stderr).toBe(0);
+      rmSync(file);
+      const cases = casesFrom(clean.calls(), ["CKR_GENERAL_ERROR"]);
+      for (const c of cases) {
+        const m = fault(c);
+        const r = via(m, ["export", uri, "--out", file, "--iterations", "1000"]);
+        const label = `${c.rv} at ${c.fn} #${c.n}`;
+        expect(
+          m.calls().some((l) => l.endsWith("injected")),
+          `${label}: the fault was not reached`,
+        ).toBe(true);
+        checkOutcome(r, m, label);
+        if (r.status === 0) {
+          expect(existsSync(file), label).toBe(true);
+          rmSync(file);
+        } else {
+          expect([3, 5, 7], `${label}: ${r.stderr}`).toContain(r.status);
+        }
+        expect(readdirSync(out), label).toEqual([]);
+        m.remove();
+      }
+    },
+    BOUND,
+  );
 });

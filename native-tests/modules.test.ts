@@ -38,7 +38,10 @@ describe("module discovery like p11-kit (as an unprivileged user)", () => {
     const conf = join(home, ".config", "pkcs11");
     mkdirSync(join(conf, "modules"), { recursive: true });
     mkdirSync(join(home, "tokens"));
-    writeFileSync(join(home, "softhsm2.conf"), `directories.tokendir = ${join(home, "tokens")}\nobjectstore.backend = file\n`);
+    writeFileSync(
+      join(home, "softhsm2.conf"),
+      `directories.tokendir = ${join(home, "tokens")}\nobjectstore.backend = file\n`,
+    );
     writeFileSync(join(conf, "pkcs11.conf"), "user-config: only\n");
     const files: Record<string, string> = {
       "kp-soft.module": `module: ${SOFTHSM}\npriority: 7\n`,
@@ -53,7 +56,10 @@ describe("module discovery like p11-kit (as an unprivileged user)", () => {
   afterAll(() => run("rm", ["-rf", home], { PATH: process.env.PATH }));
 
   it("runs from a checkout the unprivileged user can read", () => {
-    expect(asNobody("test", ["-r", join(KEYPORT, "..", "..", "dist", "cli", "main.js")], env).status, "the checkout must be readable by others").toBe(0);
+    expect(
+      asNobody("test", ["-r", join(KEYPORT, "..", "..", "dist", "cli", "main.js")], env).status,
+      "the checkout must be readable by others",
+    ).toBe(0);
   });
 
   it("lists p11-kit's modules in p11-kit's order, less the one disabled for keyport", () => {

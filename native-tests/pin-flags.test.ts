@@ -16,7 +16,10 @@ describe("PIN policy on the token's flags (SoftHSM behind the fault module)", ()
     const m = faultModule({ target: tb.state.module, ...c });
     modules.push(m);
     const r = keyport(args, { ...tb.env, PKCS11_MODULE: m.path, ...m.env, ...extraEnv });
-    const logins = m.calls().map(parseCall).filter((l) => l.fn === "C_Login");
+    const logins = m
+      .calls()
+      .map(parseCall)
+      .filter((l) => l.fn === "C_Login");
     return { r, logins: logins.length, lines: m.calls().filter((l) => l.startsWith("C_Login ")) };
   };
   beforeAll(() => {

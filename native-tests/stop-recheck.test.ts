@@ -102,7 +102,12 @@ describe.each(TOKEN_KINDS)("the STOP re-checked at extraction on %s", (kind) => 
       const g = groupOf(inv, f.label);
       expect(g.privateKey!.attrs.extractable).toEqual({ ok: true, value: true });
       try {
-        await exportKey(s, inv, g, options(file, () => setExtractable(s, f.label, false)));
+        await exportKey(
+          s,
+          inv,
+          g,
+          options(file, () => setExtractable(s, f.label, false)),
+        );
       } catch (e) {
         expect(extractableNow(s, f.label)).toBe(false);
         return e;

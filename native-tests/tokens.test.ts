@@ -87,10 +87,17 @@ describe("tokens made by hand with softhsm2-util", () => {
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, SOFTHSM2_CONF: conf, PKCS11_MODULE: "softhsm" };
   beforeAll(() => {
     mkdirSync(join(dir, "tokens"));
-    writeFileSync(conf, `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+    writeFileSync(
+      conf,
+      `directories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\n`,
+    );
     for (const label of ["by-hand", "twin", "twin"]) {
       // a throw-away token: the PINs on this command line protect nothing
-      const r = run("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", "87654321", "--pin", "4321"], env);
+      const r = run(
+        "softhsm2-util",
+        ["--init-token", "--free", "--label", label, "--so-pin", "87654321", "--pin", "4321"],
+        env,
+      );
       expect(r.status, r.stderr).toBe(0);
     }
   });

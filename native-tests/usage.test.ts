@@ -35,14 +35,41 @@ describe("a bad command line does nothing (SoftHSM)", () => {
     mkdirSync(work);
     const wrong = join(work, "wrong.pin");
     writeFileSync(wrong, "9999\n", { mode: 0o600 });
-    wrongPin = { ...tb.env, KEYPORT_PIN_SOURCE: `file:${wrong}`, KP_PW: "a long enough password", KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
+    wrongPin = {
+      ...tb.env,
+      KEYPORT_PIN_SOURCE: `file:${wrong}`,
+      KP_PW: "a long enough password",
+      KEYPORT_PASSWORD_SOURCE: "env:KP_PW",
+    };
     // an independent PKCS#12 for import/verify, made by openssl
     const key = join(work, "k.pem");
     const cert = join(work, "c.pem");
     p12 = join(work, "in.p12");
-    const gen = run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-subj", "/CN=usage", "-days", "2"], tb.env);
+    const gen = run(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        cert,
+        "-subj",
+        "/CN=usage",
+        "-days",
+        "2",
+      ],
+      tb.env,
+    );
     expect(gen.status, gen.stderr).toBe(0);
-    const pk = run("openssl", ["pkcs12", "-export", "-inkey", key, "-in", cert, "-out", p12, "-passout", "pass:a long enough password"], tb.env);
+    const pk = run(
+      "openssl",
+      ["pkcs12", "-export", "-inkey", key, "-in", cert, "-out", p12, "-passout", "pass:a long enough password"],
+      tb.env,
+    );
     expect(pk.status, pk.stderr).toBe(0);
   });
   afterAll(() => tb?.destroy());
@@ -66,11 +93,20 @@ describe("a bad command line does nothing (SoftHSM)", () => {
     ["modules with a misspelt option", () => ["modules", "--frob"]],
     ["export with a misspelt --profile", (o) => ["export", uri("rsa-wrap"), "--out", o, "--profil", "legacy"]],
     ["export with a bad --profile", (o) => ["export", uri("rsa-wrap"), "--out", o, "--profile", "strong"]],
-    ["export --profile legacy --iterations 5", (o) => ["export", uri("rsa-wrap"), "--out", o, "--profile", "legacy", "--iterations", "5"]],
+    [
+      "export --profile legacy --iterations 5",
+      (o) => ["export", uri("rsa-wrap"), "--out", o, "--profile", "legacy", "--iterations", "5"],
+    ],
     ["export --iterations 0", (o) => ["export", uri("rsa-wrap"), "--out", o, "--iterations", "0"]],
     ["export --iterations 2.5", (o) => ["export", uri("rsa-wrap"), "--out", o, "--iterations", "2.5"]],
-    ["export --delete-after-verify --no-verify --yes", (o) => ["export", uri("rsa-wrap"), "--out", o, "--delete-after-verify", "--no-verify", "--yes"]],
-    ["export --delete-after-verify with a typo", (o) => ["export", uri("rsa-wrap"), "--out", o, "--delete-after-verify", "--yes", "--forse"]],
+    [
+      "export --delete-after-verify --no-verify --yes",
+      (o) => ["export", uri("rsa-wrap"), "--out", o, "--delete-after-verify", "--no-verify", "--yes"],
+    ],
+    [
+      "export --delete-after-verify with a typo",
+      (o) => ["export", uri("rsa-wrap"), "--out", o, "--delete-after-verify", "--yes", "--forse"],
+    ],
     ["export without a selector", (o) => ["export", "--out", o]],
     ["export without --out", () => ["export", uri("rsa-wrap")]],
     ["export --out ''", () => ["export", uri("rsa-wrap"), "--out", ""]],
@@ -97,7 +133,10 @@ describe("a bad command line does nothing (SoftHSM)", () => {
     expect(r.stdout).toBe("");
     const lines = r.stderr.trimEnd().split("\n");
     expect(lines.length, r.stderr).toBeLessThanOrEqual(2);
-    expect(lines.every((l) => l.startsWith("keyport: ")), r.stderr).toBe(true);
+    expect(
+      lines.every((l) => l.startsWith("keyport: ")),
+      r.stderr,
+    ).toBe(true);
     expect(readdirSync(work).sort()).toEqual(before);
     expect(tokenFlags()).not.toMatch(/user PIN count low/);
   });

@@ -72,7 +72,16 @@ function build(name: string, shared: boolean): string {
     const tmp = `${out}.${process.pid}.tmp`;
     const args = [
       ...(shared ? ["-shared", "-fPIC", "-fvisibility=hidden"] : []),
-      "-O2", "-Wall", "-Wextra", "-Werror", ...cflags(), "-o", tmp, src, "-ldl", "-lpthread",
+      "-O2",
+      "-Wall",
+      "-Wextra",
+      "-Werror",
+      ...cflags(),
+      "-o",
+      tmp,
+      src,
+      "-ldl",
+      "-lpthread",
     ];
     const r = spawnSync("cc", args, { encoding: "utf8" });
     if (r.error) throw r.error;
@@ -119,7 +128,12 @@ export function faultModule(config: FaultConfig): FaultModule {
   return {
     path,
     env: { KEYPORT_FAULT_CONFIG: file },
-    calls: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((l) => l !== "") : []),
+    calls: () =>
+      existsSync(log)
+        ? readFileSync(log, "utf8")
+            .split("\n")
+            .filter((l) => l !== "")
+        : [],
     dir,
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };

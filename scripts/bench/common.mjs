@@ -8,7 +8,12 @@ export const KEYPORT = join(ROOT, "bin", "keyport");
 export const RSS_HOOK = join(ROOT, "scripts", "bench", "rss-hook.mjs");
 
 export function run(cmd, args, env, { quiet = true } = {}) {
-  const r = spawnSync(cmd, args, { env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024, stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit" });
+  const r = spawnSync(cmd, args, {
+    env,
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024,
+    stdio: quiet ? ["ignore", "pipe", "pipe"] : "inherit",
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
   return r;
 }
@@ -34,3 +39,6 @@ export function keyportPeakMb(args, env) {
 }
 
 export const fmt = (ms) => `${ms.toFixed(0)} ms`;
+
+/** "median X (min Y, max Z, N runs)" for timeRuns results. */
+export const stats = (t) => `median ${fmt(t.median)} (min ${fmt(t.min)}, max ${fmt(t.max)}, ${t.times.length} runs)`;

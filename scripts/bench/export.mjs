@@ -3,7 +3,7 @@
 // same algorithms and iterations on the same key and certificates in PEM. Target ratio ≤ 1.5.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fmt, KEYPORT, ROOT, run, timeRuns } from "./common.mjs";
+import { stats, KEYPORT, ROOT, run, timeRuns } from "./common.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ITER = 200_000; // keyport's default (DEFAULT_MODERN_ITERATIONS)
@@ -12,7 +12,24 @@ rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 const TB = join(WORK, "token");
 const spec = join(WORK, "spec.json");
-writeFileSync(spec, JSON.stringify({ token: { label: "bench-export", userPin: "1234", soPin: "12345678" }, keys: [{ label: "rsa-wrap", id: "02", type: "rsa", bits: 2048, extractable: true, sensitive: true, certificate: "leaf+chain", expect: { verdict: "wrap", flags: [] } }] }));
+writeFileSync(
+  spec,
+  JSON.stringify({
+    token: { label: "bench-export", userPin: "1234", soPin: "12345678" },
+    keys: [
+      {
+        label: "rsa-wrap",
+        id: "02",
+        type: "rsa",
+        bits: 2048,
+        extractable: true,
+        sensitive: true,
+        certificate: "leaf+chain",
+        expect: { verdict: "wrap", flags: [] },
+      },
+    ],
+  }),
+);
 run(process.execPath, [KEYPORT, "testbed", "init", "--dir", TB, "--spec", spec], process.env);
 const env = {
   ...process.env,
@@ -35,13 +52,48 @@ run("openssl", ["pkcs12", "-in", first, "-passin", "env:BENCH_PW", "-nocerts", "
 run("openssl", ["pkcs12", "-in", first, "-passin", "env:BENCH_PW", "-nokeys", "-clcerts", "-out", leafPem], env);
 run("openssl", ["pkcs12", "-in", first, "-passin", "env:BENCH_PW", "-nokeys", "-cacerts", "-out", chainPem], env);
 
-const kp = timeRuns(RUNS, (i) => run(process.execPath, [KEYPORT, "export", URI, "--out", join(WORK, `kp-${i}.p12`)], env));
-const os = timeRuns(RUNS, (i) =>
-  run("openssl", ["pkcs12", "-export", "-inkey", keyPem, "-in", leafPem, "-certfile", chainPem, "-name", "rsa-wrap", "-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC", "-macalg", "sha256", "-iter", String(ITER), "-out", join(WORK, `os-${i}.p12`), "-passout", "env:BENCH_PW"], env),
+const kp = timeRuns(RUNS, (i) =>
+  run(process.execPath, [KEYPORT, "export", URI, "--out", join(WORK, `kp-${i}.p12`)], env),
 );
-const info = run("openssl", ["pkcs12", "-info", "-noout", "-in", join(WORK, "os-0.p12"), "-passin", "env:BENCH_PW"], env);
+const os = timeRuns(RUNS, (i) =>
+  run(
+    "openssl",
+    [
+      "pkcs12",
+      "-export",
+      "-inkey",
+      keyPem,
+      "-in",
+      leafPem,
+      "-certfile",
+      chainPem,
+      "-name",
+      "rsa-wrap",
+      "-keypbe",
+      "AES-256-CBC",
+      "-certpbe",
+      "AES-256-CBC",
+      "-macalg",
+      "sha256",
+      "-iter",
+      String(ITER),
+      "-out",
+      join(WORK, `os-${i}.p12`),
+      "-passout",
+      "env:BENCH_PW",
+    ],
+    env,
+  ),
+);
+const info = run(
+  "openssl",
+  ["pkcs12", "-info", "-noout", "-in", join(WORK, "os-0.p12"), "-passin", "env:BENCH_PW"],
+  env,
+);
 const macIter = /MAC: \S+, Iteration (\d+)/.exec(info.stdout + info.stderr)?.[1];
 
-console.log(`keyport export (login, wrap, PKCS#12, verify): median ${fmt(kp.median)} (min ${fmt(kp.min)}, max ${fmt(kp.max)}, ${RUNS} runs), ${ITER} iterations`);
-console.log(`openssl pkcs12 -export (same algorithms):      median ${fmt(os.median)} (min ${fmt(os.min)}, max ${fmt(os.max)}, ${RUNS} runs), ${ITER} iterations (openssl's MAC: ${macIter ?? "?"})`);
+console.log(`keyport export (login, wrap, PKCS#12, verify): ${stats(kp)}, ${ITER} iterations`);
+console.log(
+  `openssl pkcs12 -export (same algorithms):      ${stats(os)}, ${ITER} iterations (openssl's MAC: ${macIter ?? "?"})`,
+);
 console.log(`ratio keyport / openssl:                       ${(kp.median / os.median).toFixed(2)}  (target ≤ 1.50)`);

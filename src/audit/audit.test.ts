@@ -1,6 +1,20 @@
 import { describe, expect, it } from "vitest";
-import { KeyportError } from "../util/errors.js";
-import { buildAuditReport, evaluatePolicy, exportPlan, flags, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable, verdict, type KeyFacts, type Tri } from "./index.js";
+import type { KeyportError } from "../util/errors.js";
+import {
+  buildAuditReport,
+  evaluatePolicy,
+  exportPlan,
+  flags,
+  loadPolicy,
+  parseFailOn,
+  parseFailOnFlag,
+  renderAuditCsv,
+  renderAuditJson,
+  renderAuditTable,
+  verdict,
+  type KeyFacts,
+  type Tri,
+} from "./index.js";
 import { csvCell } from "./render.js";
 
 const NOW = new Date("2026-11-22T10:00:00Z");
@@ -18,11 +32,27 @@ function facts(over: FactsOverride = {}): KeyFacts {
     keyType: "rsa",
     bits: 2048,
     curve: null,
-    attributes: { extractable: true, sensitive: true, neverExtractable: false, alwaysSensitive: true, local: true, wrapWithTrusted: false, modifiable: true, ...attributes },
+    attributes: {
+      extractable: true,
+      sensitive: true,
+      neverExtractable: false,
+      alwaysSensitive: true,
+      local: true,
+      wrapWithTrusted: false,
+      modifiable: true,
+      ...attributes,
+    },
     canWrap: null,
     canUnwrap: null,
     hasUnwrapTemplate: null,
-    certificate: { subject: "CN=k", issuer: "CN=ca", serial: "01", notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2027-01-01T00:00:00.000Z", sha256: "ab" },
+    certificate: {
+      subject: "CN=k",
+      issuer: "CN=ca",
+      serial: "01",
+      notBefore: "2026-01-01T00:00:00.000Z",
+      notAfter: "2027-01-01T00:00:00.000Z",
+      sha256: "ab",
+    },
     ...rest,
   };
 }
@@ -75,7 +105,11 @@ describe("verdict", () => {
     expect(got).toEqual(VERDICT_TABLE);
   });
   it("never turns an unreadable CKA_EXTRACTABLE into a verdict other than unknown", () => {
-    for (const s of TRI) for (const w of TRI) expect(verdict(facts({ attributes: { extractable: null, sensitive: s, wrapWithTrusted: w } }).attributes)).toBe("unknown");
+    for (const s of TRI)
+      for (const w of TRI)
+        expect(verdict(facts({ attributes: { extractable: null, sensitive: s, wrapWithTrusted: w } }).attributes)).toBe(
+          "unknown",
+        );
   });
 });
 
@@ -83,18 +117,51 @@ describe("flags", () => {
   it("raises each mark on its condition, in the fixed order", () => {
     const k = facts({
       bits: 1024,
-      attributes: { extractable: true, sensitive: false, neverExtractable: false, alwaysSensitive: false, local: false, wrapWithTrusted: true },
-      certificate: { subject: "CN=k", issuer: "CN=k", serial: "1", notBefore: "2020-01-01T00:00:00Z", notAfter: "2021-01-01T00:00:00Z", sha256: "" },
+      attributes: {
+        extractable: true,
+        sensitive: false,
+        neverExtractable: false,
+        alwaysSensitive: false,
+        local: false,
+        wrapWithTrusted: true,
+      },
+      certificate: {
+        subject: "CN=k",
+        issuer: "CN=k",
+        serial: "1",
+        notBefore: "2020-01-01T00:00:00Z",
+        notAfter: "2021-01-01T00:00:00Z",
+        sha256: "",
+      },
     });
     expect(flags(k, NOW)).toEqual(["XTR", "NSE", "WXT", "NAS", "IMP", "WTT", "EXP", "WEAK"]);
     expect(flags(facts({ certificate: null }), NOW)).toEqual(["XTR", "WXT", "NOC"]);
   });
   it("raises nothing for unreadable attributes", () => {
-    const k = facts({ attributes: { extractable: null, sensitive: null, neverExtractable: null, alwaysSensitive: null, local: null, wrapWithTrusted: null, modifiable: null } });
+    const k = facts({
+      attributes: {
+        extractable: null,
+        sensitive: null,
+        neverExtractable: null,
+        alwaysSensitive: null,
+        local: null,
+        wrapWithTrusted: null,
+        modifiable: null,
+      },
+    });
     expect(flags(k, NOW)).toEqual([]);
   });
   it("marks a secret key that unwraps without a template (UWT), not one with a template or unknown", () => {
-    const s = (t: Tri) => facts({ class: "secret", keyType: "aes", bits: 256, certificate: null, canUnwrap: true, hasUnwrapTemplate: t, attributes: { extractable: false, neverExtractable: true } });
+    const s = (t: Tri) =>
+      facts({
+        class: "secret",
+        keyType: "aes",
+        bits: 256,
+        certificate: null,
+        canUnwrap: true,
+        hasUnwrapTemplate: t,
+        attributes: { extractable: false, neverExtractable: true },
+      });
     expect(flags(s(false), NOW)).toEqual(["UWT"]);
     expect(flags(s(true), NOW)).toEqual([]);
     expect(flags(s(null), NOW)).toEqual([]);
@@ -108,10 +175,22 @@ describe("flags", () => {
 
 describe("export plan", () => {
   it("reads plain keys and wraps sensitive ones with the preferred mechanism the token has", () => {
-    expect(exportPlan(facts({ attributes: { sensitive: false } }), { wrapMechanisms: [] })).toEqual({ exportable: true, exportMethod: "attribute-read" });
-    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_AES_KEY_WRAP", "CKM_AES_KEY_WRAP_PAD"] })).toEqual({ exportable: true, exportMethod: "wrap:CKM_AES_KEY_WRAP_PAD" });
-    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_AES_KEY_WRAP", "CKM_AES_KEY_WRAP_KWP"] })).toEqual({ exportable: true, exportMethod: "wrap:CKM_AES_KEY_WRAP_KWP" });
-    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_RSA_PKCS"] })).toEqual({ exportable: false, exportMethod: null });
+    expect(exportPlan(facts({ attributes: { sensitive: false } }), { wrapMechanisms: [] })).toEqual({
+      exportable: true,
+      exportMethod: "attribute-read",
+    });
+    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_AES_KEY_WRAP", "CKM_AES_KEY_WRAP_PAD"] })).toEqual({
+      exportable: true,
+      exportMethod: "wrap:CKM_AES_KEY_WRAP_PAD",
+    });
+    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_AES_KEY_WRAP", "CKM_AES_KEY_WRAP_KWP"] })).toEqual({
+      exportable: true,
+      exportMethod: "wrap:CKM_AES_KEY_WRAP_KWP",
+    });
+    expect(exportPlan(facts(), { wrapMechanisms: ["CKM_RSA_PKCS"] })).toEqual({
+      exportable: false,
+      exportMethod: null,
+    });
   });
   it("never exports secret keys or stopped keys", () => {
     const all = { wrapMechanisms: ["CKM_AES_KEY_WRAP_PAD"] };
@@ -133,14 +212,43 @@ describe("export plan", () => {
 describe("report and renderers", () => {
   const tokens = [{ uri: "pkcs11:token=t", label: "t", serial: "1", manufacturer: "m", model: "x", module: "/lib.so" }];
   const caps = new Map([["pkcs11:token=t", { wrapMechanisms: ["CKM_AES_KEY_WRAP_PAD"] }]]);
-  const keys = [facts(), facts({ label: "=cmd()", id: "02", attributes: { sensitive: false } }), facts({ id: "03", attributes: { extractable: false } })];
+  const keys = [
+    facts(),
+    facts({ label: "=cmd()", id: "02", attributes: { sensitive: false } }),
+    facts({ id: "03", attributes: { extractable: false } }),
+  ];
   const report = buildAuditReport({ tokens, keys, capsByTokenUri: caps, now: NOW });
 
   it("has the SPEC's schema, field order and summary", () => {
-    const doc = JSON.parse(renderAuditJson(report)) as Record<string, unknown> & { keys: Array<Record<string, unknown>> };
+    const doc = JSON.parse(renderAuditJson(report)) as Record<string, unknown> & {
+      keys: Array<Record<string, unknown>>;
+    };
     expect(Object.keys(doc)).toEqual(["schema", "generatedAt", "tokens", "keys", "summary"]);
-    expect(Object.keys(doc.keys[0]!)).toEqual(["uri", "token", "label", "id", "class", "keyType", "bits", "curve", "attributes", "verdict", "exportable", "exportMethod", "flags", "certificate"]);
-    expect(report.summary).toEqual({ keys: 3, plain: 1, wrap: 1, "trusted-wrap": 0, "non-extractable": 1, unknown: 0, exportable: 2 });
+    expect(Object.keys(doc.keys[0]!)).toEqual([
+      "uri",
+      "token",
+      "label",
+      "id",
+      "class",
+      "keyType",
+      "bits",
+      "curve",
+      "attributes",
+      "verdict",
+      "exportable",
+      "exportMethod",
+      "flags",
+      "certificate",
+    ]);
+    expect(report.summary).toEqual({
+      keys: 3,
+      plain: 1,
+      wrap: 1,
+      "trusted-wrap": 0,
+      "non-extractable": 1,
+      unknown: 0,
+      exportable: 2,
+    });
   });
 
   it("writes CSV with quoting and a guard against formula injection", () => {
@@ -176,9 +284,18 @@ describe("report and renderers", () => {
   });
 
   it("finds policy violations from --fail-on, --fail-on-flag and a policy file", () => {
-    const policy = loadPolicy('{"rules":[{"match":{"label":"k"},"failOn":["wrap"],"description":"no wrapped k"}]}', "p.json");
-    const v = evaluatePolicy(report, { failOn: parseFailOn("non-extractable"), failOnFlag: parseFailOnFlag("nse"), policy });
-    expect(v.map((x) => `${x.rule.split(" ")[0]}:${x.reason}`).sort()).toEqual(["--fail-on-flag:flag NSE", "--fail-on:verdict non-extractable", "p.json:1:verdict wrap"].sort());
+    const policy = loadPolicy(
+      '{"rules":[{"match":{"label":"k"},"failOn":["wrap"],"description":"no wrapped k"}]}',
+      "p.json",
+    );
+    const v = evaluatePolicy(report, {
+      failOn: parseFailOn("non-extractable"),
+      failOnFlag: parseFailOnFlag("nse"),
+      policy,
+    });
+    expect(v.map((x) => `${x.rule.split(" ")[0]}:${x.reason}`).sort()).toEqual(
+      ["--fail-on-flag:flag NSE", "--fail-on:verdict non-extractable", "p.json:1:verdict wrap"].sort(),
+    );
   });
 });
 

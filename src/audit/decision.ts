@@ -12,7 +12,7 @@ type Entry =
 
 export type Decision =
   | { verdict: Verdict; action: "export" }
-  | { verdict: Verdict; action: "stop"; /** the attribute that stopped it */ attribute: string; why: string };
+  | { verdict: Verdict; action: "stop" /** the attribute that stopped it */; attribute: string; why: string };
 
 const UNKNOWN_WHY = (a: KeyAttributesView): string =>
   a.extractable === null

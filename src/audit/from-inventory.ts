@@ -5,13 +5,20 @@ import type { CertificateSummary, KeyFacts, Tri } from "./model.js";
 
 function tri(a: AttrMap, name: AttrName): Tri {
   const r = a[name];
-  return r && r.ok && typeof r.value === "boolean" ? r.value : null;
+  return r?.ok && typeof r.value === "boolean" ? r.value : null;
 }
 
 export function certificateSummary(c: CertificateEntry | undefined): CertificateSummary | null {
   const i = c?.info;
   if (!i) return null;
-  return { subject: i.subject, issuer: i.issuer, serial: i.serial, notBefore: i.notBefore, notAfter: i.notAfter, sha256: i.sha256 };
+  return {
+    subject: i.subject,
+    issuer: i.issuer,
+    serial: i.serial,
+    notBefore: i.notBefore,
+    notAfter: i.notAfter,
+    sha256: i.sha256,
+  };
 }
 
 export function keyFacts(k: KeyInfo, cls: "private" | "secret", tokenLabel: string, cert?: CertificateEntry): KeyFacts {

@@ -3,7 +3,12 @@ import { decide } from "./decision.js";
 import type { KeyFacts, TokenCapabilities } from "./model.js";
 
 /** Wrap mechanisms in keyport's order of preference. */
-export const WRAP_MECHANISM_PREFERENCE = ["CKM_AES_KEY_WRAP_KWP", "CKM_AES_KEY_WRAP_PAD", "CKM_AES_CBC_PAD", "CKM_AES_KEY_WRAP"] as const;
+export const WRAP_MECHANISM_PREFERENCE = [
+  "CKM_AES_KEY_WRAP_KWP",
+  "CKM_AES_KEY_WRAP_PAD",
+  "CKM_AES_CBC_PAD",
+  "CKM_AES_KEY_WRAP",
+] as const;
 
 export interface ExportPlan {
   exportable: boolean;

@@ -11,7 +11,7 @@
  */
 import { KeyportError } from "../util/errors.js";
 import { FLAGS, type Flag } from "./flags.js";
-import { parseJsonWithLines, JsonSyntaxError } from "./json-lines.js";
+import { JsonSyntaxError, type ParsedJson, parseJsonWithLines } from "./json-lines.js";
 import { VERDICTS, type Verdict } from "./model.js";
 import type { AuditKey, AuditReport } from "./report.js";
 
@@ -36,10 +36,14 @@ export interface Violation {
 }
 
 function list<T extends string>(spec: string, valid: readonly T[], what: string): T[] {
-  const items = spec.split(",").map((s) => s.trim()).filter(Boolean);
+  const items = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new KeyportError("usage", `empty ${what} list`);
   for (const item of items) {
-    if (!(valid as readonly string[]).includes(item)) throw new KeyportError("usage", `unknown ${what} "${item}": use ${valid.join(", ")}`);
+    if (!(valid as readonly string[]).includes(item))
+      throw new KeyportError("usage", `unknown ${what} "${item}": use ${valid.join(", ")}`);
   }
   return items as T[];
 }
@@ -50,11 +54,12 @@ export const parseFailOnFlag = (spec: string): Flag[] => list(spec.toUpperCase()
 const RULE_KEYS = ["description", "match", "failOn", "failOnFlag"];
 
 export function loadPolicy(text: string, file: string): Policy {
-  let parsed;
+  let parsed: ParsedJson;
   try {
     parsed = parseJsonWithLines(text);
   } catch (e) {
-    if (e instanceof JsonSyntaxError) throw new KeyportError("usage", `policy file ${file}: line ${e.line}, column ${e.column}: ${e.message}`);
+    if (e instanceof JsonSyntaxError)
+      throw new KeyportError("usage", `policy file ${file}: line ${e.line}, column ${e.column}: ${e.message}`);
     throw e;
   }
   const at = (o: object | undefined, fallback = 1) => (o && parsed.lineOf.get(o)) ?? fallback;
@@ -71,22 +76,34 @@ export function loadPolicy(text: string, file: string): Policy {
       if (typeof r !== "object" || r === null || Array.isArray(r)) return bad(at(rules), "each rule must be an object");
       const line = at(r);
       const o = r as Record<string, unknown>;
-      for (const k of Object.keys(o)) if (!RULE_KEYS.includes(k)) bad(line, `unknown rule key "${k}" (use ${RULE_KEYS.join(", ")})`);
+      for (const k of Object.keys(o))
+        if (!RULE_KEYS.includes(k)) bad(line, `unknown rule key "${k}" (use ${RULE_KEYS.join(", ")})`);
       const match = (o.match ?? {}) as Record<string, unknown>;
       if (typeof match !== "object" || Array.isArray(match)) bad(line, '"match" must be an object');
-      for (const k of Object.keys(match)) if (k !== "label" && k !== "id") bad(at(match, line), `unknown match key "${k}" (use label, id)`);
-      for (const k of ["label", "id"]) if (match[k] !== undefined && typeof match[k] !== "string") bad(at(match, line), `match.${k} must be a string`);
+      for (const k of Object.keys(match))
+        if (k !== "label" && k !== "id") bad(at(match, line), `unknown match key "${k}" (use label, id)`);
+      for (const k of ["label", "id"])
+        if (match[k] !== undefined && typeof match[k] !== "string") bad(at(match, line), `match.${k} must be a string`);
       const strings = (v: unknown, name: string): string[] => {
         if (v === undefined) return [];
-        if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) return bad(line, `"${name}" must be an array of strings`);
+        if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+          return bad(line, `"${name}" must be an array of strings`);
         return v as string[];
       };
       const failOn = strings(o.failOn, "failOn");
       const failOnFlag = strings(o.failOnFlag, "failOnFlag");
-      for (const v of failOn) if (!(VERDICTS as readonly string[]).includes(v)) bad(line, `unknown verdict "${v}" (use ${VERDICTS.join(", ")})`);
-      for (const f of failOnFlag) if (!(FLAGS as readonly string[]).includes(f)) bad(line, `unknown flag "${f}" (use ${FLAGS.join(", ")})`);
+      for (const v of failOn)
+        if (!(VERDICTS as readonly string[]).includes(v))
+          bad(line, `unknown verdict "${v}" (use ${VERDICTS.join(", ")})`);
+      for (const f of failOnFlag)
+        if (!(FLAGS as readonly string[]).includes(f)) bad(line, `unknown flag "${f}" (use ${FLAGS.join(", ")})`);
       if (failOn.length + failOnFlag.length === 0) bad(line, 'a rule needs "failOn" or "failOnFlag"');
-      const rule: PolicyRule = { match: { label: match.label as string | undefined, id: match.id as string | undefined }, failOn: failOn as Verdict[], failOnFlag: failOnFlag as Flag[], line };
+      const rule: PolicyRule = {
+        match: { label: match.label as string | undefined, id: match.id as string | undefined },
+        failOn: failOn as Verdict[],
+        failOnFlag: failOnFlag as Flag[],
+        line,
+      };
       if (typeof o.description === "string") rule.description = o.description;
       return rule;
     }),
@@ -94,7 +111,13 @@ export function loadPolicy(text: string, file: string): Policy {
 }
 
 export function globMatch(glob: string, s: string): boolean {
-  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "s");
+  const re = new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+    "s",
+  );
   return re.test(s);
 }
 
@@ -104,16 +127,23 @@ function ruleMatches(r: PolicyRule, k: AuditKey): boolean {
   return true;
 }
 
-export function evaluatePolicy(report: AuditReport, o: { failOn: Verdict[]; failOnFlag: Flag[]; policy?: Policy }): Violation[] {
+export function evaluatePolicy(
+  report: AuditReport,
+  o: { failOn: Verdict[]; failOnFlag: Flag[]; policy?: Policy },
+): Violation[] {
   const out: Violation[] = [];
   for (const k of report.keys) {
-    if (o.failOn.includes(k.verdict)) out.push({ uri: k.uri, label: k.label, rule: "--fail-on", reason: `verdict ${k.verdict}` });
-    for (const f of o.failOnFlag) if (k.flags.includes(f)) out.push({ uri: k.uri, label: k.label, rule: "--fail-on-flag", reason: `flag ${f}` });
+    if (o.failOn.includes(k.verdict))
+      out.push({ uri: k.uri, label: k.label, rule: "--fail-on", reason: `verdict ${k.verdict}` });
+    for (const f of o.failOnFlag)
+      if (k.flags.includes(f)) out.push({ uri: k.uri, label: k.label, rule: "--fail-on-flag", reason: `flag ${f}` });
     for (const r of o.policy?.rules ?? []) {
       if (!ruleMatches(r, k)) continue;
       const name = `${o.policy?.file}:${r.line}${r.description ? ` "${r.description}"` : ""}`;
-      if (r.failOn.includes(k.verdict)) out.push({ uri: k.uri, label: k.label, rule: name, reason: `verdict ${k.verdict}` });
-      for (const f of r.failOnFlag) if (k.flags.includes(f)) out.push({ uri: k.uri, label: k.label, rule: name, reason: `flag ${f}` });
+      if (r.failOn.includes(k.verdict))
+        out.push({ uri: k.uri, label: k.label, rule: name, reason: `verdict ${k.verdict}` });
+      for (const f of r.failOnFlag)
+        if (k.flags.includes(f)) out.push({ uri: k.uri, label: k.label, rule: name, reason: `flag ${f}` });
     }
   }
   return out;

@@ -1,6 +1,7 @@
 /** The audit report as JSON, CSV (one row per key) and a readable table with per-token summaries. */
 import { parsePkcs11Uri } from "../uri/index.js";
 import { alignColumns, escapeControl } from "../util/text.js";
+import { VERDICTS } from "./model.js";
 import type { AuditKey, AuditReport } from "./report.js";
 
 export function renderAuditJson(r: AuditReport): string {
@@ -8,10 +9,31 @@ export function renderAuditJson(r: AuditReport): string {
 }
 
 const CSV_HEADER = [
-  "uri", "token", "label", "id", "class", "keyType", "bits", "curve",
-  "extractable", "sensitive", "neverExtractable", "alwaysSensitive", "local", "wrapWithTrusted", "modifiable",
-  "verdict", "exportable", "exportMethod", "flags",
-  "certSubject", "certIssuer", "certSerial", "certNotBefore", "certNotAfter", "certSha256",
+  "uri",
+  "token",
+  "label",
+  "id",
+  "class",
+  "keyType",
+  "bits",
+  "curve",
+  "extractable",
+  "sensitive",
+  "neverExtractable",
+  "alwaysSensitive",
+  "local",
+  "wrapWithTrusted",
+  "modifiable",
+  "verdict",
+  "exportable",
+  "exportMethod",
+  "flags",
+  "certSubject",
+  "certIssuer",
+  "certSerial",
+  "certNotBefore",
+  "certNotAfter",
+  "certSha256",
 ] as const;
 
 /** RFC 4180 quoting, and a leading quote on cells a spreadsheet would run as a formula. */
@@ -26,10 +48,31 @@ function csvRow(k: AuditKey): Array<string | number | boolean | null> {
   const a = k.attributes;
   const c = k.certificate;
   return [
-    k.uri, k.token, k.label, k.id, k.class, k.keyType, k.bits, k.curve,
-    a.extractable, a.sensitive, a.neverExtractable, a.alwaysSensitive, a.local, a.wrapWithTrusted, a.modifiable,
-    k.verdict, k.exportable, k.exportMethod, k.flags.join(" "),
-    c?.subject ?? null, c?.issuer ?? null, c?.serial ?? null, c?.notBefore ?? null, c?.notAfter ?? null, c?.sha256 ?? null,
+    k.uri,
+    k.token,
+    k.label,
+    k.id,
+    k.class,
+    k.keyType,
+    k.bits,
+    k.curve,
+    a.extractable,
+    a.sensitive,
+    a.neverExtractable,
+    a.alwaysSensitive,
+    a.local,
+    a.wrapWithTrusted,
+    a.modifiable,
+    k.verdict,
+    k.exportable,
+    k.exportMethod,
+    k.flags.join(" "),
+    c?.subject ?? null,
+    c?.issuer ?? null,
+    c?.serial ?? null,
+    c?.notBefore ?? null,
+    c?.notAfter ?? null,
+    c?.sha256 ?? null,
   ];
 }
 
@@ -44,10 +87,11 @@ export function keyDesc(k: Pick<AuditKey, "keyType" | "bits" | "curve">): string
   return `${k.keyType ?? "?"}${k.bits ? ` ${k.bits}` : ""}`;
 }
 
-
 export function summaryLine(keys: AuditKey[]): string {
   const n = (v: string) => keys.filter((k) => k.verdict === v).length;
-  return `${keys.length} key${keys.length === 1 ? "" : "s"}: ${n("plain")} plain, ${n("wrap")} wrap, ${n("trusted-wrap")} trusted-wrap, ${n("non-extractable")} non-extractable, ${n("unknown")} unknown; ${keys.filter((k) => k.exportable).length} exportable`;
+  const counts = VERDICTS.map((v) => `${n(v)} ${v}`).join(", ");
+  const exportable = keys.filter((k) => k.exportable).length;
+  return `${keys.length} key${keys.length === 1 ? "" : "s"}: ${counts}; ${exportable} exportable`;
 }
 
 export function renderAuditTable(r: AuditReport): string {
@@ -63,7 +107,9 @@ export function renderAuditTable(r: AuditReport): string {
           k.label ?? "-",
           k.id || "-",
           keyDesc(k),
-          k.verdict === "non-extractable" || k.verdict === "trusted-wrap" || k.verdict === "unknown" ? k.verdict.toUpperCase() : k.verdict,
+          k.verdict === "non-extractable" || k.verdict === "trusted-wrap" || k.verdict === "unknown"
+            ? k.verdict.toUpperCase()
+            : k.verdict,
           k.flags.join(",") || "-",
           k.exportMethod ?? "-",
           k.certificate ? `${k.certificate.subject} (until ${k.certificate.notAfter.slice(0, 10)})` : "-",

@@ -17,7 +17,15 @@ export interface AuditReport {
   generatedAt: string;
   tokens: TokenSummary[];
   keys: AuditKey[];
-  summary: { keys: number; plain: number; wrap: number; "trusted-wrap": number; "non-extractable": number; unknown: number; exportable: number };
+  summary: {
+    keys: number;
+    plain: number;
+    wrap: number;
+    "trusted-wrap": number;
+    "non-extractable": number;
+    unknown: number;
+    exportable: number;
+  };
 }
 
 export function auditKey(k: KeyFacts, caps: TokenCapabilities, now: Date): AuditKey {
@@ -68,5 +76,11 @@ export function buildAuditReport(input: ReportInput): AuditReport {
     return (t && input.capsByTokenUri.get(t.uri)) ?? { wrapMechanisms: [] };
   };
   const keys = input.keys.map((k) => auditKey(k, capsFor(k), input.now));
-  return { schema: "keyport.audit/v1", generatedAt: input.now.toISOString(), tokens: input.tokens, keys, summary: summarize(keys) };
+  return {
+    schema: "keyport.audit/v1",
+    generatedAt: input.now.toISOString(),
+    tokens: input.tokens,
+    keys,
+    summary: summarize(keys),
+  };
 }

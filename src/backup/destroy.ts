@@ -20,7 +20,7 @@ export interface DestroyResult {
 const spki = (k: KeyObject | null) => (k ? k.export({ type: "spki", format: "der" }).toString("hex") : null);
 
 function verified(v: ExportResult["verification"]): boolean {
-  return v !== null && v.keyMatchesToken && v.keyMatchesCertificate !== false && v.tokenToFile && v.fileToToken;
+  return v?.keyMatchesToken === true && v.keyMatchesCertificate !== false && v.tokenToFile && v.fileToToken;
 }
 
 /**

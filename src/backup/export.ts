@@ -6,9 +6,23 @@
 import { createHash, createPublicKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { exportPlan, keyFacts, WRAP_MECHANISM_PREFERENCE, type KeyFacts } from "../audit/index.js";
-import { groupPublicKey, parseCertificate, publicKeyOfCertificate, type Group, type KeyIdentity, type TokenInventory } from "../inventory/index.js";
+import {
+  groupPublicKey,
+  parseCertificate,
+  publicKeyOfCertificate,
+  type Group,
+  type KeyIdentity,
+  type TokenInventory,
+} from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
-import { DEFAULT_MODERN_ITERATIONS, LEGACY_ITERATIONS, readPkcs12, withDerivationCache, writePkcs12, type Profile } from "../pkcs12/index.js";
+import {
+  DEFAULT_MODERN_ITERATIONS,
+  LEGACY_ITERATIONS,
+  readPkcs12,
+  withDerivationCache,
+  writePkcs12,
+  type Profile,
+} from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
 import { buildChain, readPemBundle } from "./chain.js";
@@ -55,13 +69,19 @@ export interface ExportResult {
   method: string;
   certificate: { subject: string; notAfter: string; placeholder: boolean } | null;
   chain: string[];
-  verification: (ChallengeResult & { reopened: true; keyMatchesToken: boolean; keyMatchesCertificate: boolean | null }) | null;
+  verification:
+    | (ChallengeResult & { reopened: true; keyMatchesToken: boolean; keyMatchesCertificate: boolean | null })
+    | null;
 }
 
 /** The facts and exportability of the group's private key, or the stop error. */
 export function checkExportable(inv: TokenInventory, g: Group): { facts: KeyFacts; exportMethod: string } {
   if (!g.privateKey) {
-    throw new KeyportError("usage", "only private keys are exported; secret keys are audited, not backed up (PKCS#12 secret bags import almost nowhere)");
+    throw new KeyportError(
+      "usage",
+      "only private keys are exported; secret keys are audited, not backed up (PKCS#12 secret bags import almost " +
+        "nowhere)",
+    );
   }
   const facts = keyFacts(g.privateKey, "private", inv.token.label, g.certificate);
   const stop = stopError(facts);
@@ -88,7 +108,10 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
   const key = g.privateKey!;
   const iterations = o.profile === "legacy" ? LEGACY_ITERATIONS : (o.iterations ?? DEFAULT_MODERN_ITERATIONS);
   const leaf = g.certificate?.info ?? null;
-  const chainPool = [...inv.certificates.map((c) => c.info).filter((c) => c !== null), ...(o.chainFile ? readPemBundle(o.chainFile) : [])];
+  const chainPool = [
+    ...inv.certificates.map((c) => c.info).filter((c) => c !== null),
+    ...(o.chainFile ? readPemBundle(o.chainFile) : []),
+  ];
   const chain = leaf && o.includeChain ? buildChain(leaf, chainPool) : [];
   const password = await o.password();
   try {
@@ -106,17 +129,29 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
       if (o.placeholderCert) {
         // loaded only when used: the certificate generator is slow to load
         const { placeholderCertificate } = await import("./placeholder.js");
-        certDer = await placeholderCertificate(extracted.privateKey, exportedPublic, o.friendlyName ?? key.label ?? "keyport key");
+        certDer = await placeholderCertificate(
+          extracted.privateKey,
+          exportedPublic,
+          o.friendlyName ?? key.label ?? "keyport key",
+        );
         placeholder = true;
-        o.warn(`keyport: warning: ${key.uri} has no certificate (a pending key pair): a self-signed placeholder certificate was added`);
+        o.warn(
+          `keyport: warning: ${key.uri} has no certificate (a pending key pair): ` +
+            "a self-signed placeholder certificate was added",
+        );
       } else {
         o.warn(
           `keyport: warning: ${key.uri} has no certificate (a pending key pair): writing a key-only PKCS#12, which ` +
-            "Windows, Java's keytool, NSS pk12util -i and GnuTLS refuse; --placeholder-cert adds a certificate they accept",
+            "Windows, Java's keytool, NSS pk12util -i and GnuTLS refuse; --placeholder-cert adds a certificate " +
+            "they accept",
         );
       }
     }
-    const localKeyId = key.id ? Buffer.from(key.id, "hex") : createHash("sha1").update(exportedPublic.export({ type: "spki", format: "der" })).digest();
+    const localKeyId = key.id
+      ? Buffer.from(key.id, "hex")
+      : createHash("sha1")
+          .update(exportedPublic.export({ type: "spki", format: "der" }))
+          .digest();
     const der = await writePkcs12({
       privateKey: extracted.privateKey,
       certificates: [...(certDer ? [certDer] : []), ...chain.map((c) => c.der)],
@@ -133,7 +168,8 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
       if (o.verify) {
         const back = await readPkcs12(readFileSync(staged.tempPath), password);
         const k = back.keys[0];
-        if (!k || back.keys.length !== 1) throw new KeyportError("verify", "backup check failed: the written file does not hold exactly one key");
+        if (!k || back.keys.length !== 1)
+          throw new KeyportError("verify", "backup check failed: the written file does not hold exactly one key");
         const backPublic = createPublicKey(k.privateKey);
         const keyMatchesToken = sameKey(backPublic, tokenPublic ?? exportedPublic);
         const c = back.certificates.find((x) => x.localKeyId && k.localKeyId && x.localKeyId.equals(k.localKeyId));
@@ -143,7 +179,16 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
         const ch = await lock.run(() => challenge(s, key, k.privateKey, tokenPublic ?? exportedPublic));
         verification = { reopened: true, keyMatchesToken, keyMatchesCertificate, ...ch };
         if (!keyMatchesToken || keyMatchesCertificate === false || !ch.tokenToFile || !ch.fileToToken) {
-          throw new KeyportError("verify", `backup check failed for ${key.uri}: the key in the file is not the token's key (file removed)`, `checks: key = token public key ${keyMatchesToken ? "ok" : "FAILED"}; key = certificate ${keyMatchesCertificate === false ? "FAILED" : "ok"}; token signature verified with the file's key ${ch.tokenToFile ? "ok" : "FAILED"}; file's signature verified with the token's key ${ch.fileToToken ? "ok" : "FAILED"}`);
+          throw new KeyportError(
+            "verify",
+            `backup check failed for ${key.uri}: the key in the file is not the token's key (file removed)`,
+            [
+              `checks: key = token public key ${keyMatchesToken ? "ok" : "FAILED"}`,
+              `key = certificate ${keyMatchesCertificate === false ? "FAILED" : "ok"}`,
+              `token signature verified with the file's key ${ch.tokenToFile ? "ok" : "FAILED"}`,
+              `file's signature verified with the token's key ${ch.fileToToken ? "ok" : "FAILED"}`,
+            ].join("; "),
+          );
         }
       }
       await o.hooks?.afterVerify?.();
@@ -154,7 +199,14 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
         sha256: createHash("sha256").update(der).digest("hex"),
         profile: o.profile,
         iterations,
-        key: { uri: key.uri, label: key.label, id: key.id, keyType: facts.keyType, bits: facts.bits, curve: facts.curve },
+        key: {
+          uri: key.uri,
+          label: key.label,
+          id: key.id,
+          keyType: facts.keyType,
+          bits: facts.bits,
+          curve: facts.curve,
+        },
         method: extracted.method,
         certificate: certInfo ? { subject: certInfo.subject, notAfter: certInfo.notAfter, placeholder } : null,
         chain: chain.map((c) => c.subject),

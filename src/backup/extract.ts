@@ -8,7 +8,15 @@ import { createECDH, createPrivateKey, randomBytes, type KeyObject } from "node:
 import { preferredWrapMechanisms, WRAP_MECHANISM_PREFERENCE } from "../audit/index.js";
 import type { KeyAttributesView, KeyFacts } from "../audit/index.js";
 import type { KeyInfo } from "../inventory/index.js";
-import { isCkr, valueOf, type AttrMap, type MechanismParams, type ObjectRef, type Pkcs11CallError, type Session } from "../pkcs11/index.js";
+import {
+  isCkr,
+  valueOf,
+  type AttrMap,
+  type MechanismParams,
+  type ObjectRef,
+  type Pkcs11CallError,
+  type Session,
+} from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { changedSinceAudit, RECHECKED, type RecheckedAttribute } from "./stop.js";
 import { unwrapPkcs8 } from "./unwrap.js";
@@ -27,12 +35,34 @@ const pad = (b: Buffer, n: number) => (b.length >= n ? b : Buffer.concat([Buffer
 
 function fromPlainAttributes(key: KeyInfo, a: AttrMap): KeyObject | null {
   if (key.keyType === "rsa") {
-    const parts = ["modulus", "publicExponent", "privateExponent", "prime1", "prime2", "exponent1", "exponent2", "coefficient"] as const;
+    const parts = [
+      "modulus",
+      "publicExponent",
+      "privateExponent",
+      "prime1",
+      "prime2",
+      "exponent1",
+      "exponent2",
+      "coefficient",
+    ] as const;
     const v = parts.map((p) => valueOf(a, p));
     if (v.some((x) => !x || x.length === 0)) return null;
     const [n, e, d, p, q, dp, dq, qi] = v as Buffer[];
     try {
-      return createPrivateKey({ key: { kty: "RSA", n: b64u(n!), e: b64u(e!), d: b64u(d!), p: b64u(p!), q: b64u(q!), dp: b64u(dp!), dq: b64u(dq!), qi: b64u(qi!) }, format: "jwk" });
+      return createPrivateKey({
+        key: {
+          kty: "RSA",
+          n: b64u(n!),
+          e: b64u(e!),
+          d: b64u(d!),
+          p: b64u(p!),
+          q: b64u(q!),
+          dp: b64u(dp!),
+          dq: b64u(dq!),
+          qi: b64u(qi!),
+        },
+        format: "jwk",
+      });
     } finally {
       for (const b of v) b?.fill(0);
     }
@@ -57,7 +87,10 @@ function fromPlainAttributes(key: KeyInfo, a: AttrMap): KeyObject | null {
     const ecdh = createECDH(ecdhName);
     ecdh.setPrivateKey(d);
     const pub = ecdh.getPublicKey();
-    return createPrivateKey({ key: { kty: "EC", crv: curve, d: b64u(d), x: b64u(pub.subarray(1, 1 + size)), y: b64u(pub.subarray(1 + size)) }, format: "jwk" });
+    return createPrivateKey({
+      key: { kty: "EC", crv: curve, d: b64u(d), x: b64u(pub.subarray(1, 1 + size)), y: b64u(pub.subarray(1 + size)) },
+      format: "jwk",
+    });
   } finally {
     value.fill(0);
   }
@@ -67,7 +100,16 @@ function readPlain(s: Session, key: KeyInfo): KeyObject | null {
   const ref = key.object.ref;
   const names =
     key.keyType === "rsa"
-      ? (["modulus", "publicExponent", "privateExponent", "prime1", "prime2", "exponent1", "exponent2", "coefficient"] as const)
+      ? ([
+          "modulus",
+          "publicExponent",
+          "privateExponent",
+          "prime1",
+          "prime2",
+          "exponent1",
+          "exponent2",
+          "coefficient",
+        ] as const)
       : (["value"] as const);
   return fromPlainAttributes(key, s.readAttributes(ref, names));
 }
@@ -75,7 +117,19 @@ function readPlain(s: Session, key: KeyInfo): KeyObject | null {
 function sessionKek(s: Session): { ref: ObjectRef; value: Buffer } {
   // Made here, by value, so its bits are known to keyport only; a session object (CKA_TOKEN false).
   const value = randomBytes(32);
-  const ref = s.createObject({ class: "secret-key", keyType: "aes", token: false, private: true, value, wrap: true, unwrap: false, encrypt: false, decrypt: false, sensitive: true, extractable: false });
+  const ref = s.createObject({
+    class: "secret-key",
+    keyType: "aes",
+    token: false,
+    private: true,
+    value,
+    wrap: true,
+    unwrap: false,
+    encrypt: false,
+    decrypt: false,
+    sensitive: true,
+    extractable: false,
+  });
   return { ref, value };
 }
 
@@ -93,7 +147,8 @@ function wrapOut(s: Session, key: KeyInfo, mechanism: string): KeyObject {
       if (isCkr(e, "CKR_KEY_NOT_WRAPPABLE", "CKR_KEY_UNEXTRACTABLE")) {
         throw new KeyportError(
           "not-exportable",
-          `STOP: the token refuses to wrap key ${key.uri} (C_WrapKey: ${(e as Pkcs11CallError).ckrName}) although its attributes allow export: nothing was written`,
+          `STOP: the token refuses to wrap key ${key.uri} (C_WrapKey: ${(e as Pkcs11CallError).ckrName}) ` +
+            "although its attributes allow export: nothing was written",
           "this token cannot export this key type; keep using the key on the token, or re-key on a token that can",
         );
       }
@@ -103,7 +158,12 @@ function wrapOut(s: Session, key: KeyInfo, mechanism: string): KeyObject {
     return createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" });
   } catch (e) {
     if (e instanceof KeyportError) throw e;
-    throw new KeyportError("internal", `unwrapping the key wrapped with ${mechanism} failed: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+    throw new KeyportError(
+      "internal",
+      `unwrapping the key wrapped with ${mechanism} failed: ${e instanceof Error ? e.message : String(e)}`,
+      undefined,
+      { cause: e },
+    );
   } finally {
     kek.value.fill(0);
     wrapped?.fill(0);
@@ -121,7 +181,7 @@ export function readStopAttributes(s: Session, key: KeyInfo): Pick<KeyAttributes
   const a = s.readAttributes(key.object.ref, RECHECKED);
   const tri = (n: RecheckedAttribute) => {
     const r = a[n];
-    return r && r.ok ? r.value : null;
+    return r?.ok ? r.value : null;
   };
   return { extractable: tri("extractable"), sensitive: tri("sensitive"), wrapWithTrusted: tri("wrapWithTrusted") };
 }

@@ -407,7 +407,8 @@ export async function importBackup(
       throw new KeyportError(
         "not-found",
         `the restored key is on the token (CKA_ID ${finalId.toString("hex")}), but an old object could not be ` +
-          `destroyed (${e instanceof Error ? e.message : String(e)}): ${left.length} old object(s) remain: ${left.join(", ")}`,
+          `destroyed (${e instanceof Error ? e.message : String(e)}): ` +
+          `${left.length} old object(s) remain: ${left.join(", ")}`,
         "check the token with keyport list and remove them by hand if they should go",
       );
     }

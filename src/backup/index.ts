@@ -2,7 +2,7 @@
 export { checkExportable, exportKey, type ExportOptions, type ExportResult } from "./export.js";
 export { destroyKeyPair, type DestroyResult } from "./destroy.js";
 export { exportAll, prepareExportAll, type ExportAllResult, type ExportAllTarget } from "./export-all.js";
-export { type KeyStatus, type ManifestEntry } from "./manifest.js";
+export type { KeyStatus, ManifestEntry } from "./manifest.js";
 export { checkTemplate, fileNameFor, safeName } from "./naming.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";

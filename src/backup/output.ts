@@ -15,6 +15,7 @@ import {
   mkdirSync,
   openSync,
   renameSync,
+  type Stats,
   statSync,
   unlinkSync,
   writeSync,
@@ -37,7 +38,12 @@ function installSignalCleanup(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   // a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) clean up like Ctrl-C: exit 128 + signal number
-  const signals = [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129], ["SIGQUIT", 131]] as const;
+  const signals = [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+    ["SIGQUIT", 131],
+  ] as const;
   for (const [sig, code] of signals) {
     process.on(sig, () => {
       for (const p of pending) removeQuietly(p);
@@ -64,7 +70,7 @@ export function checkDestination(path: string, force: boolean): string {
   installSignalCleanup();
   const full = resolve(path);
   const dir = dirname(full);
-  let st;
+  let st: Stats;
   try {
     st = statSync(dir);
   } catch {
@@ -76,7 +82,12 @@ export function checkDestination(path: string, force: boolean): string {
   } catch {
     throw new KeyportError("usage", `output directory ${dir} is not writable`);
   }
-  if (existsSync(full) && !force) throw new KeyportError("usage", `${path} exists; keyport does not overwrite files`, "choose another name, or give --force");
+  if (existsSync(full) && !force)
+    throw new KeyportError(
+      "usage",
+      `${path} exists; keyport does not overwrite files`,
+      "choose another name, or give --force",
+    );
   return full;
 }
 
@@ -122,7 +133,12 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
         removeQuietly(tempPath);
         pending.delete(tempPath);
         const code = (e as NodeJS.ErrnoException).code;
-        throw new KeyportError("usage", code === "EEXIST" ? `${finalPath} exists; keyport does not overwrite files` : `cannot write ${finalPath}: ${code ?? String(e)}`);
+        throw new KeyportError(
+          "usage",
+          code === "EEXIST"
+            ? `${finalPath} exists; keyport does not overwrite files`
+            : `cannot write ${finalPath}: ${code ?? String(e)}`,
+        );
       }
       pending.delete(tempPath);
       // flush the directory entry too
@@ -160,7 +176,7 @@ export function checkOutDir(given: string): OutDir {
   if (given.trim() === "") throw new KeyportError("usage", "--out-dir is empty: name a directory");
   installSignalCleanup();
   const path = resolve(given);
-  let st;
+  let st: Stats | undefined;
   try {
     st = statSync(path);
   } catch (e) {
@@ -177,7 +193,7 @@ export function checkOutDir(given: string): OutDir {
     return { path, given, missing: false };
   }
   const parent = dirname(path);
-  let pst;
+  let pst: Stats;
   try {
     pst = statSync(parent);
   } catch {

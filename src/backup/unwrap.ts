@@ -44,7 +44,8 @@ export function unwrapPkcs8(mechanism: string, kek: Buffer, wrapped: Buffer, iv?
     attempts.push(() => stripPkcs7(decipher(`id-aes${bits}-wrap`, kek, RFC3394_IV, wrapped)));
   }
   if (mechanism === "CKM_AES_KEY_WRAP") attempts.push(() => decipher(`id-aes${bits}-wrap`, kek, RFC3394_IV, wrapped));
-  if (mechanism === "CKM_AES_CBC_PAD") attempts.push(() => decipher(`aes-${bits}-cbc`, kek, iv ?? Buffer.alloc(16), wrapped));
+  if (mechanism === "CKM_AES_CBC_PAD")
+    attempts.push(() => decipher(`aes-${bits}-cbc`, kek, iv ?? Buffer.alloc(16), wrapped));
   for (const attempt of attempts) {
     let plain: Buffer | null = null;
     try {

@@ -68,7 +68,10 @@ const HELP: Record<string, CommandHelp> = {
     login: true,
     examples: [
       ["$0 verify signing.p12", "open the file with its password and report what it holds"],
-      ["$0 verify signing.p12 --against 'pkcs11:token=mytoken;object=signing;type=private'", "and check it holds the token's key"],
+      [
+        "$0 verify signing.p12 --against 'pkcs11:token=mytoken;object=signing;type=private'",
+        "and check it holds the token's key",
+      ],
     ],
   },
   import: {
@@ -103,7 +106,9 @@ export function withHelp<C extends AnyCommand>(name: string, c: C): C {
     const built = (inner as (y: Argv<never>) => Argv<never>)(y);
     const global = new Set<string>(GLOBAL_OPTIONS);
     // yargs keeps what the builder declared in getOptions(), which its typings leave out
-    const declared = built as unknown as { getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> } };
+    const declared = built as unknown as {
+      getOptions(): { key: Record<string, unknown>; alias: Record<string, string[]> };
+    };
     const { key, alias } = declared.getOptions();
     const skip = new Set([...Object.values(alias ?? {}).flat(), ...positionals(String(c.command ?? ""))]);
     const own = Object.keys(key).filter((k) => !global.has(k) && !skip.has(k) && !/[A-Z]/.test(k));

@@ -47,18 +47,35 @@ export function reportError(e: unknown, debug: boolean): number {
   }
   const msg = e instanceof Error ? e.message : String(e);
   process.stderr.write(`keyport: internal error: ${escapeControl(firstLine(msg))}\n`);
-  process.stderr.write(debug && e instanceof Error && e.stack ? `${e.stack}\n` : "keyport: this is a bug; run again with --debug for details\n");
+  process.stderr.write(
+    debug && e instanceof Error && e.stack
+      ? `${e.stack}\n`
+      : "keyport: this is a bug; run again with --debug for details\n",
+  );
   return EXIT_CODES.internal;
 }
 
-/** yargs' messages span lines ("Invalid values:\n  Argument: …"): one line; an unknown first word is an unknown command. */
+/**
+ * yargs' messages span lines ("Invalid values:\n  Argument: …"): one line; an unknown first word is an
+ * unknown command.
+ */
 function usageLine(e: KeyportError, argv: string[]): KeyportError {
   const first = argv.find((x) => !x.startsWith("-"));
-  const unknown = /^Unknown arguments?: /.test(e.message) && first !== undefined && argv[0] === first && !COMMANDS.some(([name]) => name === first) && first !== "completion";
+  const unknown =
+    /^Unknown arguments?: /.test(e.message) &&
+    first !== undefined &&
+    argv[0] === first &&
+    !COMMANDS.some(([name]) => name === first) &&
+    first !== "completion";
   // yargs quotes unknown arguments as given: a URI among them is shown without its pin-value
-  const given = e.message.replace(/\s*\n\s*/g, " ").trim().replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u));
+  const given = e.message
+    .replace(/\s*\n\s*/g, " ")
+    .trim()
+    .replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u));
   const message = unknown ? `unknown command "${first}"` : given;
-  return message === e.message ? e : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
+  return message === e.message
+    ? e
+    : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
 }
 
 /** Runs one command line; `deps` are injected by tests only (see deps.ts). */

@@ -20,25 +20,62 @@ function obj(cls: TokenObject["class"], attrs: AttrMap): TokenObject {
 
 const rsa = generateKeyPairSync("rsa", { modulusLength: 1024 });
 const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
-const jwk = (k: typeof rsa.publicKey) => k.export({ format: "jwk" }) as { n?: string; e?: string; x?: string; y?: string };
+const jwk = (k: typeof rsa.publicKey) =>
+  k.export({ format: "jwk" }) as { n?: string; e?: string; x?: string; y?: string };
 const b = (s?: string) => Buffer.from(s ?? "", "base64url");
-const rsaPriv = (id: string, label: string) => obj("private", { id: ok(Buffer.from(id, "hex")), label: ok(label), keyType: ok("rsa"), modulus: ok(b(jwk(rsa.publicKey).n)), publicExponent: ok(b(jwk(rsa.publicKey).e)) });
+const rsaPriv = (id: string, label: string) =>
+  obj("private", {
+    id: ok(Buffer.from(id, "hex")),
+    label: ok(label),
+    keyType: ok("rsa"),
+    modulus: ok(b(jwk(rsa.publicKey).n)),
+    publicExponent: ok(b(jwk(rsa.publicKey).e)),
+  });
 const P256 = Buffer.from("06082a8648ce3d030107", "hex");
-const ecPriv = (id: string) => obj("private", { id: ok(Buffer.from(id, "hex")), label: ok("ec"), keyType: ok("ec"), ecParams: ok(Buffer.from("06082a8648ce3d030107", "hex")) });
+const ecPriv = (id: string) =>
+  obj("private", {
+    id: ok(Buffer.from(id, "hex")),
+    label: ok("ec"),
+    keyType: ok("ec"),
+    ecParams: ok(Buffer.from("06082a8648ce3d030107", "hex")),
+  });
 const ecPub = (id: string) => {
   const j = jwk(ec.publicKey);
   const point = Buffer.concat([Buffer.from([4, 65, 4]), b(j.x), b(j.y)]);
-  return obj("public", { id: ok(Buffer.from(id, "hex")), label: ok("ec"), keyType: ok("ec"), ecParams: ok(Buffer.from("06082a8648ce3d030107", "hex")), ecPoint: ok(point) });
+  return obj("public", {
+    id: ok(Buffer.from(id, "hex")),
+    label: ok("ec"),
+    keyType: ok("ec"),
+    ecParams: ok(Buffer.from("06082a8648ce3d030107", "hex")),
+    ecPoint: ok(point),
+  });
 };
 let rsaCert: Buffer;
 let ecCert: Buffer;
-const cert = (id: string, der: Buffer, label = "cert") => obj("cert", { id: ok(Buffer.from(id, "hex")), label: ok(label), value: ok(der) });
+const cert = (id: string, der: Buffer, label = "cert") =>
+  obj("cert", { id: ok(Buffer.from(id, "hex")), label: ok(label), value: ok(der) });
 const none = (): TokenObjects => ({ private: [], public: [], cert: [], secret: [], data: [] });
 
 async function selfSigned(pair: typeof rsa, alg: object): Promise<Buffer> {
-  const priv = await webcrypto.subtle.importKey("pkcs8", pair.privateKey.export({ type: "pkcs8", format: "der" }), alg as webcrypto.AlgorithmIdentifier, false, ["sign"]);
-  const pub = await webcrypto.subtle.importKey("spki", pair.publicKey.export({ type: "spki", format: "der" }), alg as webcrypto.AlgorithmIdentifier, true, ["verify"]);
-  const c = await x509.X509CertificateGenerator.createSelfSigned({ name: "CN=g", keys: { privateKey: priv, publicKey: pub }, signingAlgorithm: alg as webcrypto.AlgorithmIdentifier });
+  const priv = await webcrypto.subtle.importKey(
+    "pkcs8",
+    pair.privateKey.export({ type: "pkcs8", format: "der" }),
+    alg as webcrypto.AlgorithmIdentifier,
+    false,
+    ["sign"],
+  );
+  const pub = await webcrypto.subtle.importKey(
+    "spki",
+    pair.publicKey.export({ type: "spki", format: "der" }),
+    alg as webcrypto.AlgorithmIdentifier,
+    true,
+    ["verify"],
+  );
+  const c = await x509.X509CertificateGenerator.createSelfSigned({
+    name: "CN=g",
+    keys: { privateKey: priv, publicKey: pub },
+    signingAlgorithm: alg as webcrypto.AlgorithmIdentifier,
+  });
   return Buffer.from(c.rawData);
 }
 
@@ -90,7 +127,9 @@ describe("pairing", () => {
   it("leaves a key without certificate as a pending key pair and keeps every object", () => {
     const o = none();
     o.private.push(rsaPriv("07", "pending"));
-    o.secret.push(obj("secret-key", { id: ok(Buffer.from("08", "hex")), label: ok("kek"), keyType: ok("aes"), valueLen: ok(32) }));
+    o.secret.push(
+      obj("secret-key", { id: ok(Buffer.from("08", "hex")), label: ok("kek"), keyType: ok("aes"), valueLen: ok(32) }),
+    );
     o.data.push(obj("data", { label: ok("note"), application: ok("app") }));
     const { groups } = groupObjects(o, TOKEN);
     expect(groups.map((g) => g.kind)).toEqual(["pending-key-pair", "secret-key", "data"]);

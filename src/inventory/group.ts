@@ -3,7 +3,13 @@
  * narrows where the private key does not show its public key). Whatever cannot be proven stands alone.
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { curveFromParams, publicKeyFromAttributes, valueOf, type CurveName, type TokenDescription } from "../pkcs11/index.js";
+import {
+  curveFromParams,
+  publicKeyFromAttributes,
+  valueOf,
+  type CurveName,
+  type TokenDescription,
+} from "../pkcs11/index.js";
 import { parseCertificate, publicKeyOfCertificate } from "./certificate.js";
 import type { CertificateEntry, Group, KeyInfo } from "./model.js";
 import type { TokenObject, TokenObjects } from "./read.js";
@@ -58,7 +64,13 @@ function certEntry(o: TokenObject, token: TokenName): CertificateEntry {
   const der = valueOf(o.attrs, "value");
   const label = valueOf(o.attrs, "label") ?? null;
   const id = hex(valueOf(o.attrs, "id"));
-  return { object: o, uri: objectUri(token, { id, label, type: "cert" }), label, id, info: der ? parseCertificate(der) : null };
+  return {
+    object: o,
+    uri: objectUri(token, { id, label, type: "cert" }),
+    label,
+    id,
+    info: der ? parseCertificate(der) : null,
+  };
 }
 
 /** SPKI hex of a key, computed once per key object (pairing compares many times). */
@@ -77,7 +89,14 @@ const spkiOf = (k: KeyObject | null): string | null => {
 const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const text = (a: string, b: string) => a.localeCompare(b) || byCodePoint(a, b);
 
-const RANK: Record<Group["kind"], number> = { identity: 0, "pending-key-pair": 0, certificate: 1, "public-key": 2, "secret-key": 3, data: 4 };
+const RANK: Record<Group["kind"], number> = {
+  identity: 0,
+  "pending-key-pair": 0,
+  certificate: 1,
+  "public-key": 2,
+  "secret-key": 3,
+  data: 4,
+};
 type Part = KeyInfo | CertificateEntry;
 const mainPart = (g: Group): Part | undefined => g.privateKey ?? g.secretKey ?? g.publicKey ?? g.certificate;
 const groupId = (g: Group) => mainPart(g)?.id ?? "";
@@ -150,7 +169,10 @@ function best<P extends Part>(cs: Candidate<P>[], id: string): Candidate<P> | un
  * unambiguous: it is the only such private key under the ID, and the candidates there all hold
  * one and the same key. Anything else stays unpaired: never a guess.
  */
-export function groupObjects(objects: TokenObjects, token: TokenDescription): { groups: Group[]; certificates: CertificateEntry[] } {
+export function groupObjects(
+  objects: TokenObjects,
+  token: TokenDescription,
+): { groups: Group[]; certificates: CertificateEntry[] } {
   // in a stable order, so that which of two copies of one key takes its parts never depends on the token
   const privates = objects.private
     .map((o) => keyInfo(o, token, "private"))
@@ -202,8 +224,14 @@ export function groupObjects(objects: TokenObjects, token: TokenDescription): { 
     const spki = spkiOf(priv.publicKey);
     if (!spki) continue;
     const g = groups.get(priv)!;
-    const pub = best(publics.filter((c) => !usedPub.has(c.part) && c.spki === spki), priv.id);
-    const cert = best(certs.filter((c) => !usedCert.has(c.part) && c.spki === spki), priv.id);
+    const pub = best(
+      publics.filter((c) => !usedPub.has(c.part) && c.spki === spki),
+      priv.id,
+    );
+    const cert = best(
+      certs.filter((c) => !usedCert.has(c.part) && c.spki === spki),
+      priv.id,
+    );
     attach(g, pub, cert, "key");
   }
 
@@ -222,7 +250,15 @@ export function groupObjects(objects: TokenObjects, token: TokenDescription): { 
     // the key is now known from its public-key object: a certificate under another CKA_ID may hold it
     const spki = [...keys][0]!;
     if (!g.certificate) {
-      attach(g, undefined, best(certs.filter((c) => !usedCert.has(c.part) && c.spki === spki), priv.id), "key");
+      attach(
+        g,
+        undefined,
+        best(
+          certs.filter((c) => !usedCert.has(c.part) && c.spki === spki),
+          priv.id,
+        ),
+        "key",
+      );
     }
     if (g.publicKey?.publicKey) priv.publicKey = g.publicKey.publicKey;
   }

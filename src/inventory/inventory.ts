@@ -6,7 +6,12 @@ import { readPublicKeys, readTokenObjects, type TokenObject, type TokenObjects }
 import { tokenUri } from "./select.js";
 
 /** Wrap mechanisms in keyport's order of preference (SPEC §3 export). */
-export const WRAP_PREFERENCE = ["CKM_AES_KEY_WRAP_KWP", "CKM_AES_KEY_WRAP_PAD", "CKM_AES_CBC_PAD", "CKM_AES_KEY_WRAP"] as const;
+export const WRAP_PREFERENCE = [
+  "CKM_AES_KEY_WRAP_KWP",
+  "CKM_AES_KEY_WRAP_PAD",
+  "CKM_AES_CBC_PAD",
+  "CKM_AES_KEY_WRAP",
+] as const;
 
 export function wrapMechanisms(s: Session): string[] {
   return listMechanisms(s.token)
@@ -28,11 +33,21 @@ function pairingNeedsPublicKeys(o: TokenObjects): boolean {
   return keyWithoutCert && certWithoutKey;
 }
 
-export function readInventory(s: Session, opts: { loggedIn: boolean; data?: boolean; publicKeys?: "always" | "when-needed" }): TokenInventory {
+export function readInventory(
+  s: Session,
+  opts: { loggedIn: boolean; data?: boolean; publicKeys?: "always" | "when-needed" },
+): TokenInventory {
   const token = s.token.description;
   const lazy = opts.publicKeys === "when-needed";
   const objects = readTokenObjects(s, { data: opts.data ?? true, publicKeys: !lazy });
   if (lazy && pairingNeedsPublicKeys(objects)) objects.public = readPublicKeys(s);
   const { groups, certificates } = groupObjects(objects, token);
-  return { token, tokenUri: tokenUri(token), loggedIn: opts.loggedIn, groups, certificates, wrapMechanisms: wrapMechanisms(s) };
+  return {
+    token,
+    tokenUri: tokenUri(token),
+    loggedIn: opts.loggedIn,
+    groups,
+    certificates,
+    wrapMechanisms: wrapMechanisms(s),
+  };
 }

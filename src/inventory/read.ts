@@ -7,7 +7,18 @@ import type { AttrMap, AttrName, KeyTypeName, ObjectClassName, ObjectRef, Sessio
 
 const BASE = ["label", "id", "token", "private", "modifiable"] as const satisfies readonly AttrName[];
 const KEY_BASE = [...BASE, "keyType", "local", "derive"] as const satisfies readonly AttrName[];
-const PRIVATE_BASE = [...KEY_BASE, "sensitive", "extractable", "neverExtractable", "alwaysSensitive", "wrapWithTrusted", "alwaysAuthenticate", "sign", "decrypt", "unwrap"] as const satisfies readonly AttrName[];
+const PRIVATE_BASE = [
+  ...KEY_BASE,
+  "sensitive",
+  "extractable",
+  "neverExtractable",
+  "alwaysSensitive",
+  "wrapWithTrusted",
+  "alwaysAuthenticate",
+  "sign",
+  "decrypt",
+  "unwrap",
+] as const satisfies readonly AttrName[];
 const PUBLIC_BASE = [...KEY_BASE, "verify", "encrypt", "wrap", "trusted"] as const satisfies readonly AttrName[];
 
 export const TEMPLATES = {
@@ -17,7 +28,23 @@ export const TEMPLATES = {
   publicRsa: [...PUBLIC_BASE, "modulus", "publicExponent"],
   publicEc: [...PUBLIC_BASE, "ecParams", "ecPoint"],
   public: PUBLIC_BASE,
-  secret: [...KEY_BASE, "sensitive", "extractable", "neverExtractable", "alwaysSensitive", "wrapWithTrusted", "encrypt", "decrypt", "wrap", "unwrap", "sign", "verify", "valueLen", "trusted", "unwrapTemplate"],
+  secret: [
+    ...KEY_BASE,
+    "sensitive",
+    "extractable",
+    "neverExtractable",
+    "alwaysSensitive",
+    "wrapWithTrusted",
+    "encrypt",
+    "decrypt",
+    "wrap",
+    "unwrap",
+    "sign",
+    "verify",
+    "valueLen",
+    "trusted",
+    "unwrapTemplate",
+  ],
   cert: [...BASE, "certificateType", "value", "trusted"],
   data: [...BASE, "application"],
 } as const satisfies Record<string, readonly AttrName[]>;

@@ -28,7 +28,12 @@ export function tokenMatchesUri(d: TokenDescription, u: Pkcs11Uri, libraryDescri
   if (u.model !== undefined && u.model !== d.model) return false;
   if (u.slotId !== undefined && u.slotId !== d.slotId) return false;
   if (u.slotDescription !== undefined && u.slotDescription !== d.slotDescription) return false;
-  if (u.libraryDescription !== undefined && libraryDescription !== undefined && u.libraryDescription !== libraryDescription) return false;
+  if (
+    u.libraryDescription !== undefined &&
+    libraryDescription !== undefined &&
+    u.libraryDescription !== libraryDescription
+  )
+    return false;
   return true;
 }
 
@@ -55,7 +60,9 @@ export function findTokens(sel: TokenSelection, uriOverride?: Pkcs11Uri): Token[
     } catch (e) {
       // One broken registered module must not hide the others; a named one must fail loudly.
       if (spec !== undefined) throw e;
-      sel.warn?.(`keyport: warning: module ${ref.name} (${ref.path}) skipped: ${e instanceof Error ? e.message : String(e)}`);
+      sel.warn?.(
+        `keyport: warning: module ${ref.name} (${ref.path}) skipped: ${e instanceof Error ? e.message : String(e)}`,
+      );
       continue;
     }
     for (const t of tokens) {
@@ -81,8 +88,18 @@ export function selectOneToken(sel: TokenSelection, uriOverride?: Pkcs11Uri): To
   const found = findTokens(sel, uriOverride);
   if (found.length === 1) return found[0] as Token;
   if (found.length === 0) {
-    throw new KeyportError("not-found", `no token matches ${describeWanted(sel)}`, "see the tokens with: keyport tokens");
+    throw new KeyportError(
+      "not-found",
+      `no token matches ${describeWanted(sel)}`,
+      "see the tokens with: keyport tokens",
+    );
   }
-  const list = found.map((t) => `${tokenUri(t.description)} (slot ${t.description.slotId}, ${t.description.module})`).join("; ");
-  throw new KeyportError("usage", `${found.length} tokens match ${describeWanted(sel)}: ${list}`, "name one by URI (serial=…) or --slot");
+  const list = found
+    .map((t) => `${tokenUri(t.description)} (slot ${t.description.slotId}, ${t.description.module})`)
+    .join("; ");
+  throw new KeyportError(
+    "usage",
+    `${found.length} tokens match ${describeWanted(sel)}: ${list}`,
+    "name one by URI (serial=…) or --slot",
+  );
 }

@@ -7,7 +7,10 @@ export interface TokenName {
   serial: string;
 }
 
-export function objectUri(token: TokenName, o: { id: string; label: string | null; type: NonNullable<Pkcs11Uri["type"]> }): string {
+export function objectUri(
+  token: TokenName,
+  o: { id: string; label: string | null; type: NonNullable<Pkcs11Uri["type"]> },
+): string {
   const u: Pkcs11Uri = { token: token.label, type: o.type };
   if (token.serial) u.serial = token.serial;
   if (o.id) u.id = Buffer.from(o.id, "hex");

@@ -5,7 +5,14 @@
  */
 import pkcs11js from "pkcs11js";
 import { CK, ckName } from "./ck.js";
-import { keyTypeName, keyTypeValue, objectClassName, objectClassValue, type KeyTypeName, type ObjectClassName } from "./names.js";
+import {
+  keyTypeName,
+  keyTypeValue,
+  objectClassName,
+  objectClassValue,
+  type KeyTypeName,
+  type ObjectClassName,
+} from "./names.js";
 
 type Codec = "bool" | "ulong" | "bytes" | "string" | "presence" | "class" | "keyType" | "certType";
 
@@ -82,7 +89,17 @@ export function absentValue(name: AttrName): boolean | undefined {
   return spec.absentMeans;
 }
 
-type CodecType<C extends Codec> = C extends "bool" | "presence" ? boolean : C extends "ulong" ? number : C extends "string" | "keyType" ? string : C extends "class" ? ObjectClassName | string : C extends "certType" ? "x509" | string : Buffer;
+type CodecType<C extends Codec> = C extends "bool" | "presence"
+  ? boolean
+  : C extends "ulong"
+    ? number
+    : C extends "string" | "keyType"
+      ? string
+      : C extends "class"
+        ? ObjectClassName | string
+        : C extends "certType"
+          ? "x509" | string
+          : Buffer;
 export type AttrType<N extends AttrName> = CodecType<(typeof ATTRIBUTES)[N]["codec"]>;
 
 /** Three-state attribute value: read, or unreadable with the token's reason (a CKR name). */
@@ -92,7 +109,7 @@ export type AttrMap<N extends AttrName = AttrName> = { [K in N]?: AttrResult<Att
 /** The value if it was read, else undefined: for code that only needs "known or not". */
 export function valueOf<N extends AttrName>(m: AttrMap, name: N): AttrType<N> | undefined {
   const r = m[name] as AttrResult<AttrType<N>> | undefined;
-  return r && r.ok ? r.value : undefined;
+  return r?.ok ? r.value : undefined;
 }
 
 function ulong(raw: Buffer): number {
@@ -147,7 +164,10 @@ function encode(name: AttrName, value: TemplateValue): TemplateValue {
 export function toPkcs11Template(t: AttrTemplate): pkcs11js.Template {
   return Object.entries(t)
     .filter(([, value]) => value !== undefined)
-    .map(([name, value]) => ({ type: ATTRIBUTES[name as AttrName].cka, value: encode(name as AttrName, value as TemplateValue) }));
+    .map(([name, value]) => ({
+      type: ATTRIBUTES[name as AttrName].cka,
+      value: encode(name as AttrName, value as TemplateValue),
+    }));
 }
 
 export function unreadableReason(ckr: number): string {

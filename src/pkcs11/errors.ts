@@ -20,7 +20,10 @@ export class Pkcs11CallError extends KeyportError {
 
 /** CKR codes that mean something to the user beyond "the token failed". */
 const CODE_BY_CKR: Record<string, { code: ErrorCode; hint?: string }> = {
-  CKR_PIN_INCORRECT: { code: "auth", hint: "the PIN was wrong; keyport does not retry. Check the PIN before trying again: the token counts failures" },
+  CKR_PIN_INCORRECT: {
+    code: "auth",
+    hint: "the PIN was wrong; keyport does not retry. Check the PIN before trying again: the token counts failures",
+  },
   CKR_PIN_LOCKED: { code: "auth", hint: "the user PIN is locked; the security officer must unlock it" },
   CKR_PIN_LEN_RANGE: { code: "auth", hint: "the PIN has a length the token does not accept" },
   CKR_PIN_EXPIRED: { code: "auth" },
@@ -33,11 +36,20 @@ const CODE_BY_CKR: Record<string, { code: ErrorCode; hint?: string }> = {
   CKR_TOKEN_WRITE_PROTECTED: { code: "usage", hint: "the token is write-protected" },
   // The token failed or lost an object under keyport's feet: a token fault (exit 7), never a keyport bug.
   CKR_DEVICE_ERROR: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
-  CKR_DEVICE_MEMORY: { code: "not-found", hint: "the token ran out of memory; free some objects or sessions, then run again" },
+  CKR_DEVICE_MEMORY: {
+    code: "not-found",
+    hint: "the token ran out of memory; free some objects or sessions, then run again",
+  },
   CKR_GENERAL_ERROR: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
   CKR_FUNCTION_FAILED: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
-  CKR_OBJECT_HANDLE_INVALID: { code: "not-found", hint: "the object went away while keyport used it (another program changed the token?)" },
-  CKR_KEY_HANDLE_INVALID: { code: "not-found", hint: "the key went away while keyport used it (another program changed the token?)" },
+  CKR_OBJECT_HANDLE_INVALID: {
+    code: "not-found",
+    hint: "the object went away while keyport used it (another program changed the token?)",
+  },
+  CKR_KEY_HANDLE_INVALID: {
+    code: "not-found",
+    hint: "the key went away while keyport used it (another program changed the token?)",
+  },
 };
 
 interface ThrownByPkcs11js {
@@ -72,7 +84,12 @@ export function call<T>(fn: string, op: () => T): T {
   } catch (e) {
     const decoded = decodePkcs11Throw(e, fn);
     if (decoded) throw decoded;
-    throw new KeyportError("internal", `${fn} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, undefined, { cause: e });
+    throw new KeyportError(
+      "internal",
+      `${fn} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      undefined,
+      { cause: e },
+    );
   }
 }
 
@@ -82,7 +99,12 @@ export async function callAsync<T>(fn: string, op: () => Promise<T>): Promise<T>
   } catch (e) {
     const decoded = decodePkcs11Throw(e, fn);
     if (decoded) throw decoded;
-    throw new KeyportError("internal", `${fn} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`, undefined, { cause: e });
+    throw new KeyportError(
+      "internal",
+      `${fn} failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`,
+      undefined,
+      { cause: e },
+    );
   }
 }
 

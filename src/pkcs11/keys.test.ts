@@ -2,7 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { curveFromParams, publicKeyFromAttributes, templatesFromPrivateKey, unwrapEcPoint } from "./keys.js";
 
-const spki = (k: { export: (o: { type: "spki"; format: "der" }) => Buffer }) => k.export({ type: "spki", format: "der" }).toString("hex");
+const spki = (k: { export: (o: { type: "spki"; format: "der" }) => Buffer }) =>
+  k.export({ type: "spki", format: "der" }).toString("hex");
 
 describe("key material ↔ attributes", () => {
   it.each([

@@ -62,18 +62,27 @@ export interface PublicKeyAttributes {
 export function publicKeyFromAttributes(a: PublicKeyAttributes): KeyObject | null {
   try {
     if (a.keyType === "rsa" && a.modulus && a.publicExponent) {
-      return createPublicKey({ key: { kty: "RSA", n: b64u(stripZeros(a.modulus)), e: b64u(stripZeros(a.publicExponent)) }, format: "jwk" });
+      return createPublicKey({
+        key: { kty: "RSA", n: b64u(stripZeros(a.modulus)), e: b64u(stripZeros(a.publicExponent)) },
+        format: "jwk",
+      });
     }
     if ((a.keyType === "ec" || a.keyType === "ec-edwards") && a.ecParams && a.ecPoint) {
       const curve = curveFromParams(a.ecParams);
       if (curve === "Ed25519") {
-        return createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: b64u(unwrapEcPoint(a.ecPoint, 32)) }, format: "jwk" });
+        return createPublicKey({
+          key: { kty: "OKP", crv: "Ed25519", x: b64u(unwrapEcPoint(a.ecPoint, 32)) },
+          format: "jwk",
+        });
       }
       const c = curve ? CURVES[curve] : undefined;
       if (!c) return null;
       const p = unwrapEcPoint(a.ecPoint, 1 + 2 * c.size);
       if (p[0] !== 0x04) return null; // compressed points: not produced by the tokens we support
-      return createPublicKey({ key: { kty: "EC", crv: c.jwk, x: b64u(p.subarray(1, 1 + c.size)), y: b64u(p.subarray(1 + c.size)) }, format: "jwk" });
+      return createPublicKey({
+        key: { kty: "EC", crv: c.jwk, x: b64u(p.subarray(1, 1 + c.size)), y: b64u(p.subarray(1 + c.size)) },
+        format: "jwk",
+      });
     }
   } catch {
     return null;
@@ -109,7 +118,17 @@ export function templatesFromPrivateKey(key: KeyObject): KeyTemplates {
   if (jwk.kty === "RSA") {
     const pub = { modulus: fromB64u(jwk.n), publicExponent: fromB64u(jwk.e) };
     return {
-      privateKey: { class: "private", keyType: "rsa", ...pub, privateExponent: s(jwk.d), prime1: s(jwk.p), prime2: s(jwk.q), exponent1: s(jwk.dp), exponent2: s(jwk.dq), coefficient: s(jwk.qi) },
+      privateKey: {
+        class: "private",
+        keyType: "rsa",
+        ...pub,
+        privateExponent: s(jwk.d),
+        prime1: s(jwk.p),
+        prime2: s(jwk.q),
+        exponent1: s(jwk.dp),
+        exponent2: s(jwk.dq),
+        coefficient: s(jwk.qi),
+      },
       publicKey: { class: "public", keyType: "rsa", ...pub },
       secrets,
     };
@@ -127,7 +146,12 @@ export function templatesFromPrivateKey(key: KeyObject): KeyTemplates {
   if (jwk.kty === "OKP" && jwk.crv === "Ed25519") {
     return {
       privateKey: { class: "private", keyType: "ec-edwards", ecParams: ED25519_PARAMS, value: s(jwk.d) },
-      publicKey: { class: "public", keyType: "ec-edwards", ecParams: ED25519_PARAMS, ecPoint: ecPointDer(fromB64u(jwk.x)) },
+      publicKey: {
+        class: "public",
+        keyType: "ec-edwards",
+        ecParams: ED25519_PARAMS,
+        ecPoint: ecPointDer(fromB64u(jwk.x)),
+      },
       secrets,
     };
   }

@@ -3,7 +3,11 @@ import { mechanismList, mechanismNames } from "./mechanism-list.js";
 
 describe("CKA_ALLOWED_MECHANISMS values", () => {
   it("decode 8-byte native-endian CK_ULONGs to names, ignoring a trailing partial entry", () => {
-    const raw = Buffer.concat([Buffer.from("0d00000000000000", "hex"), Buffer.from("4000000000000000", "hex"), Buffer.from([1, 2])]);
+    const raw = Buffer.concat([
+      Buffer.from("0d00000000000000", "hex"),
+      Buffer.from("4000000000000000", "hex"),
+      Buffer.from([1, 2]),
+    ]);
     expect(mechanismNames(raw)).toEqual(["CKM_RSA_PKCS_PSS", "CKM_SHA256_RSA_PKCS"]);
   });
   it("names an unknown mechanism by its number", () => {

@@ -28,7 +28,9 @@ export class LoadedModule {
       this.lib.load(ref.path);
     } catch (e) {
       const why = e instanceof Error ? e.message.split("\n")[0] : String(e);
-      throw new KeyportError("not-found", `module ${ref.path}: not a loadable PKCS#11 library (${why})`, undefined, { cause: e });
+      throw new KeyportError("not-found", `module ${ref.path}: not a loadable PKCS#11 library (${why})`, undefined, {
+        cause: e,
+      });
     }
     try {
       // OS locking: some modules (p11-kit-trust) refuse to start without it; we may call from threads.

@@ -14,7 +14,13 @@ function layout(files: Record<string, string>): P11KitPaths {
     packageModules: join(root, "share/p11-kit/modules"),
     modulePath: join(root, "lib/pkcs11"),
   };
-  for (const d of [join(paths.userDir, "modules"), join(paths.systemDir, "modules"), paths.packageModules, paths.modulePath]) mkdirSync(d, { recursive: true });
+  for (const d of [
+    join(paths.userDir, "modules"),
+    join(paths.systemDir, "modules"),
+    paths.packageModules,
+    paths.modulePath,
+  ])
+    mkdirSync(d, { recursive: true });
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, path)), { recursive: true });
     writeFileSync(join(root, path), text);
@@ -22,11 +28,14 @@ function layout(files: Record<string, string>): P11KitPaths {
   return paths;
 }
 
-const names = (paths: P11KitPaths, program?: string, isRoot = false) => registeredModules(paths, program, isRoot).map((m) => m.name);
+const names = (paths: P11KitPaths, program?: string, isRoot = false) =>
+  registeredModules(paths, program, isRoot).map((m) => m.name);
 
 describe("p11-kit module files", () => {
   it("parses key: value lines and ignores comments", () => {
-    const conf = parseModuleFile("# comment\nmodule: /usr/lib/x.so\n\npriority: 1\nx-init-reserved: configdir='sql:/tmp/db'\n");
+    const conf = parseModuleFile(
+      "# comment\nmodule: /usr/lib/x.so\n\npriority: 1\nx-init-reserved: configdir='sql:/tmp/db'\n",
+    );
     expect(conf).toEqual({ module: "/usr/lib/x.so", priority: "1", "x-init-reserved": "configdir='sql:/tmp/db'" });
   });
 
@@ -54,7 +63,10 @@ describe("p11-kit module files", () => {
   });
 
   it("does not read the user's configuration when running as root, as p11-kit", () => {
-    const paths = layout({ "home/.config/pkcs11/modules/u.module": "module: /u.so\n", "share/p11-kit/modules/s.module": "module: /s.so\n" });
+    const paths = layout({
+      "home/.config/pkcs11/modules/u.module": "module: /u.so\n",
+      "share/p11-kit/modules/s.module": "module: /s.so\n",
+    });
     expect(names(paths, "keyport", true)).toEqual(["s"]);
     expect(names(paths, "keyport", false)).toEqual(["s", "u"]);
   });
@@ -71,7 +83,9 @@ describe("p11-kit module files", () => {
 
   it("looks a relative module: up in p11-kit's module path", () => {
     const paths = layout({ "share/p11-kit/modules/rel.module": "module: librel.so\n" });
-    expect(registeredModules(paths, "keyport", false)).toEqual([{ name: "rel", path: join(paths.modulePath, "librel.so") }]);
+    expect(registeredModules(paths, "keyport", false)).toEqual([
+      { name: "rel", path: join(paths.modulePath, "librel.so") },
+    ]);
   });
 
   it("honours enable-in and disable-in by program name", () => {
@@ -97,18 +111,30 @@ describe("p11-kit module files", () => {
     expect(names(layout(files))).toEqual(["s", "u"]);
     expect(names(layout({ ...files, "etc/pkcs11/pkcs11.conf": "user-config: none\n" }))).toEqual(["s"]);
     expect(names(layout({ ...files, "home/.config/pkcs11/pkcs11.conf": "user-config: only\n" }))).toEqual(["u"]);
-    expect(names(layout({ ...files, "etc/pkcs11/pkcs11.conf": "user-config: none\n", "home/.config/pkcs11/pkcs11.conf": "user-config: only\n" }))).toEqual(["s"]);
+    expect(
+      names(
+        layout({
+          ...files,
+          "etc/pkcs11/pkcs11.conf": "user-config: none\n",
+          "home/.config/pkcs11/pkcs11.conf": "user-config: only\n",
+        }),
+      ),
+    ).toEqual(["s"]);
   });
 
   it("resolves an alias to its registered name and refuses unknown names with exit-7 errors", () => {
     const paths = layout({ "share/p11-kit/modules/softhsm2.module": "module: /bin/sh\n" });
     expect(resolveModules("softhsm", undefined, paths)).toEqual([{ name: "softhsm2", path: "/bin/sh" }]);
     expect(resolveModules("softhsm2", "p=1", paths)).toEqual([{ name: "softhsm2", path: "/bin/sh", params: "p=1" }]);
-    expect(() => resolveModules("nothing-like-this", undefined, paths)).toThrowError(expect.objectContaining({ code: "not-found" }) as Error);
+    expect(() => resolveModules("nothing-like-this", undefined, paths)).toThrowError(
+      expect.objectContaining({ code: "not-found" }) as Error,
+    );
     expect(() => resolveModules(join(paths.modulePath, "missing.so"), undefined, paths)).toThrow(KeyportError);
   });
 
   it("reports an empty registry as not found", () => {
-    expect(() => resolveModules(undefined, undefined, layout({}))).toThrowError(expect.objectContaining({ code: "not-found" }) as Error);
+    expect(() => resolveModules(undefined, undefined, layout({}))).toThrowError(
+      expect.objectContaining({ code: "not-found" }) as Error,
+    );
   });
 });

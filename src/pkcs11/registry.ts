@@ -161,12 +161,18 @@ function findLibrary(file: string, paths: P11KitPaths): string | null {
  * key by key, the more specific directory winning (user over system over package); a library
  * registered twice is loaded once; the list is ordered by priority (higher first), then by name.
  */
-export function registeredModules(paths: P11KitPaths = p11kitPaths(), program = PROGRAM_NAME, isRoot?: boolean): ModuleRef[] {
+export function registeredModules(
+  paths: P11KitPaths = p11kitPaths(),
+  program = PROGRAM_NAME,
+  isRoot?: boolean,
+): ModuleRef[] {
   const configs = new Map<string, Record<string, string>>();
   for (const dir of moduleDirs(paths, isRoot)) {
     let files: string[];
     try {
-      files = readdirSync(dir).filter((f) => f.endsWith(".module")).sort();
+      files = readdirSync(dir)
+        .filter((f) => f.endsWith(".module"))
+        .sort();
     } catch {
       continue;
     }
@@ -191,12 +197,20 @@ export function registeredModules(paths: P11KitPaths = p11kitPaths(), program = 
  * Resolves `--module`: a path (contains "/"), a registered name, an alias, or a library file
  * name in p11-kit's module directories. Without a spec: every registered module.
  */
-export function resolveModules(spec: string | undefined, params?: string, paths: P11KitPaths = p11kitPaths()): ModuleRef[] {
+export function resolveModules(
+  spec: string | undefined,
+  params?: string,
+  paths: P11KitPaths = p11kitPaths(),
+): ModuleRef[] {
   const withParams = (r: ModuleRef): ModuleRef => (params !== undefined ? { ...r, params } : r);
   if (spec === undefined || spec === "") {
     const all = registeredModules(paths);
     if (all.length === 0) {
-      throw new KeyportError("not-found", "no PKCS#11 module registered with p11-kit", "name one with --module PATH or PKCS11_MODULE");
+      throw new KeyportError(
+        "not-found",
+        "no PKCS#11 module registered with p11-kit",
+        "name one with --module PATH or PKCS11_MODULE",
+      );
     }
     return all.map(withParams);
   }
@@ -212,5 +226,9 @@ export function resolveModules(spec: string | undefined, params?: string, paths:
     if (lib) return [withParams({ name: basename(lib), path: lib })];
   }
   const known = registered.map((m) => m.name).join(", ") || "none";
-  throw new KeyportError("not-found", `module not found: ${spec}: not a path, a p11-kit registered name or an alias`, `registered modules: ${known}; aliases: ${Object.keys(ALIASES).join(", ")}`);
+  throw new KeyportError(
+    "not-found",
+    `module not found: ${spec}: not a path, a p11-kit registered name or an alias`,
+    `registered modules: ${known}; aliases: ${Object.keys(ALIASES).join(", ")}`,
+  );
 }

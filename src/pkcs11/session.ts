@@ -100,7 +100,11 @@ export class Session {
     const lib = this.lib;
     const out: Record<string, AttrResult<unknown>> = {};
     try {
-      const res = lib.C_GetAttributeValue(this.handle, raw(ref), names.map((n) => ({ type: ATTRIBUTES[n].cka })));
+      const res = lib.C_GetAttributeValue(
+        this.handle,
+        raw(ref),
+        names.map((n) => ({ type: ATTRIBUTES[n].cka })),
+      );
       names.forEach((n, i) => {
         out[n] = decodeAttribute(n, res[i]?.value);
       });
@@ -108,7 +112,17 @@ export class Session {
     } catch (e) {
       const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
       // Only per-attribute refusals are worth the fallback; a lost session is not.
-      if (decoded && !isCkr(decoded, "CKR_ATTRIBUTE_SENSITIVE", "CKR_ATTRIBUTE_TYPE_INVALID", "CKR_GENERAL_ERROR", "CKR_FUNCTION_FAILED")) throw decoded;
+      if (
+        decoded &&
+        !isCkr(
+          decoded,
+          "CKR_ATTRIBUTE_SENSITIVE",
+          "CKR_ATTRIBUTE_TYPE_INVALID",
+          "CKR_GENERAL_ERROR",
+          "CKR_FUNCTION_FAILED",
+        )
+      )
+        throw decoded;
     }
     for (const n of names) {
       try {
@@ -116,7 +130,17 @@ export class Session {
         out[n] = decodeAttribute(n, res[0]?.value);
       } catch (e) {
         const decoded = decodePkcs11Throw(e, "C_GetAttributeValue");
-        if (decoded && isCkr(decoded, "CKR_SESSION_HANDLE_INVALID", "CKR_DEVICE_REMOVED", "CKR_TOKEN_NOT_PRESENT", "CKR_SESSION_CLOSED")) throw decoded;
+        if (
+          decoded &&
+          isCkr(
+            decoded,
+            "CKR_SESSION_HANDLE_INVALID",
+            "CKR_DEVICE_REMOVED",
+            "CKR_TOKEN_NOT_PRESENT",
+            "CKR_SESSION_CLOSED",
+          )
+        )
+          throw decoded;
         // "no such attribute on this object" is a definite answer where the table says what absence
         // means (CKA_WRAP_WITH_TRUSTED: no trusted wrapping); CKR_ATTRIBUTE_SENSITIVE never is
         const absent = absentValue(n);
@@ -124,7 +148,14 @@ export class Session {
           out[n] = { ok: true, value: absent };
           continue;
         }
-        out[n] = { ok: false, reason: decoded ? unreadableReason(decoded.ckr) : e instanceof Error ? e.message.split("\n")[0] ?? "error" : "error" };
+        out[n] = {
+          ok: false,
+          reason: decoded
+            ? unreadableReason(decoded.ckr)
+            : e instanceof Error
+              ? (e.message.split("\n")[0] ?? "error")
+              : "error",
+        };
       }
     }
     return out as AttrMap<N>;
@@ -142,13 +173,26 @@ export class Session {
 
   generateKey(mechanism: string, template: AttrTemplate): ObjectRef {
     const lib = this.lib;
-    return new ObjectRef(call("C_GenerateKey", () => lib.C_GenerateKey(this.handle, mech(mechanism, { kind: "none" }), toPkcs11Template(template))));
+    return new ObjectRef(
+      call("C_GenerateKey", () =>
+        lib.C_GenerateKey(this.handle, mech(mechanism, { kind: "none" }), toPkcs11Template(template)),
+      ),
+    );
   }
 
-  generateKeyPair(mechanism: string, publicTemplate: AttrTemplate, privateTemplate: AttrTemplate): { publicKey: ObjectRef; privateKey: ObjectRef } {
+  generateKeyPair(
+    mechanism: string,
+    publicTemplate: AttrTemplate,
+    privateTemplate: AttrTemplate,
+  ): { publicKey: ObjectRef; privateKey: ObjectRef } {
     const lib = this.lib;
     const kp = call("C_GenerateKeyPair", () =>
-      lib.C_GenerateKeyPair(this.handle, mech(mechanism, { kind: "none" }), toPkcs11Template(publicTemplate), toPkcs11Template(privateTemplate)),
+      lib.C_GenerateKeyPair(
+        this.handle,
+        mech(mechanism, { kind: "none" }),
+        toPkcs11Template(publicTemplate),
+        toPkcs11Template(privateTemplate),
+      ),
     );
     return { publicKey: new ObjectRef(kp.publicKey), privateKey: new ObjectRef(kp.privateKey) };
   }
@@ -157,15 +201,27 @@ export class Session {
     const lib = this.lib;
     // Large enough for an RSA-16384 PKCS#8; pkcs11js returns the used slice.
     const out = Buffer.alloc(16384);
-    const wrapped = call("C_WrapKey", () => lib.C_WrapKey(this.handle, mech(mechanism, params), raw(wrappingKey), raw(key), out));
+    const wrapped = call("C_WrapKey", () =>
+      lib.C_WrapKey(this.handle, mech(mechanism, params), raw(wrappingKey), raw(key), out),
+    );
     const copy = Buffer.from(wrapped);
     out.fill(0);
     return copy;
   }
 
-  unwrapKey(mechanism: string, params: MechanismParams, unwrappingKey: ObjectRef, wrapped: Buffer, template: AttrTemplate): ObjectRef {
+  unwrapKey(
+    mechanism: string,
+    params: MechanismParams,
+    unwrappingKey: ObjectRef,
+    wrapped: Buffer,
+    template: AttrTemplate,
+  ): ObjectRef {
     const lib = this.lib;
-    return new ObjectRef(call("C_UnwrapKey", () => lib.C_UnwrapKey(this.handle, mech(mechanism, params), raw(unwrappingKey), wrapped, toPkcs11Template(template))));
+    return new ObjectRef(
+      call("C_UnwrapKey", () =>
+        lib.C_UnwrapKey(this.handle, mech(mechanism, params), raw(unwrappingKey), wrapped, toPkcs11Template(template)),
+      ),
+    );
   }
 
   encrypt(mechanism: string, params: MechanismParams, key: ObjectRef, data: Buffer): Buffer {
@@ -198,7 +254,9 @@ export class Session {
     const lib = this.lib;
     call("C_DecryptInit", () => lib.C_DecryptInit(this.handle, mech(mechanism, params), raw(key)));
     if (reauth) await this.contextLogin(await reauth());
-    return Buffer.from(await callAsync("C_Decrypt", () => lib.C_DecryptAsync(this.handle, data, Buffer.alloc(data.length + 2048))));
+    return Buffer.from(
+      await callAsync("C_Decrypt", () => lib.C_DecryptAsync(this.handle, data, Buffer.alloc(data.length + 2048))),
+    );
   }
 
   /**
@@ -280,7 +338,15 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
     case "iv":
       return { mechanism, parameter: params.iv };
     case "oaep-sha256":
-      return { mechanism, parameter: { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg: CK.CKM_SHA256, mgf: CK.CKG_MGF1_SHA256, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP };
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0,
+          hashAlg: CK.CKM_SHA256,
+          mgf: CK.CKG_MGF1_SHA256,
+          source: CK.CKZ_DATA_SPECIFIED,
+        } as pkcs11js.RsaOAEP,
+      };
     case "oaep-sha1":
       return {
         mechanism,
@@ -349,10 +415,21 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
   const decision = pinDecision(d.flags, opts.allowFinalTry ?? false);
   if (decision.action === "refuse") {
     throw decision.reason === "locked"
-      ? new KeyportError("auth", `${who}: the user PIN is locked`, "the security officer must unlock it (keyport never tries a locked PIN)")
-      : new KeyportError("auth", `${who}: one PIN try is left; keyport will not spend it`, "check the PIN, then run again with --allow-final-try");
+      ? new KeyportError(
+          "auth",
+          `${who}: the user PIN is locked`,
+          "the security officer must unlock it (keyport never tries a locked PIN)",
+        )
+      : new KeyportError(
+          "auth",
+          `${who}: one PIN try is left; keyport will not spend it`,
+          "check the PIN, then run again with --allow-final-try",
+        );
   }
-  if (decision.warnCountLow) warn(`keyport: warning: ${who}: a wrong PIN was entered recently (CKF_USER_PIN_COUNT_LOW); keyport tries the PIN once`);
+  if (decision.warnCountLow)
+    warn(
+      `keyport: warning: ${who}: a wrong PIN was entered recently (CKF_USER_PIN_COUNT_LOW); keyport tries the PIN once`,
+    );
   const lib = session.token.module.lib;
   if (decision.pinpad) {
     warn(`keyport: ${who} has a protected authentication path: enter the PIN on the reader's PIN pad`);
@@ -366,7 +443,11 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
       // found out here instead of by the token's counter).
       const problem = pinInputProblem(pin, d);
       if (problem) {
-        throw new KeyportError("auth", `${who}: ${PIN_PROBLEMS[problem](d)}: it was not tried`, "no try was spent; check the PIN");
+        throw new KeyportError(
+          "auth",
+          `${who}: ${PIN_PROBLEMS[problem](d)}: it was not tried`,
+          "no try was spent; check the PIN",
+        );
       }
       // pkcs11js takes a JS string and writes it out as UTF-8: after the check above, exactly the
       // PIN's bytes. The Buffer is wiped; the string is left to the GC.
@@ -384,7 +465,12 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
       const err = decodePkcs11Throw(e, "C_Login");
       if (err && err.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
       if (err && err.ckrName === "CKR_PIN_INCORRECT") {
-        throw new KeyportError("auth", `${who}: wrong PIN (C_Login: CKR_PIN_INCORRECT)`, "keyport does not retry; the token counts failed tries", { cause: e });
+        throw new KeyportError(
+          "auth",
+          `${who}: wrong PIN (C_Login: CKR_PIN_INCORRECT)`,
+          "keyport does not retry; the token counts failed tries",
+          { cause: e },
+        );
       }
       throw err ?? e;
     }

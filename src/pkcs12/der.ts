@@ -4,7 +4,8 @@
  * nesting depth limited before the ASN.1 library (which recurses) sees the bytes.
  */
 /** ASN.1 library values (ArrayBuffer or a view) as a Buffer over the same memory. */
-export const asBuffer = (a: ArrayBuffer | ArrayBufferView): Buffer => (ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a));
+export const asBuffer = (a: ArrayBuffer | ArrayBufferView): Buffer =>
+  ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a);
 
 export function tlv(tag: number, content: Buffer): Buffer {
   const n = content.length;
@@ -33,7 +34,10 @@ export interface Tlv {
   length: number;
 }
 
-/** Reads one TLV header at `off`; null if it does not fit in `end`. Definite lengths only (DER/BER both allowed here). */
+/**
+ * Reads one TLV header at `off`; null if it does not fit in `end`. Definite lengths only (DER/BER both
+ * allowed here).
+ */
 export function readHeader(buf: Buffer, off: number, end: number): Tlv | null {
   if (off + 2 > end) return null;
   const tag = buf[off]!;

@@ -58,7 +58,11 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 }
 
 /** the outcome, and the key-derivation iterations the reader ran to reach it */
-async function measured(der: Buffer, limits?: Partial<ReadLimits>, password = PW): Promise<{ code: string; iterations: number }> {
+async function measured(
+  der: Buffer,
+  limits?: Partial<ReadLimits>,
+  password = PW,
+): Promise<{ code: string; iterations: number }> {
   work.iterations = 0;
   const code = await outcome(readPkcs12(der, password, limits));
   return { code, iterations: work.iterations };
@@ -73,7 +77,9 @@ function reseal(file: Buffer, safeDer: Buffer, password = PW): Buffer {
   const pfx = AsnConvert.parse(file, PFX);
   pfx.authSafe = new ContentInfo({ contentType: OID.data, content: octets(safeDer) });
   const hash = pfx.macData.mac.digestAlgorithm.algorithm === OID.sha1 ? "sha1" : "sha256";
-  pfx.macData.mac.digest = new OctetString(computeMac(hash, password, Buffer.from(pfx.macData.macSalt.buffer), pfx.macData.iterations, safeDer));
+  pfx.macData.mac.digest = new OctetString(
+    computeMac(hash, password, Buffer.from(pfx.macData.macSalt.buffer), pfx.macData.iterations, safeDer),
+  );
   return Buffer.from(AsnConvert.serialize(pfx));
 }
 
@@ -118,10 +124,33 @@ let legacy: Buffer;
 let tiny: Buffer;
 beforeAll(async () => {
   const privateKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
-  modern = await writePkcs12({ privateKey, certificates: [CERT], friendlyName: "k", localKeyId: Buffer.from([1]), password: PW, profile: "modern", iterations: 2048 });
-  legacy = await writePkcs12({ privateKey, certificates: [CERT], friendlyName: "k", localKeyId: Buffer.from([1]), password: PW, profile: "legacy" });
+  modern = await writePkcs12({
+    privateKey,
+    certificates: [CERT],
+    friendlyName: "k",
+    localKeyId: Buffer.from([1]),
+    password: PW,
+    profile: "modern",
+    iterations: 2048,
+  });
+  legacy = await writePkcs12({
+    privateKey,
+    certificates: [CERT],
+    friendlyName: "k",
+    localKeyId: Buffer.from([1]),
+    password: PW,
+    profile: "legacy",
+  });
   // one iteration everywhere keeps each fuzz run to the parsing work
-  tiny = await writePkcs12({ privateKey, certificates: [CERT], friendlyName: "k", localKeyId: Buffer.from([1]), password: PW, profile: "modern", iterations: 1 });
+  tiny = await writePkcs12({
+    privateKey,
+    certificates: [CERT],
+    friendlyName: "k",
+    localKeyId: Buffer.from([1]),
+    password: PW,
+    profile: "modern",
+    iterations: 1,
+  });
 });
 
 describe("wrong password and not-a-PKCS#12", () => {
@@ -179,7 +208,9 @@ describe("absurd work is refused before any key derivation", () => {
   it("names the limit in a one-line message", async () => {
     const pfx = AsnConvert.parse(modern, PFX);
     pfx.macData.iterations = 2 ** 31 - 1;
-    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(pfx)), PW)).rejects.toThrow(/2147483647 iterations \(keyport's limit is 10000000\)/);
+    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(pfx)), PW)).rejects.toThrow(
+      /2147483647 iterations \(keyport's limit is 10000000\)/,
+    );
   });
 
   it("refuses absurd counts and salts in the key bag and certificates before deriving anything", async () => {
@@ -188,20 +219,46 @@ describe("absurd work is refused before any key derivation", () => {
       ["PBKDF2 count 0", editPbkdf2(modern, (k) => (k.iterationCount = 0))],
       ["PBKDF2 salt 2000 bytes", editPbkdf2(modern, (k) => (k.salt = new OctetString(Buffer.alloc(2000))))],
       ["PBKDF2 key length 16 for AES-256", editPbkdf2(modern, (k) => (k.keyLength = 16))],
-      ["AES IV of 7 bytes", editPbkdf2(modern, (_k, p) => (p.encryptionScheme.parameters = AsnConvert.serialize(new OctetString(Buffer.alloc(7)))))],
+      [
+        "AES IV of 7 bytes",
+        editPbkdf2(
+          modern,
+          (_k, p) => (p.encryptionScheme.parameters = AsnConvert.serialize(new OctetString(Buffer.alloc(7)))),
+        ),
+      ],
       ["unknown cipher", editPbkdf2(modern, (_k, p) => (p.encryptionScheme.algorithm = "1.2.3.4.5"))],
-      ["unknown PRF", editPbkdf2(modern, (k) => (k.prf = new AlgorithmIdentifier({ algorithm: "1.2.840.113549.2.8", parameters: null })))],
-      ["3DES count 2^31-1", editCertsAlgorithm(legacy, new AlgorithmIdentifier({ algorithm: OID.pbeWithSHAAnd3KeyTripleDESCBC, parameters: AsnConvert.serialize(new Pkcs12PbeParams({ salt: new OctetString(Buffer.alloc(8)), iterations: 2 ** 31 - 1 })) }))],
-      ["9,000,000 × 4 key bags", editKeyBag(modern, (_e, contents) => {
-        const p = AsnConvert.parse(_e.encryptionAlgorithm.parameters!, Pbes2Params);
-        const k = AsnConvert.parse(p.keyDerivationFunc.parameters!, Pbkdf2Params);
-        k.iterationCount = 9_000_000;
-        p.keyDerivationFunc.parameters = AsnConvert.serialize(k);
-        _e.encryptionAlgorithm.parameters = AsnConvert.serialize(p);
-        const bag = contents[0]!;
-        bag.bagValue = AsnConvert.serialize(_e);
-        contents.push(bag, bag, bag);
-      })],
+      [
+        "unknown PRF",
+        editPbkdf2(
+          modern,
+          (k) => (k.prf = new AlgorithmIdentifier({ algorithm: "1.2.840.113549.2.8", parameters: null })),
+        ),
+      ],
+      [
+        "3DES count 2^31-1",
+        editCertsAlgorithm(
+          legacy,
+          new AlgorithmIdentifier({
+            algorithm: OID.pbeWithSHAAnd3KeyTripleDESCBC,
+            parameters: AsnConvert.serialize(
+              new Pkcs12PbeParams({ salt: new OctetString(Buffer.alloc(8)), iterations: 2 ** 31 - 1 }),
+            ),
+          }),
+        ),
+      ],
+      [
+        "9,000,000 × 4 key bags",
+        editKeyBag(modern, (_e, contents) => {
+          const p = AsnConvert.parse(_e.encryptionAlgorithm.parameters!, Pbes2Params);
+          const k = AsnConvert.parse(p.keyDerivationFunc.parameters!, Pbkdf2Params);
+          k.iterationCount = 9_000_000;
+          p.keyDerivationFunc.parameters = AsnConvert.serialize(k);
+          _e.encryptionAlgorithm.parameters = AsnConvert.serialize(p);
+          const bag = contents[0]!;
+          bag.bagValue = AsnConvert.serialize(_e);
+          contents.push(bag, bag, bag);
+        }),
+      ],
     ];
     for (const [what, der] of cases) {
       const r = await measured(der);
@@ -210,20 +267,48 @@ describe("absurd work is refused before any key derivation", () => {
   });
 
   it("refuses RC2, RC4, PBMAC1, EnvelopedData and SignedData with 'unsupported algorithm'", async () => {
-    const pbe = (oid: string) => new AlgorithmIdentifier({ algorithm: oid, parameters: AsnConvert.serialize(new Pkcs12PbeParams({ salt: new OctetString(Buffer.alloc(8)), iterations: 2048 })) });
+    const pbe = (oid: string) =>
+      new AlgorithmIdentifier({
+        algorithm: oid,
+        parameters: AsnConvert.serialize(
+          new Pkcs12PbeParams({ salt: new OctetString(Buffer.alloc(8)), iterations: 2048 }),
+        ),
+      });
     const rc2 = editCertsAlgorithm(legacy, pbe(OID.pbeWithSHAAnd40BitRC2CBC));
-    await expect(readPkcs12(rc2, PW)).rejects.toMatchObject({ code: "usage", message: "unsupported algorithm pbeWithSHAAnd40BitRC2-CBC (RC2-40 is a weak legacy cipher keyport does not read) in the encrypted SafeContents" });
-    for (const oid of [OID.pbeWithSHAAnd128BitRC2CBC, OID.pbeWithSHAAnd128BitRC4, OID.pbeWithSHAAnd40BitRC4, "1.2.3.4"]) {
-      await expect(readPkcs12(editCertsAlgorithm(legacy, pbe(oid)), PW)).rejects.toMatchObject({ code: "usage", message: expect.stringMatching(/^unsupported algorithm /) });
+    await expect(readPkcs12(rc2, PW)).rejects.toMatchObject({
+      code: "usage",
+      message:
+        "unsupported algorithm pbeWithSHAAnd40BitRC2-CBC (RC2-40 is a weak legacy cipher keyport does not read) in " +
+        "the encrypted SafeContents",
+    });
+    for (const oid of [
+      OID.pbeWithSHAAnd128BitRC2CBC,
+      OID.pbeWithSHAAnd128BitRC4,
+      OID.pbeWithSHAAnd40BitRC4,
+      "1.2.3.4",
+    ]) {
+      await expect(readPkcs12(editCertsAlgorithm(legacy, pbe(oid)), PW)).rejects.toMatchObject({
+        code: "usage",
+        message: expect.stringMatching(/^unsupported algorithm /),
+      });
     }
     const pbmac1 = AsnConvert.parse(modern, PFX);
     pbmac1.macData.mac.digestAlgorithm = new AlgorithmIdentifier({ algorithm: OID.pbmac1, parameters: null });
-    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(pbmac1)), PW)).rejects.toMatchObject({ code: "usage", message: expect.stringMatching(/PBMAC1/) });
+    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(pbmac1)), PW)).rejects.toMatchObject({
+      code: "usage",
+      message: expect.stringMatching(/PBMAC1/),
+    });
     const enveloped = editSafe(modern, (safe) => (safe[0]!.contentType = OID.envelopedData));
-    await expect(readPkcs12(enveloped, PW)).rejects.toMatchObject({ code: "usage", message: expect.stringMatching(/EnvelopedData/) });
+    await expect(readPkcs12(enveloped, PW)).rejects.toMatchObject({
+      code: "usage",
+      message: expect.stringMatching(/EnvelopedData/),
+    });
     const signed = AsnConvert.parse(modern, PFX);
     signed.authSafe.contentType = OID.signedData;
-    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(signed)), PW)).rejects.toMatchObject({ code: "usage", message: expect.stringMatching(/SignedData/) });
+    await expect(readPkcs12(Buffer.from(AsnConvert.serialize(signed)), PW)).rejects.toMatchObject({
+      code: "usage",
+      message: expect.stringMatching(/SignedData/),
+    });
   });
 
   it("enforces the size, depth and bag limits", async () => {
@@ -231,11 +316,25 @@ describe("absurd work is refused before any key derivation", () => {
     expect((await measured(modern, { maxDepth: 3 })).code).toBe("usage");
     expect((await measured(modern, { maxBags: 1 })).code).toBe("usage");
     let deep = Buffer.from([0x05, 0x00]);
-    for (let i = 0; i < 5000; i++) deep = Buffer.concat([deep.length < 0x80 ? Buffer.from([0x30, deep.length]) : Buffer.from([0x30, 0x82, deep.length >> 8, deep.length & 0xff]), deep]);
+    for (let i = 0; i < 5000; i++)
+      deep = Buffer.concat([
+        deep.length < 0x80
+          ? Buffer.from([0x30, deep.length])
+          : Buffer.from([0x30, 0x82, deep.length >> 8, deep.length & 0xff]),
+        deep,
+      ]);
     expect(await measured(deep)).toEqual({ code: "usage", iterations: 0 });
     const many = editSafe(modern, (safe) => {
-      const bags = Array.from({ length: 300 }, () => new SafeBag({ bagId: OID.secretBag, bagValue: AsnConvert.serialize(new OctetString(Buffer.alloc(1))) }));
-      safe.push(new ContentInfo({ contentType: OID.data, content: octets(Buffer.from(AsnConvert.serialize(new SafeContents(bags)))) }));
+      const bags = Array.from(
+        { length: 300 },
+        () => new SafeBag({ bagId: OID.secretBag, bagValue: AsnConvert.serialize(new OctetString(Buffer.alloc(1))) }),
+      );
+      safe.push(
+        new ContentInfo({
+          contentType: OID.data,
+          content: octets(Buffer.from(AsnConvert.serialize(new SafeContents(bags)))),
+        }),
+      );
     });
     expect((await measured(many)).code).toBe("usage");
     expect((await measured(many, { maxBags: 400 })).code).toBe("ok");
@@ -283,7 +382,10 @@ describe("files without a MAC", () => {
 const CORPUS = join(process.cwd(), "test/fixtures/hostile/index.json");
 describe("the committed hostile corpus", () => {
   it("gives each file the code its index expects, within the derivation budget", async () => {
-    const index = JSON.parse(readFileSync(CORPUS, "utf8")) as { password: string; files: Array<{ file: string; expect: number[]; what: string }> };
+    const index = JSON.parse(readFileSync(CORPUS, "utf8")) as {
+      password: string;
+      files: Array<{ file: string; expect: number[]; what: string }>;
+    };
     const codeOf: Record<string, number> = { usage: 2, verify: 5 };
     for (const f of index.files) {
       const r = await measured(readFileSync(join(CORPUS, "..", f.file)), {}, Buffer.from(index.password));
@@ -294,7 +396,10 @@ describe("the committed hostile corpus", () => {
 });
 
 describe("mutation fuzz", () => {
-  const mutation = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom("set", "xor", "cut", "insert", "delete")), { minLength: 1, maxLength: 4 });
+  const mutation = fc.array(
+    fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom("set", "xor", "cut", "insert", "delete")),
+    { minLength: 1, maxLength: 4 },
+  );
   function mutate(src: Buffer, muts: Array<[number, number, string]>): Buffer {
     let b = Buffer.from(src);
     for (const [pos, val, kind] of muts) {
@@ -314,11 +419,17 @@ describe("mutation fuzz", () => {
   };
 
   it("whole-file mutations: only usage or verify, each within its derivation budget", async () => {
-    await fc.assert(fc.asyncProperty(mutation, async (muts) => acceptable(mutate(tiny, muts))), { numRuns: 1000 });
+    await fc.assert(
+      fc.asyncProperty(mutation, async (muts) => acceptable(mutate(tiny, muts))),
+      { numRuns: 1000 },
+    );
   }, 30_000);
 
   it("mutations behind a valid MAC reach the bags and ciphers: still only usage or verify", async () => {
     const inner = innerOf(AsnConvert.parse(tiny, PFX));
-    await fc.assert(fc.asyncProperty(mutation, async (muts) => acceptable(reseal(tiny, mutate(inner, muts)))), { numRuns: 1000 });
+    await fc.assert(
+      fc.asyncProperty(mutation, async (muts) => acceptable(reseal(tiny, mutate(inner, muts)))),
+      { numRuns: 1000 },
+    );
   }, 30_000);
 });

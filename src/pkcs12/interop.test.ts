@@ -20,7 +20,6 @@ const env = { ...process.env, PW: PASSWORD, LC_ALL: "C.UTF-8" };
 const dir = mkdtempSync(join(tmpdir(), "keyport-p12-interop-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-
 function run(cmd: string, args: string[], input?: string, password = PASSWORD): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { env: { ...env, PW: password }, encoding: "utf8", input, timeout: 60_000 });
   return { status: r.status, out: `${r.stdout ?? ""}${r.stderr ?? ""}` };
@@ -33,7 +32,8 @@ const ok = (cmd: string, args: string[], input?: string, password?: string): str
 
 const spki = (k: KeyObject) => createPublicKey(k).export({ type: "spki", format: "der" }).toString("hex");
 const pemToDer = (pem: string) => Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64");
-const firstPem = (text: string, label: string) => text.match(new RegExp(`-----BEGIN ${label}-----[^-]+-----END ${label}-----`))?.[0] ?? "";
+const firstPem = (text: string, label: string) =>
+  text.match(new RegExp(`-----BEGIN ${label}-----[^-]+-----END ${label}-----`))?.[0] ?? "";
 
 const KEY_NAMES = ["rsa", "P-256", "ed25519"] as const;
 type KeyName = (typeof KEY_NAMES)[number];
@@ -57,7 +57,15 @@ beforeAll(() => {
 
 async function ours(name: KeyName, profile: Profile, password = PW): Promise<string> {
   const path = join(dir, `ours-${name}-${profile}-${password.length}.p12`);
-  const der = await writePkcs12({ privateKey: keys[name], certificates: [certs[name]], friendlyName: `keyport ${name}`, localKeyId: Buffer.from([0x4b, 0x50]), password, profile, iterations: profile === "modern" ? 2048 : undefined });
+  const der = await writePkcs12({
+    privateKey: keys[name],
+    certificates: [certs[name]],
+    friendlyName: `keyport ${name}`,
+    localKeyId: Buffer.from([0x4b, 0x50]),
+    password,
+    profile,
+    iterations: profile === "modern" ? 2048 : undefined,
+  });
   writeFileSync(path, der);
   return path;
 }
@@ -71,7 +79,9 @@ describe("openssl", () => {
         if (profile === "modern") {
           expect(info).toContain("MAC: sha256, Iteration 2048");
           expect(info).toContain("salt length: 16");
-          expect(info).toContain("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256");
+          expect(info).toContain(
+            "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256",
+          );
           expect(info).toContain("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration 2048, PRF hmacWithSHA256");
         } else {
           expect(info).toContain("MAC: sha1, Iteration 2048");
@@ -80,7 +90,10 @@ describe("openssl", () => {
           expect(info).toContain("Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048");
           expect(info).not.toMatch(/RC2/);
         }
-        const keyPem = firstPem(ok("openssl", ["pkcs12", "-nocerts", "-nodes", "-passin", "env:PW", "-in", p12]), "PRIVATE KEY");
+        const keyPem = firstPem(
+          ok("openssl", ["pkcs12", "-nocerts", "-nodes", "-passin", "env:PW", "-in", p12]),
+          "PRIVATE KEY",
+        );
         expect(spki(createPrivateKey(keyPem))).toBe(spki(keys[name]));
         const certPem = firstPem(ok("openssl", ["pkcs12", "-nokeys", "-passin", "env:PW", "-in", p12]), "CERTIFICATE");
         expect(pemToDer(certPem).equals(certs[name])).toBe(true);
@@ -91,7 +104,21 @@ describe("openssl", () => {
 
   const exported = (name: string, extra: string[], key: KeyName = "rsa") => {
     const out = join(dir, `openssl-${name}.p12`);
-    ok("openssl", ["pkcs12", "-export", "-inkey", files[key].key, "-in", files[key].cert, "-name", `openssl ${name}`, "-passout", "env:PW", "-out", out, ...extra]);
+    ok("openssl", [
+      "pkcs12",
+      "-export",
+      "-inkey",
+      files[key].key,
+      "-in",
+      files[key].cert,
+      "-name",
+      `openssl ${name}`,
+      "-passout",
+      "env:PW",
+      "-out",
+      out,
+      ...extra,
+    ]);
     return readFileSync(out);
   };
 
@@ -116,7 +143,10 @@ describe("openssl", () => {
   });
 
   it("reads openssl's 3DES file with a SHA-1 MAC", async () => {
-    const r = await readPkcs12(exported("3des", ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"], "P-256"), PW);
+    const r = await readPkcs12(
+      exported("3des", ["-keypbe", "PBE-SHA1-3DES", "-certpbe", "PBE-SHA1-3DES", "-macalg", "sha1"], "P-256"),
+      PW,
+    );
     expect(spki(r.keys[0]!.privateKey)).toBe(spki(keys["P-256"]));
     expect(r.keys[0]!.encryption.scheme).toBe("pbeWithSHAAnd3-KeyTripleDES-CBC");
     expect(r.certificates[0]!.encryption?.scheme).toBe("pbeWithSHAAnd3-KeyTripleDES-CBC");
@@ -124,18 +154,40 @@ describe("openssl", () => {
   });
 
   it("refuses openssl's -legacy file (RC2-40 certificates) with a clear usage error", async () => {
-    const r = run("openssl", ["pkcs12", "-export", "-legacy", "-inkey", files.rsa.key, "-in", files.rsa.cert, "-passout", "env:PW", "-out", join(dir, "openssl-legacy.p12")]);
+    const r = run("openssl", [
+      "pkcs12",
+      "-export",
+      "-legacy",
+      "-inkey",
+      files.rsa.key,
+      "-in",
+      files.rsa.cert,
+      "-passout",
+      "env:PW",
+      "-out",
+      join(dir, "openssl-legacy.p12"),
+    ]);
     expect(r.status, r.out).toBe(0); // OpenSSL 3's legacy provider (scripts/install-deps installs openssl)
-    await expect(readPkcs12(readFileSync(join(dir, "openssl-legacy.p12")), PW)).rejects.toMatchObject({ code: "usage", message: expect.stringMatching(/unsupported algorithm pbeWithSHAAnd40BitRC2-CBC \(RC2-40/) });
+    await expect(readPkcs12(readFileSync(join(dir, "openssl-legacy.p12")), PW)).rejects.toMatchObject({
+      code: "usage",
+      message: expect.stringMatching(/unsupported algorithm pbeWithSHAAnd40BitRC2-CBC \(RC2-40/),
+    });
   });
 
-  it("reads other ciphers and MACs: AES-128/192 PBES2, PBES2 with des-ede3-cbc, HMAC-SHA512, unencrypted certificates", async () => {
-    const a = await readPkcs12(exported("aes", ["-keypbe", "AES-128-CBC", "-certpbe", "AES-192-CBC", "-macalg", "sha512"], "ed25519"), PW);
+  const otherCiphers = "AES-128/192 PBES2, PBES2 with des-ede3-cbc, HMAC-SHA512, unencrypted certificates";
+  it(`reads other ciphers and MACs: ${otherCiphers}`, async () => {
+    const a = await readPkcs12(
+      exported("aes", ["-keypbe", "AES-128-CBC", "-certpbe", "AES-192-CBC", "-macalg", "sha512"], "ed25519"),
+      PW,
+    );
     expect(spki(a.keys[0]!.privateKey)).toBe(spki(keys.ed25519));
     expect(a.keys[0]!.encryption.cipher).toBe("AES-128-CBC");
     expect(a.certificates[0]!.encryption?.cipher).toBe("AES-192-CBC");
     expect(a.mac?.algorithm).toBe("sha512");
-    const d = await readPkcs12(exported("des3", ["-keypbe", "DES-EDE3-CBC", "-certpbe", "NONE", "-macalg", "sha384"]), PW);
+    const d = await readPkcs12(
+      exported("des3", ["-keypbe", "DES-EDE3-CBC", "-certpbe", "NONE", "-macalg", "sha384"]),
+      PW,
+    );
     const des3 = { scheme: "PBES2", kdf: "PBKDF2-HMAC-SHA256", cipher: "3DES-CBC", iterations: 2048, saltLength: 8 };
     expect(d.keys[0]!.encryption).toEqual(des3);
     expect(d.certificates[0]!.encryption).toBeNull();
@@ -148,13 +200,32 @@ describe("openssl", () => {
     const r = await readPkcs12(der, PW, { requireMac: false });
     expect(r.mac).toBeNull();
     expect(spki(r.keys[0]!.privateKey)).toBe(spki(keys.rsa));
-    await expect(readPkcs12(der, Buffer.from("wrong"), { requireMac: false })).rejects.toMatchObject({ code: "verify" });
+    await expect(readPkcs12(der, Buffer.from("wrong"), { requireMac: false })).rejects.toMatchObject({
+      code: "verify",
+    });
   });
 
   for (const prf of ["hmacWithSHA1", "hmacWithSHA256", "hmacWithSHA384", "hmacWithSHA512"]) {
     it(`decrypts openssl's PBES2 PKCS#8 with PRF ${prf}`, async () => {
       const out = join(dir, `pk8-${prf}.der`);
-      ok("openssl", ["pkcs8", "-topk8", "-in", files["P-256"].key, "-v2", "aes-192-cbc", "-v2prf", prf, "-iter", "1000", "-passout", "env:PW", "-outform", "DER", "-out", out]);
+      ok("openssl", [
+        "pkcs8",
+        "-topk8",
+        "-in",
+        files["P-256"].key,
+        "-v2",
+        "aes-192-cbc",
+        "-v2prf",
+        prf,
+        "-iter",
+        "1000",
+        "-passout",
+        "env:PW",
+        "-outform",
+        "DER",
+        "-out",
+        out,
+      ]);
       const e = AsnConvert.parse(readFileSync(out), EncryptedPrivateKeyInfo);
       expect(describeAlgorithm(e.encryptionAlgorithm, null, "test")).toEqual({
         scheme: "PBES2",
@@ -178,8 +249,13 @@ describe("NSS pk12util", () => {
     writeFileSync(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
     writeFileSync(emptyFile, "\n", { mode: 0o600 });
     ok("certutil", ["-N", "-d", `sql:${db}`, "-f", emptyFile]);
-    for (const [name, profile] of [["rsa", "modern"], ["P-256", "legacy"]] as Array<[KeyName, Profile]>) {
-      expect(ok("pk12util", ["-i", await ours(name, profile), "-d", `sql:${db}`, "-w", pwFile, "-k", emptyFile])).toContain("PKCS12 IMPORT SUCCESSFUL");
+    for (const [name, profile] of [
+      ["rsa", "modern"],
+      ["P-256", "legacy"],
+    ] as Array<[KeyName, Profile]>) {
+      expect(
+        ok("pk12util", ["-i", await ours(name, profile), "-d", `sql:${db}`, "-w", pwFile, "-k", emptyFile]),
+      ).toContain("PKCS12 IMPORT SUCCESSFUL");
     }
     const listed = ok("certutil", ["-L", "-d", `sql:${db}`]);
     expect(listed).toContain("keyport rsa");
@@ -205,7 +281,11 @@ describe("GnuTLS certtool", () => {
 
   for (const profile of ["modern", "legacy"] as Profile[]) {
     it(`decrypts keyport's file (${profile})`, async () => {
-      const info = ok("certtool", ["--p12-info", "--inder", "--infile", await ours("P-256", profile), "--template", template()], "");
+      const info = ok(
+        "certtool",
+        ["--p12-info", "--inder", "--infile", await ours("P-256", profile), "--template", template()],
+        "",
+      );
       expect(info).toContain(profile === "modern" ? "Schema: PBES2-AES256-CBC" : "Schema: PKCS12-3DES-SHA1");
       expect(info).toContain(profile === "modern" ? "MAC: SHA256" : "MAC: SHA1");
       expect(info).toContain("Friendly name: keyport P-256");
@@ -215,7 +295,24 @@ describe("GnuTLS certtool", () => {
 
   it("keyport reads what certtool writes", async () => {
     const out = join(dir, "certtool.p12");
-    ok("certtool", ["--to-p12", "--load-privkey", files.rsa.key, "--load-certificate", files.rsa.cert, "--p12-name", "gnutls", "--outder", "--outfile", out, "--template", template()], "");
+    ok(
+      "certtool",
+      [
+        "--to-p12",
+        "--load-privkey",
+        files.rsa.key,
+        "--load-certificate",
+        files.rsa.cert,
+        "--p12-name",
+        "gnutls",
+        "--outder",
+        "--outfile",
+        out,
+        "--template",
+        template(),
+      ],
+      "",
+    );
     const r = await readPkcs12(readFileSync(out), PW);
     expect(spki(r.keys[0]!.privateKey)).toBe(spki(keys.rsa));
     expect(r.keys[0]!.friendlyName).toBe("gnutls");
@@ -228,14 +325,46 @@ describe("Java keytool", () => {
   const ascii = "interop-password";
   for (const profile of ["modern", "legacy"] as Profile[]) {
     it(`lists keyport's file as a private key entry (${profile})`, async () => {
-      const list = ok("keytool", ["-list", "-keystore", await ours("rsa", profile, Buffer.from(ascii)), "-storetype", "PKCS12", "-storepass:env", "PW"], undefined, ascii);
+      const list = ok(
+        "keytool",
+        [
+          "-list",
+          "-keystore",
+          await ours("rsa", profile, Buffer.from(ascii)),
+          "-storetype",
+          "PKCS12",
+          "-storepass:env",
+          "PW",
+        ],
+        undefined,
+        ascii,
+      );
       expect(list).toMatch(/keyport rsa, .*PrivateKeyEntry/);
     });
   }
 
   it("keyport reads what keytool writes", async () => {
     const out = join(dir, "java.p12");
-    ok("keytool", ["-importkeystore", "-srckeystore", await ours("P-256", "modern", Buffer.from(ascii)), "-srcstoretype", "PKCS12", "-srcstorepass:env", "PW", "-destkeystore", out, "-deststoretype", "PKCS12", "-deststorepass:env", "PW"], undefined, ascii);
+    ok(
+      "keytool",
+      [
+        "-importkeystore",
+        "-srckeystore",
+        await ours("P-256", "modern", Buffer.from(ascii)),
+        "-srcstoretype",
+        "PKCS12",
+        "-srcstorepass:env",
+        "PW",
+        "-destkeystore",
+        out,
+        "-deststoretype",
+        "PKCS12",
+        "-deststorepass:env",
+        "PW",
+      ],
+      undefined,
+      ascii,
+    );
     const r = await readPkcs12(readFileSync(out), Buffer.from(ascii));
     expect(spki(r.keys[0]!.privateKey)).toBe(spki(keys["P-256"]));
     expect(r.keys[0]!.friendlyName).toBe("keyport p-256"); // Java lower-cases aliases

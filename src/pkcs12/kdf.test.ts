@@ -18,15 +18,35 @@ const VECTORS: Array<[string, string, 1 | 2 | 3, number, string]> = [
 ];
 
 /** node-forge's implementation, an independent oracle; it takes the password as a JS string (UTF-16 code units). */
-function forgeKdf(pw: string, salt: Uint8Array, id: 1 | 2 | 3, iter: number, n: number, hash: "sha1" | "sha256" | "sha384" | "sha512"): string {
+function forgeKdf(
+  pw: string,
+  salt: Uint8Array,
+  id: 1 | 2 | 3,
+  iter: number,
+  n: number,
+  hash: "sha1" | "sha256" | "sha384" | "sha512",
+): string {
   const md = forge.md[hash].create();
-  const out = forge.pkcs12.generateKey(pw, forge.util.createBuffer(Buffer.from(salt).toString("binary")), id, iter, n, md);
+  const out = forge.pkcs12.generateKey(
+    pw,
+    forge.util.createBuffer(Buffer.from(salt).toString("binary")),
+    id,
+    iter,
+    n,
+    md,
+  );
   return Buffer.from(out.getBytes(), "binary").toString("hex");
 }
 
 describe("RFC 7292 Appendix B key derivation", () => {
-  it.each(VECTORS)("matches the published vector: %s, salt %s, id %i, %i iterations", (pw, salt, id, iter, expected) => {
-    expect(pkcs12Kdf("sha1", Buffer.from(pw), Buffer.from(salt, "hex"), id, iter, expected.length / 2).toString("hex").toUpperCase()).toBe(expected);
+  it.each(
+    VECTORS,
+  )("matches the published vector: %s, salt %s, id %i, %i iterations", (pw, salt, id, iter, expected) => {
+    expect(
+      pkcs12Kdf("sha1", Buffer.from(pw), Buffer.from(salt, "hex"), id, iter, expected.length / 2)
+        .toString("hex")
+        .toUpperCase(),
+    ).toBe(expected);
   });
 
   it("agrees with node-forge for random passwords (any Unicode), salts, ids, counts, lengths and hashes", () => {
@@ -39,7 +59,9 @@ describe("RFC 7292 Appendix B key derivation", () => {
         fc.integer({ min: 0, max: 150 }),
         fc.constantFrom("sha1" as const, "sha256" as const, "sha384" as const, "sha512" as const),
         (pw, salt, id, iter, n, hash) => {
-          expect(pkcs12Kdf(hash, Buffer.from(pw, "utf8"), Buffer.from(salt), id, iter, n).toString("hex")).toBe(forgeKdf(pw, salt, id, iter, n, hash));
+          expect(pkcs12Kdf(hash, Buffer.from(pw, "utf8"), Buffer.from(salt), id, iter, n).toString("hex")).toBe(
+            forgeKdf(pw, salt, id, iter, n, hash),
+          );
         },
       ),
       { numRuns: 200 },
@@ -58,7 +80,9 @@ describe("RFC 7292 Appendix B key derivation", () => {
   });
 
   it("derives from the empty password (the terminator alone), as the RFC says", () => {
-    expect(pkcs12Kdf("sha256", Buffer.alloc(0), Buffer.from("0102030405060708", "hex"), 3, 5, 32).toString("hex")).toBe(forgeKdf("", Buffer.from("0102030405060708", "hex"), 3, 5, 32, "sha256"));
+    expect(pkcs12Kdf("sha256", Buffer.alloc(0), Buffer.from("0102030405060708", "hex"), 3, 5, 32).toString("hex")).toBe(
+      forgeKdf("", Buffer.from("0102030405060708", "hex"), 3, 5, 32, "sha256"),
+    );
   });
 
   it("refuses counts and lengths it cannot honour", () => {

@@ -12,7 +12,9 @@ const OUT: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48, sha512
 
 // crypto.hash (Node ≥ 20.12) is a one-shot digest: about twice as fast as createHash per iteration.
 const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: "buffer") => Buffer }).hash;
-const digest = oneShot ? (alg: HashName, data: Buffer) => oneShot(alg, data, "buffer") : (alg: HashName, data: Buffer) => crypto.createHash(alg).update(data).digest();
+const digest = oneShot
+  ? (alg: HashName, data: Buffer) => oneShot(alg, data, "buffer")
+  : (alg: HashName, data: Buffer) => crypto.createHash(alg).update(data).digest();
 
 /** Decodes one UTF-8 sequence at `i` → [code point, length], or null when it is not valid UTF-8. */
 function utf8At(b: Buffer, i: number): [number, number] | null {
@@ -52,7 +54,9 @@ export function bmpPassword(utf8: Buffer): Buffer {
     i += n;
   }
   const out = Buffer.alloc(units.length * 2 + 2);
-  units.forEach((u, k) => out.writeUInt16BE(u, k * 2));
+  units.forEach((u, k) => {
+    out.writeUInt16BE(u, k * 2);
+  });
   units.fill(0);
   return out;
 }
@@ -68,12 +72,21 @@ function repeatTo(src: Buffer, v: number): Buffer {
  * @param password UTF-8 bytes of the password (converted to BMPString here)
  * @param id 1 = key, 2 = IV, 3 = MAC key
  */
-export function pkcs12Kdf(hash: HashName, password: Buffer, salt: Buffer, id: 1 | 2 | 3, iterations: number, length: number): Buffer {
+export function pkcs12Kdf(
+  hash: HashName,
+  password: Buffer,
+  salt: Buffer,
+  id: 1 | 2 | 3,
+  iterations: number,
+  length: number,
+): Buffer {
   const v = BLOCK[hash];
   const u = OUT[hash];
   if (v === undefined || u === undefined) throw new RangeError(`pkcs12Kdf: unsupported hash ${String(hash)}`);
-  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError("pkcs12Kdf: iterations must be a positive integer");
-  if (!Number.isSafeInteger(length) || length < 0) throw new RangeError("pkcs12Kdf: length must be a non-negative integer");
+  if (!Number.isSafeInteger(iterations) || iterations < 1)
+    throw new RangeError("pkcs12Kdf: iterations must be a positive integer");
+  if (!Number.isSafeInteger(length) || length < 0)
+    throw new RangeError("pkcs12Kdf: length must be a non-negative integer");
   if (id !== 1 && id !== 2 && id !== 3) throw new RangeError("pkcs12Kdf: id must be 1, 2 or 3");
   const bmp = bmpPassword(password);
   const S = repeatTo(salt, v);

@@ -12,7 +12,9 @@ const MAC_KEY_LENGTH: Record<HashName, number> = { sha1: 20, sha256: 32, sha384:
 
 /** The MAC key alone: it depends on password, salt and count only, so it can be derived while other work runs. */
 export function macKey(hash: HashName, password: Buffer, salt: Buffer, iterations: number): Buffer {
-  return cachedSync(password, `mac:${hash}:${salt.toString("hex")}:${iterations}`, () => pkcs12Kdf(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]));
+  return cachedSync(password, `mac:${hash}:${salt.toString("hex")}:${iterations}`, () =>
+    pkcs12Kdf(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]),
+  );
 }
 
 export function macWithKey(hash: HashName, key: Buffer, data: Buffer): Buffer {
@@ -44,7 +46,10 @@ export function prepareMac(hash: HashName, password: Buffer, iterations: number,
 export function makeMacData(m: PreparedMac, data: Buffer): MacData {
   try {
     return new MacData({
-      mac: new DigestInfo({ digestAlgorithm: new AlgorithmIdentifier({ algorithm: OID_BY_HASH[m.hash], parameters: null }), digest: new OctetString(macWithKey(m.hash, m.key, data)) }),
+      mac: new DigestInfo({
+        digestAlgorithm: new AlgorithmIdentifier({ algorithm: OID_BY_HASH[m.hash], parameters: null }),
+        digest: new OctetString(macWithKey(m.hash, m.key, data)),
+      }),
       macSalt: new OctetString(m.salt),
       iterations: m.iterations,
     });

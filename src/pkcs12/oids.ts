@@ -38,9 +38,24 @@ export const OID = {
 
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
 
-export const HASH_BY_OID: Record<string, HashName> = { [OID.sha1]: "sha1", [OID.sha256]: "sha256", [OID.sha384]: "sha384", [OID.sha512]: "sha512" };
-export const OID_BY_HASH: Record<HashName, string> = { sha1: OID.sha1, sha256: OID.sha256, sha384: OID.sha384, sha512: OID.sha512 };
-export const HMAC_PRF: Record<string, HashName> = { [OID.hmacWithSHA1]: "sha1", [OID.hmacWithSHA256]: "sha256", [OID.hmacWithSHA384]: "sha384", [OID.hmacWithSHA512]: "sha512" };
+export const HASH_BY_OID: Record<string, HashName> = {
+  [OID.sha1]: "sha1",
+  [OID.sha256]: "sha256",
+  [OID.sha384]: "sha384",
+  [OID.sha512]: "sha512",
+};
+export const OID_BY_HASH: Record<HashName, string> = {
+  sha1: OID.sha1,
+  sha256: OID.sha256,
+  sha384: OID.sha384,
+  sha512: OID.sha512,
+};
+export const HMAC_PRF: Record<string, HashName> = {
+  [OID.hmacWithSHA1]: "sha1",
+  [OID.hmacWithSHA256]: "sha256",
+  [OID.hmacWithSHA384]: "sha384",
+  [OID.hmacWithSHA512]: "sha512",
+};
 
 /** Names for legacy schemes keyport refuses, so the message says what the file used. */
 export const UNSUPPORTED_NAMES: Record<string, string> = {

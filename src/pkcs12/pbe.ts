@@ -53,17 +53,35 @@ function cipherRun(decrypt: boolean, name: string, key: Buffer, iv: Buffer, data
 }
 
 /** The modern profile: PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC (password as UTF-8, as OpenSSL 3). */
-export async function encryptPbes2(plain: Buffer, password: Buffer, iterations: number): Promise<{ algorithm: AlgorithmIdentifier; data: Buffer }> {
+export async function encryptPbes2(
+  plain: Buffer,
+  password: Buffer,
+  iterations: number,
+): Promise<{ algorithm: AlgorithmIdentifier; data: Buffer }> {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
-  const key = await cachedAsync(password, `pbkdf2:sha256:${salt.toString("hex")}:${iterations}:32`, () => pbkdf2Async(password, salt, iterations, 32, "sha256"));
+  const key = await cachedAsync(password, `pbkdf2:sha256:${salt.toString("hex")}:${iterations}:32`, () =>
+    pbkdf2Async(password, salt, iterations, 32, "sha256"),
+  );
   try {
     const kdf = new AlgorithmIdentifier({
       algorithm: OID.pbkdf2,
-      parameters: AsnConvert.serialize(new Pbkdf2Params({ salt: new OctetString(salt), iterationCount: iterations, prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }) })),
+      parameters: AsnConvert.serialize(
+        new Pbkdf2Params({
+          salt: new OctetString(salt),
+          iterationCount: iterations,
+          prf: new AlgorithmIdentifier({ algorithm: OID.hmacWithSHA256, parameters: null }),
+        }),
+      ),
     });
-    const scheme = new AlgorithmIdentifier({ algorithm: OID.aes256Cbc, parameters: AsnConvert.serialize(new OctetString(iv)) });
-    const algorithm = new AlgorithmIdentifier({ algorithm: OID.pbes2, parameters: AsnConvert.serialize(new Pbes2Params({ keyDerivationFunc: kdf, encryptionScheme: scheme })) });
+    const scheme = new AlgorithmIdentifier({
+      algorithm: OID.aes256Cbc,
+      parameters: AsnConvert.serialize(new OctetString(iv)),
+    });
+    const algorithm = new AlgorithmIdentifier({
+      algorithm: OID.pbes2,
+      parameters: AsnConvert.serialize(new Pbes2Params({ keyDerivationFunc: kdf, encryptionScheme: scheme })),
+    });
     return { algorithm, data: cipherRun(false, "aes-256-cbc", key, iv, plain) };
   } finally {
     key.fill(0);
@@ -71,7 +89,11 @@ export async function encryptPbes2(plain: Buffer, password: Buffer, iterations: 
 }
 
 /** The legacy profile: pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 Appendix C). */
-export function encryptPkcs12TripleDes(plain: Buffer, password: Buffer, iterations: number): { algorithm: AlgorithmIdentifier; data: Buffer } {
+export function encryptPkcs12TripleDes(
+  plain: Buffer,
+  password: Buffer,
+  iterations: number,
+): { algorithm: AlgorithmIdentifier; data: Buffer } {
   const salt = randomBytes(8);
   const key = pkcs12Kdf("sha1", password, salt, 1, iterations, 24);
   const iv = pkcs12Kdf("sha1", password, salt, 2, iterations, 8);
@@ -91,7 +113,8 @@ export function encryptPkcs12TripleDes(plain: Buffer, password: Buffer, iteratio
 function count(v: unknown, budget: WorkBudget | null, saltLength: number, what: string, derivations = 1): number {
   if (budget) return budget.spend(v, saltLength, what, derivations);
   const n = asCount(v);
-  if (!Number.isSafeInteger(n) || n < 1 || n > 0x7fffffff) throw notPkcs12(`${what}: iteration count ${String(v)} is out of range`);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 0x7fffffff)
+    throw notPkcs12(`${what}: iteration count ${String(v)} is out of range`);
   return n;
 }
 
@@ -112,18 +135,35 @@ type Plan =
 function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string): Plan {
   if (alg.algorithm === OID.pbes2) {
     const p = parseParams(alg.parameters, Pbes2Params, `${what}: PBES2`);
-    if (p.keyDerivationFunc.algorithm !== OID.pbkdf2) throw new KeyportError("usage", `unsupported algorithm ${p.keyDerivationFunc.algorithm} (PBES2 key derivation) in ${what}`);
+    if (p.keyDerivationFunc.algorithm !== OID.pbkdf2)
+      throw new KeyportError(
+        "usage",
+        `unsupported algorithm ${p.keyDerivationFunc.algorithm} (PBES2 key derivation) in ${what}`,
+      );
     const k = parseParams(p.keyDerivationFunc.parameters, Pbkdf2Params, `${what}: PBKDF2`);
     const prf = k.prf ? HMAC_PRF[k.prf.algorithm] : "sha1";
-    if (!prf) throw new KeyportError("usage", `unsupported algorithm ${k.prf?.algorithm ?? "?"} (PBKDF2 PRF) in ${what}`);
+    if (!prf)
+      throw new KeyportError("usage", `unsupported algorithm ${k.prf?.algorithm ?? "?"} (PBKDF2 PRF) in ${what}`);
     const cipher = CIPHERS[p.encryptionScheme.algorithm];
-    if (!cipher) throw new KeyportError("usage", `unsupported algorithm ${p.encryptionScheme.algorithm} (PBES2 cipher) in ${what}`);
+    if (!cipher)
+      throw new KeyportError(
+        "usage",
+        `unsupported algorithm ${p.encryptionScheme.algorithm} (PBES2 cipher) in ${what}`,
+      );
     const salt = buf(k.salt.buffer);
     const iterations = count(k.iterationCount, budget, salt.length, what);
-    if (k.keyLength !== undefined && asCount(k.keyLength) !== cipher.keyLength) throw notPkcs12(`${what}: PBKDF2 key length ${String(k.keyLength)} does not fit ${cipher.label}`);
+    if (k.keyLength !== undefined && asCount(k.keyLength) !== cipher.keyLength)
+      throw notPkcs12(`${what}: PBKDF2 key length ${String(k.keyLength)} does not fit ${cipher.label}`);
     const iv = buf(parseParams(p.encryptionScheme.parameters, OctetString, `${what}: ${cipher.label} IV`).buffer);
-    if (iv.length !== cipher.ivLength) throw notPkcs12(`${what}: the ${cipher.label} IV is ${iv.length} bytes, not ${cipher.ivLength}`);
-    const info = { scheme: "PBES2", kdf: `PBKDF2-HMAC-${prf.toUpperCase()}`, cipher: cipher.label, iterations, saltLength: salt.length };
+    if (iv.length !== cipher.ivLength)
+      throw notPkcs12(`${what}: the ${cipher.label} IV is ${iv.length} bytes, not ${cipher.ivLength}`);
+    const info = {
+      scheme: "PBES2",
+      kdf: `PBKDF2-HMAC-${prf.toUpperCase()}`,
+      cipher: cipher.label,
+      iterations,
+      saltLength: salt.length,
+    };
     return { kind: "pbes2", info, salt, iterations, prf, cipher, iv };
   }
   if (alg.algorithm === OID.pbeWithSHAAnd3KeyTripleDESCBC || alg.algorithm === OID.pbeWithSHAAnd2KeyTripleDESCBC) {
@@ -131,7 +171,13 @@ function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string)
     const salt = buf(p.salt.buffer);
     const iterations = count(p.iterations, budget, salt.length, what, 2);
     const twoKey = alg.algorithm === OID.pbeWithSHAAnd2KeyTripleDESCBC;
-    const info = { scheme: twoKey ? "pbeWithSHAAnd2-KeyTripleDES-CBC" : "pbeWithSHAAnd3-KeyTripleDES-CBC", kdf: "PKCS12-KDF-SHA1", cipher: twoKey ? "2DES-CBC" : "3DES-CBC", iterations, saltLength: salt.length };
+    const info = {
+      scheme: twoKey ? "pbeWithSHAAnd2-KeyTripleDES-CBC" : "pbeWithSHAAnd3-KeyTripleDES-CBC",
+      kdf: "PKCS12-KDF-SHA1",
+      cipher: twoKey ? "2DES-CBC" : "3DES-CBC",
+      iterations,
+      saltLength: salt.length,
+    };
     return { kind: "pkcs12", info, salt, iterations, twoKey };
   }
   const name = UNSUPPORTED_NAMES[alg.algorithm];
@@ -155,7 +201,11 @@ export interface Derived {
 export async function deriveFor(alg: AlgorithmIdentifier, password: Buffer, what: string): Promise<Derived> {
   const pl = plan(alg, null, what);
   if (pl.kind === "pbes2") {
-    const key = await cachedAsync(password, `pbkdf2:${pl.prf}:${pl.salt.toString("hex")}:${pl.iterations}:${pl.cipher.keyLength}`, () => pbkdf2Async(password, pl.salt, pl.iterations, pl.cipher.keyLength, pl.prf));
+    const key = await cachedAsync(
+      password,
+      `pbkdf2:${pl.prf}:${pl.salt.toString("hex")}:${pl.iterations}:${pl.cipher.keyLength}`,
+      () => pbkdf2Async(password, pl.salt, pl.iterations, pl.cipher.keyLength, pl.prf),
+    );
     return { cipher: pl.cipher.name, blockSize: pl.cipher.ivLength, key, iv: Buffer.from(pl.iv) };
   }
   const k = pkcs12Kdf("sha1", password, pl.salt, 1, pl.iterations, pl.twoKey ? 16 : 24);
@@ -171,7 +221,8 @@ export function wipe(d: Derived): void {
 
 export function decipherWith(d: Derived, data: Buffer, what: string): Buffer {
   try {
-    if (data.length === 0 || data.length % d.blockSize !== 0) throw notPkcs12(`${what}: encrypted data has a length the cipher cannot produce`);
+    if (data.length === 0 || data.length % d.blockSize !== 0)
+      throw notPkcs12(`${what}: encrypted data has a length the cipher cannot produce`);
     try {
       return cipherRun(true, d.cipher, d.key, d.iv, data);
     } catch {
@@ -186,6 +237,7 @@ export async function decrypt(alg: AlgorithmIdentifier, data: Buffer, password: 
   // a length no block cipher can produce is refused before the derivation is paid for
   const pl = plan(alg, null, what);
   const blockSize = pl.kind === "pbes2" ? pl.cipher.ivLength : 8;
-  if (data.length === 0 || data.length % blockSize !== 0) throw notPkcs12(`${what}: encrypted data is ${data.length} bytes, not a whole number of ${blockSize}-byte blocks`);
+  if (data.length === 0 || data.length % blockSize !== 0)
+    throw notPkcs12(`${what}: encrypted data is ${data.length} bytes, not a whole number of ${blockSize}-byte blocks`);
   return decipherWith(await deriveFor(alg, password, what), data, what);
 }

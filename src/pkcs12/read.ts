@@ -6,8 +6,8 @@
  * or MAC.
  */
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import { ContentInfo } from "@peculiar/asn1-cms";
-import { AuthenticatedSafe, CertBag, PFX, SafeBag, SafeContents } from "@peculiar/asn1-pfx";
+import type { ContentInfo } from "@peculiar/asn1-cms";
+import { AuthenticatedSafe, CertBag, PFX, type SafeBag, SafeContents } from "@peculiar/asn1-pfx";
 import { EncryptedPrivateKeyInfo } from "@peculiar/asn1-pkcs8";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { KeyportError } from "../util/errors.js";
@@ -18,7 +18,14 @@ import { computeMac, macMatches } from "./mac.js";
 import { HASH_BY_OID, OID, UNSUPPORTED_NAMES } from "./oids.js";
 import { decrypt, describeAlgorithm, type AlgorithmInfo } from "./pbe.js";
 
-export type BagType = "keyBag" | "pkcs8ShroudedKeyBag" | "certBag" | "crlBag" | "secretBag" | "safeContentsBag" | "unknown";
+export type BagType =
+  | "keyBag"
+  | "pkcs8ShroudedKeyBag"
+  | "certBag"
+  | "crlBag"
+  | "secretBag"
+  | "safeContentsBag"
+  | "unknown";
 
 export interface Pkcs12Contents {
   mac: { algorithm: string; iterations: number; saltLength: number } | null;
@@ -47,7 +54,10 @@ interface Ctx {
   out: Pkcs12Contents;
   /** bags seen by precheck, nested ones included */
   bagCount: number;
-  /** true once a MAC has verified: after that, a decryption failure is still "verify", but bad plaintext structure is "usage" */
+  /**
+   * true once a MAC has verified: after that, a decryption failure is still "verify", but bad plaintext
+   * structure is "usage"
+   */
   macVerified: boolean;
   /** normalised copies of decrypted plaintext, wiped when the read ends */
   scratch: Buffer[];
@@ -92,7 +102,8 @@ function keyFromPkcs8(der: Buffer, what: string, ctx: Ctx, decrypted: boolean): 
     return createPrivateKey({ key: der, format: "der", type: "pkcs8" });
   } catch {
     // without a MAC, garbage after a lucky padding check is most likely a wrong password
-    if (decrypted && !ctx.macVerified) throw new KeyportError("verify", `wrong password or corrupted file: ${what} does not decrypt to a key`);
+    if (decrypted && !ctx.macVerified)
+      throw new KeyportError("verify", `wrong password or corrupted file: ${what} does not decrypt to a key`);
     throw notPkcs12(`${what}: the private key is not a PKCS#8 key keyport can read`);
   } finally {
     der.fill(0);
@@ -113,13 +124,22 @@ function precheck(contents: SafeContents, ctx: Ctx, depth: number): void {
   }
 }
 
-async function readBags(contents: SafeContents, ctx: Ctx, container: AlgorithmInfo | null, depth: number): Promise<void> {
+async function readBags(
+  contents: SafeContents,
+  ctx: Ctx,
+  container: AlgorithmInfo | null,
+  depth: number,
+): Promise<void> {
   for (const bag of contents) {
     const type = BAG_TYPES[bag.bagId] ?? "unknown";
     ctx.out.bags.push({ type, encryptedContainer: container !== null });
     const value = buf(bag.bagValue);
     if (type === "keyBag") {
-      ctx.out.keys.push({ privateKey: keyFromPkcs8(Buffer.from(value), "key bag", ctx, container !== null), ...attrs(bag), encryption: container ?? { scheme: "none" } });
+      ctx.out.keys.push({
+        privateKey: keyFromPkcs8(Buffer.from(value), "key bag", ctx, container !== null),
+        ...attrs(bag),
+        encryption: container ?? { scheme: "none" },
+      });
     } else if (type === "pkcs8ShroudedKeyBag") {
       const e = parse(value, EncryptedPrivateKeyInfo, "shrouded key bag", ctx.limits);
       const info = describeAlgorithm(e.encryptionAlgorithm, null, "the key bag");
@@ -132,7 +152,12 @@ async function readBags(contents: SafeContents, ctx: Ctx, container: AlgorithmIn
       if (!der) throw notPkcs12("certificate bag without an OCTET STRING value");
       ctx.out.certificates.push({ der: Buffer.from(der), ...attrs(bag), encryption: container });
     } else if (type === "safeContentsBag") {
-      await readBags(parse(value, SafeContents, "nested SafeContents", ctx.limits, ctx.scratch), ctx, container, depth + 1);
+      await readBags(
+        parse(value, SafeContents, "nested SafeContents", ctx.limits, ctx.scratch),
+        ctx,
+        container,
+        depth + 1,
+      );
     }
   }
 }
@@ -146,12 +171,18 @@ interface Part {
 /** Everything up to the MAC: structure, algorithms, counts. No key derivation happens here. */
 function survey(der: Buffer, limits: ReadLimits, ctx: Ctx): { pfx: PFX; safeDer: Buffer; parts: Part[] } {
   if (der.length === 0) throw notPkcs12("the file is empty");
-  if (der.length > limits.maxBytes) throw notPkcs12(`the file is larger than ${limits.maxBytes} bytes (keyport's limit)`);
-  if (der.subarray(0, 64).toString("latin1").includes("-----BEGIN")) throw notPkcs12("this is a PEM file, not a DER PKCS#12 (.p12/.pfx)");
+  if (der.length > limits.maxBytes)
+    throw notPkcs12(`the file is larger than ${limits.maxBytes} bytes (keyport's limit)`);
+  if (der.subarray(0, 64).toString("latin1").includes("-----BEGIN"))
+    throw notPkcs12("this is a PEM file, not a DER PKCS#12 (.p12/.pfx)");
   const pfx = parse(der, PFX, "the file", limits);
   if (pfx.version !== 3) throw notPkcs12(`PFX version ${String(pfx.version)} (expected 3)`);
   if (pfx.authSafe.contentType !== OID.data) {
-    throw new KeyportError("usage", `unsupported algorithm ${UNSUPPORTED_NAMES[pfx.authSafe.contentType] ?? pfx.authSafe.contentType} for the PKCS#12 contents`);
+    throw new KeyportError(
+      "usage",
+      `unsupported algorithm ${UNSUPPORTED_NAMES[pfx.authSafe.contentType] ?? pfx.authSafe.contentType} ` +
+        "for the PKCS#12 contents",
+    );
   }
   const inner = decodeOctetString(buf(pfx.authSafe.content));
   if (!inner) throw notPkcs12("authSafe content is not an OCTET STRING");
@@ -167,10 +198,17 @@ function survey(der: Buffer, limits: ReadLimits, ctx: Ctx): { pfx: PFX; safeDer:
       parts.push({ contents });
     } else if (ci.contentType === OID.encryptedData) {
       const enc = parse(buf(ci.content), CmsEncryptedData, "EncryptedData", limits);
-      const info = describeAlgorithm(enc.encryptedContentInfo.contentEncryptionAlgorithm, ctx.budget, "the encrypted SafeContents");
+      const info = describeAlgorithm(
+        enc.encryptedContentInfo.contentEncryptionAlgorithm,
+        ctx.budget,
+        "the encrypted SafeContents",
+      );
       parts.push({ encrypted: enc, info });
     } else {
-      throw new KeyportError("usage", `unsupported algorithm ${UNSUPPORTED_NAMES[ci.contentType] ?? ci.contentType} in the PKCS#12 contents`);
+      throw new KeyportError(
+        "usage",
+        `unsupported algorithm ${UNSUPPORTED_NAMES[ci.contentType] ?? ci.contentType} in the PKCS#12 contents`,
+      );
     }
   }
   return { pfx, safeDer, parts };
@@ -181,7 +219,11 @@ function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Pkcs12Contents["mac"] {
   // the ASN.1 class default-constructs an absent MacData: an empty algorithm means "no MAC"
   const oid = pfx.macData?.mac?.digestAlgorithm?.algorithm ?? "";
   if (!oid) {
-    if (ctx.limits.requireMac) throw new KeyportError("verify", "the file has no MAC: its integrity cannot be checked, so keyport does not trust it");
+    if (ctx.limits.requireMac)
+      throw new KeyportError(
+        "verify",
+        "the file has no MAC: its integrity cannot be checked, so keyport does not trust it",
+      );
     return null;
   }
   const m = pfx.macData;
@@ -196,7 +238,12 @@ function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Pkcs12Contents["mac"] {
   return { algorithm: hash, iterations, saltLength: salt.length };
 }
 
-async function readUnguarded(der: Buffer, password: Buffer, limitsIn: Partial<ReadLimits>, scratch: Buffer[]): Promise<Pkcs12Contents> {
+async function readUnguarded(
+  der: Buffer,
+  password: Buffer,
+  limitsIn: Partial<ReadLimits>,
+  scratch: Buffer[],
+): Promise<Pkcs12Contents> {
   const limits = { ...DEFAULT_LIMITS, ...limitsIn };
   const out: Pkcs12Contents = { mac: null, keys: [], certificates: [], bags: [] };
   const ctx: Ctx = { password, limits, budget: new WorkBudget(limits), out, bagCount: 0, macVerified: false, scratch };
@@ -209,7 +256,11 @@ async function readUnguarded(der: Buffer, password: Buffer, limitsIn: Partial<Re
     }
     const eci = part.encrypted!.encryptedContentInfo;
     const ec = eci.encryptedContent;
-    const data = ec?.value ? buf(ec.value.buffer) : ec?.constructedValue ? Buffer.concat(ec.constructedValue.map((o) => buf(o.buffer))) : null;
+    const data = ec?.value
+      ? buf(ec.value.buffer)
+      : ec?.constructedValue
+        ? Buffer.concat(ec.constructedValue.map((o) => buf(o.buffer)))
+        : null;
     if (!data) throw notPkcs12("EncryptedData without content");
     const plain = await decrypt(eci.contentEncryptionAlgorithm, data, password, "the encrypted SafeContents");
     scratch.push(plain);
@@ -217,7 +268,11 @@ async function readUnguarded(der: Buffer, password: Buffer, limitsIn: Partial<Re
     try {
       contents = parse(plain, SafeContents, "decrypted SafeContents", limits, scratch);
     } catch (e) {
-      if (!ctx.macVerified) throw new KeyportError("verify", "wrong password or corrupted file: the encrypted SafeContents does not decrypt");
+      if (!ctx.macVerified)
+        throw new KeyportError(
+          "verify",
+          "wrong password or corrupted file: the encrypted SafeContents does not decrypt",
+        );
       throw e;
     }
     precheck(contents, ctx, 0);
@@ -230,7 +285,11 @@ async function readUnguarded(der: Buffer, password: Buffer, limitsIn: Partial<Re
  * Opens a PKCS#12 file. Only KeyportErrors leave: a library exception on hostile input must not
  * become exit 1. Decrypted plaintext copies are wiped before returning.
  */
-export async function readPkcs12(der: Buffer, password: Buffer, limits: Partial<ReadLimits> = {}): Promise<Pkcs12Contents> {
+export async function readPkcs12(
+  der: Buffer,
+  password: Buffer,
+  limits: Partial<ReadLimits> = {},
+): Promise<Pkcs12Contents> {
   const scratch: Buffer[] = [];
   try {
     return await readUnguarded(der, password, limits, scratch);

@@ -46,7 +46,10 @@ export interface WriteOptions {
 
 const ab = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
-/** @peculiar/asn1-pfx 2.x's PKCS12Attribute constructor drops its parameters (Object.assign(params)): set the fields. */
+/**
+ * @peculiar/asn1-pfx 2.x's PKCS12Attribute constructor drops its parameters (Object.assign(params)):
+ * set the fields.
+ */
 function attribute(attrId: string, value: Buffer): PKCS12Attribute {
   const a = new PKCS12Attribute();
   a.attrId = attrId;

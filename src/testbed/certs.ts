@@ -24,7 +24,10 @@ export async function makeCa(name: string): Promise<TestbedCa> {
     signingAlgorithm: ALG,
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + 3650 * DAY),
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
   });
   return { cert, keys };
 }
@@ -50,7 +53,9 @@ export async function issueLeaf(ca: TestbedCa, o: LeafOptions): Promise<x509.X50
     publicKey: new Uint8Array(o.spki),
     signingKey: ca.keys.privateKey,
     signingAlgorithm: ALG,
-    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString("hex").replace(/^[89a-f]/, "1"),
+    serialNumber: Buffer.from(webcrypto.getRandomValues(new Uint8Array(8)))
+      .toString("hex")
+      .replace(/^[89a-f]/, "1"),
     notBefore: new Date(o.expired ? now - 400 * DAY : now - DAY),
     notAfter: new Date(o.expired ? now - 35 * DAY : now + 365 * DAY),
     extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(usage, true)],

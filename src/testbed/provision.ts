@@ -34,7 +34,15 @@ export interface ProvisionResult {
 function common(k: FixtureKey): { pub: AttrTemplate; priv: AttrTemplate } {
   const id = Buffer.from(k.id, "hex");
   const signOnly = k.type !== "rsa";
-  const priv: AttrTemplate = { token: true, private: true, label: k.label, id, sensitive: k.sensitive, extractable: k.extractable, sign: true };
+  const priv: AttrTemplate = {
+    token: true,
+    private: true,
+    label: k.label,
+    id,
+    sensitive: k.sensitive,
+    extractable: k.extractable,
+    sign: true,
+  };
   if (!signOnly) priv.decrypt = true;
   if (k.wrapWithTrusted) priv.wrapWithTrusted = true;
   const pub: AttrTemplate = { token: true, private: false, label: k.label, id, verify: true };
@@ -62,7 +70,11 @@ function generate(s: Session, k: FixtureKey): { priv: ObjectRef; pub?: ObjectRef
   }
   switch (k.type) {
     case "rsa": {
-      const r = s.generateKeyPair("CKM_RSA_PKCS_KEY_PAIR_GEN", { ...pub, modulusBits: k.bits ?? 2048, publicExponent: Buffer.from([1, 0, 1]) }, priv);
+      const r = s.generateKeyPair(
+        "CKM_RSA_PKCS_KEY_PAIR_GEN",
+        { ...pub, modulusBits: k.bits ?? 2048, publicExponent: Buffer.from([1, 0, 1]) },
+        priv,
+      );
       return { priv: r.privateKey, pub: r.publicKey };
     }
     case "ec": {
@@ -71,7 +83,11 @@ function generate(s: Session, k: FixtureKey): { priv: ObjectRef; pub?: ObjectRef
       return { priv: r.privateKey, pub: r.publicKey };
     }
     case "ed25519": {
-      const r = s.generateKeyPair("CKM_EC_EDWARDS_KEY_PAIR_GEN", { ...pub, ecParams: Buffer.from("06032b6570", "hex") }, priv);
+      const r = s.generateKeyPair(
+        "CKM_EC_EDWARDS_KEY_PAIR_GEN",
+        { ...pub, ecParams: Buffer.from("06032b6570", "hex") },
+        priv,
+      );
       return { priv: r.privateKey, pub: r.publicKey };
     }
     case "aes": {
@@ -114,8 +130,10 @@ function cannotGenerate(s: Session, k: FixtureKey): string | undefined {
 function deviation(s: Session, ref: ObjectRef, k: FixtureKey): string | undefined {
   const a = s.readAttributes(ref, ["extractable", "sensitive", "wrapWithTrusted"]);
   if (valueOf(a, "extractable") !== k.extractable) return `the token did not keep CKA_EXTRACTABLE=${k.extractable}`;
-  if (valueOf(a, "sensitive") !== k.sensitive) return `the token forces CKA_SENSITIVE=${String(valueOf(a, "sensitive"))}`;
-  if (k.wrapWithTrusted && valueOf(a, "wrapWithTrusted") !== true) return "the token does not support CKA_WRAP_WITH_TRUSTED";
+  if (valueOf(a, "sensitive") !== k.sensitive)
+    return `the token forces CKA_SENSITIVE=${String(valueOf(a, "sensitive"))}`;
+  if (k.wrapWithTrusted && valueOf(a, "wrapWithTrusted") !== true)
+    return "the token does not support CKA_WRAP_WITH_TRUSTED";
   return undefined;
 }
 
@@ -178,7 +196,12 @@ export async function provision(
       );
     }
     if (made.pub && k.certificate && k.certificate !== "none") {
-      const leaf = await issueLeaf(ca, { commonName: k.label, spki: spkiOf(s, made.pub), expired: k.certificate === "expired", usage: k.type === "rsa" ? "both" : "sign" });
+      const leaf = await issueLeaf(ca, {
+        commonName: k.label,
+        spki: spkiOf(s, made.pub),
+        expired: k.certificate === "expired",
+        usage: k.type === "rsa" ? "both" : "sign",
+      });
       s.createObject(certificateTemplate(Buffer.from(leaf.rawData), k.label, Buffer.from(k.id, "hex")));
       if (k.certificate === "leaf+chain" && !caStored) {
         s.createObject(certificateTemplate(Buffer.from(ca.cert.rawData), "keyport testbed CA", undefined));

@@ -5,7 +5,15 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { initToken, listTokens, openModule, resolveModules, withSession, type ModuleRef, type Token } from "../pkcs11/index.js";
+import {
+  initToken,
+  listTokens,
+  openModule,
+  resolveModules,
+  withSession,
+  type ModuleRef,
+  type Token,
+} from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { releaseSoftToken, resetSoftToken } from "./opencryptoki.js";
 import { provision, type ProvisionedKey } from "./provision.js";
@@ -29,7 +37,11 @@ export const STATE_FILE = "testbed.json";
 
 function prepareDir(dir: string): void {
   if (existsSync(dir) && readdirSync(dir).length > 0) {
-    throw new KeyportError("usage", `testbed directory ${dir} exists and is not empty`, `remove it first: keyport testbed destroy --dir ${dir}`);
+    throw new KeyportError(
+      "usage",
+      `testbed directory ${dir} exists and is not empty`,
+      `remove it first: keyport testbed destroy --dir ${dir}`,
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
 }
@@ -42,7 +54,11 @@ function firstModule(spec: string, fallback: string): ModuleRef {
     /* fall through to the distribution's usual path */
   }
   if (existsSync(fallback)) return { name: spec, path: fallback };
-  throw new KeyportError("not-found", `module ${spec} not found`, "install it: npm run setup (apt-get install softhsm2 libnss3)");
+  throw new KeyportError(
+    "not-found",
+    `module ${spec} not found`,
+    "install it: npm run setup (apt-get install softhsm2 libnss3)",
+  );
 }
 
 async function provisionInto(token: Token, spec: TestbedSpec, kind: TestbedKind, log: (l: string) => void) {
@@ -52,7 +68,12 @@ async function provisionInto(token: Token, spec: TestbedSpec, kind: TestbedKind,
   return withSession(token, { write: true, login }, (s) => provision(s, spec, declared, log));
 }
 
-export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: TestbedKind, log: (l: string) => void): Promise<TestbedState> {
+export async function initTestbed(
+  dirArg: string,
+  spec: TestbedSpec,
+  kind: TestbedKind,
+  log: (l: string) => void,
+): Promise<TestbedState> {
   const dir = resolve(dirArg);
   prepareDir(dir);
   const pinFile = join(dir, "user.pin");
@@ -64,11 +85,26 @@ export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: Testb
     if (kind === "softhsm") {
       softhsmConf = join(dir, "softhsm2.conf");
       mkdirSync(join(dir, "tokens"), { mode: 0o700 });
-      writeFileSync(softhsmConf, `# keyport testbed\ndirectories.tokendir = ${join(dir, "tokens")}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
+      writeFileSync(
+        softhsmConf,
+        [
+          "# keyport testbed",
+          `directories.tokendir = ${join(dir, "tokens")}`,
+          "objectstore.backend = file",
+          "log.level = ERROR",
+          "slots.removable = false",
+          "",
+        ].join("\n"),
+      );
       // SoftHSM reads its configuration at C_Initialize: set it before the module is opened.
       process.env.SOFTHSM2_CONF = softhsmConf;
       ref = firstModule("softhsm2", "/usr/lib/softhsm/libsofthsm2.so");
-      token = initToken(openModule(ref), spec.token.label, Buffer.from(spec.token.soPin), Buffer.from(spec.token.userPin));
+      token = initToken(
+        openModule(ref),
+        spec.token.label,
+        Buffer.from(spec.token.soPin),
+        Buffer.from(spec.token.userPin),
+      );
     } else if (kind === "opencryptoki") {
       // one global soft token: reset it (DIR holds only the PIN file, the CA and the state)
       const ock = resetSoftToken(spec, dir, log);
@@ -79,11 +115,15 @@ export async function initTestbed(dirArg: string, spec: TestbedSpec, kind: Testb
     } else {
       // NSS keeps its token in a database that certutil creates; its password is the user PIN.
       const r = spawnSync("certutil", ["-N", "-d", `sql:${dir}`, "-f", pinFile], { encoding: "utf8" });
-      if (r.status !== 0) throw new KeyportError("internal", `certutil -N failed: ${(r.stderr || r.error?.message || "").split("\n")[0]}`);
+      if (r.status !== 0)
+        throw new KeyportError(
+          "internal",
+          `certutil -N failed: ${(r.stderr || r.error?.message || "").split("\n")[0]}`,
+        );
       const params = `configdir='sql:${dir}' certPrefix='' keyPrefix='' secmod='secmod.db' flags=`;
       ref = { ...firstModule("nss", "/usr/lib/x86_64-linux-gnu/libsoftokn3.so"), params };
       const t = listTokens(openModule(ref)).find((x) => x.description.label === "NSS Certificate DB");
-      if (!t) throw new KeyportError("internal", "NSS softokn offers no \"NSS Certificate DB\" token");
+      if (!t) throw new KeyportError("internal", 'NSS softokn offers no "NSS Certificate DB" token');
       token = t;
     }
     log(`token "${token.description.label}" in ${dir} (${ref.path})`);

@@ -31,7 +31,10 @@ export interface FixtureKey {
   extractable: boolean;
   sensitive: boolean;
   wrapWithTrusted?: boolean;
-  /** leaf: issued by the testbed CA; leaf+chain: and the CA certificate on the token; expired: a leaf whose validity ended */
+  /**
+   * leaf: issued by the testbed CA; leaf+chain: and the CA certificate on the token; expired: a leaf
+   * whose validity ended
+   */
   certificate?: "none" | "leaf" | "leaf+chain" | "expired";
   origin?: "generated" | "imported";
   usage?: "sign" | "wrap";
@@ -89,7 +92,8 @@ export function parseSpec(text: string, file: string): TestbedSpec {
   }
   const spec = raw as Partial<TestbedSpec>;
   const t = spec.token;
-  if (!t || typeof t.label !== "string" || typeof t.userPin !== "string" || typeof t.soPin !== "string") fail(file, "token needs label, userPin and soPin strings");
+  if (!t || typeof t.label !== "string" || typeof t.userPin !== "string" || typeof t.soPin !== "string")
+    fail(file, "token needs label, userPin and soPin strings");
   if (!Array.isArray(spec.keys)) fail(file, "keys must be an array");
   if (spec.tokens !== undefined) checkTokens(spec.tokens, file);
   const labels = new Set<string>();
@@ -100,9 +104,11 @@ export function parseSpec(text: string, file: string): TestbedSpec {
     labels.add(k.label);
     if (typeof k.id !== "string" || !/^([0-9a-fA-F]{2})+$/.test(k.id)) fail(file, `${at}: id must be hex bytes`);
     if (!k.type || !TYPES.includes(k.type)) fail(file, `${at}: type must be one of ${TYPES.join(", ")}`);
-    if (typeof k.extractable !== "boolean" || typeof k.sensitive !== "boolean") fail(file, `${at}: extractable and sensitive must be booleans`);
+    if (typeof k.extractable !== "boolean" || typeof k.sensitive !== "boolean")
+      fail(file, `${at}: extractable and sensitive must be booleans`);
     if (k.type === "ec" && !k.curve) fail(file, `${at}: ec keys need a curve`);
-    if (!k.expect || !VERDICTS.includes(k.expect.verdict) || !Array.isArray(k.expect.flags)) fail(file, `${at}: expect needs a verdict and flags`);
+    if (!k.expect || !VERDICTS.includes(k.expect.verdict) || !Array.isArray(k.expect.flags))
+      fail(file, `${at}: expect needs a verdict and flags`);
     for (const c of [...(k.requires ?? []), ...(k.exportRequires ?? [])]) {
       if (!isCapability(c)) fail(file, `${at}: unknown capability ${String(c)}`);
     }
@@ -149,7 +155,10 @@ function readSpec(file: string): TestbedSpec {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new KeyportError("usage", `testbed spec ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new KeyportError(
+      "usage",
+      `testbed spec ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+    );
   }
   return parseSpec(text, file);
 }

@@ -1,5 +1,13 @@
 /** Writes a PKCS#11 URI (RFC 7512) in a fixed attribute order, so equal selections print equal. */
-import { badUri, isObjectType, isSlotId, LIBRARY_VERSION, LONE_SURROGATE, PATH_ATTRIBUTES, QUERY_ATTRIBUTES } from "./attributes.js";
+import {
+  badUri,
+  isObjectType,
+  isSlotId,
+  LIBRARY_VERSION,
+  LONE_SURROGATE,
+  PATH_ATTRIBUTES,
+  QUERY_ATTRIBUTES,
+} from "./attributes.js";
 import { percentEncode } from "./percent.js";
 import { parsePkcs11Uri } from "./parse.js";
 import type { Pkcs11Uri } from "./types.js";
@@ -28,7 +36,8 @@ function encodePathValue(name: string, value: string | number | Buffer): string 
     return String(value);
   }
   if (name === "type" && !isObjectType(value)) throw badUri("type is not a PKCS#11 URI object type");
-  if (name === "library-version" && !LIBRARY_VERSION.test(value)) throw badUri("library-version must be M or M.N (decimal)");
+  if (name === "library-version" && !LIBRARY_VERSION.test(value))
+    throw badUri("library-version must be M or M.N (decimal)");
   return percentEncode(checkText(name, value), "path");
 }
 
@@ -42,7 +51,10 @@ function checkText(name: string, value: string): string {
  * lives never reaches a terminal or a log); text that is not a pkcs11: URI is quoted as a label.
  */
 export function displaySelector(text: string): string {
-  if (!/^pkcs11:/i.test(text)) return `label "${text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`)}"`;
+  if (!/^pkcs11:/i.test(text)) {
+    const hex = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
+    return `label "${text.replace(/[\x00-\x1f\x7f-\x9f]/g, hex)}"`;
+  }
   try {
     const { pinValue: _v, pinSource: _s, ...rest } = parsePkcs11Uri(text);
     return formatPkcs11Uri(rest);

@@ -32,7 +32,8 @@ const RFC_EXAMPLES: Array<[string, Pkcs11Uri]> = [
     { object: "my-key", type: "private", pinSource: "file:/etc/token" },
   ],
   [
-    "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial=",
+    "pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,%20Inc.;model=1.0;" +
+      "object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;serial=",
     {
       token: "The Software PKCS#11 Softtoken",
       manufacturer: "Snake Oil, Inc.",
@@ -61,7 +62,8 @@ const RFC_EXAMPLES: Array<[string, Pkcs11Uri]> = [
     { libraryManufacturer: "Snake Oil, Inc.", libraryDescription: "Soft Token Library", libraryVersion: "1.23" },
   ],
   [
-    "pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ef%fe;object=my-certificate;type=cert",
+    "pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ef%fe;" +
+      "object=my-certificate;type=cert",
     {
       token: "My token% created by Joe",
       libraryVersion: "3",
@@ -79,7 +81,8 @@ const RFC_EXAMPLES: Array<[string, Pkcs11Uri]> = [
     { token: "Name with a small A with acute: \u00e1", object: "my-certificate", type: "cert" },
   ],
   [
-    "pkcs11:token=my-token;object=my-certificate;type=cert;vendor-aaa=value-a?pin-source=file:/etc/token-pin&vendor-bbb=value-b",
+    "pkcs11:token=my-token;object=my-certificate;type=cert;vendor-aaa=value-a?pin-source=file:/etc/token-pin&" +
+      "vendor-bbb=value-b",
     { token: "my-token", object: "my-certificate", type: "cert", pinSource: "file:/etc/token-pin" },
   ],
 ];
@@ -103,10 +106,14 @@ describe("RFC 7512 §7 examples", () => {
     expect(
       formatPkcs11Uri(
         parsePkcs11Uri(
-          "pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ef%fe;object=my-certificate;type=cert",
+          "pkcs11:token=My%20token%25%20created%20by%20Joe;library-version=3;id=%01%02%03%Ba%dd%Ef%fe;" +
+            "object=my-certificate;type=cert",
         ),
       ),
-    ).toBe("pkcs11:library-version=3;token=My%20token%25%20created%20by%20Joe;id=%01%02%03%BA%DD%EF%FE;object=my-certificate;type=cert");
+    ).toBe(
+      "pkcs11:library-version=3;token=My%20token%25%20created%20by%20Joe;id=%01%02%03%BA%DD%EF%FE;" +
+        "object=my-certificate;type=cert",
+    );
   });
 });
 
@@ -278,8 +285,10 @@ describe("formatPkcs11Uri", () => {
       libraryManufacturer: "lm",
     };
     expect(formatPkcs11Uri(all)).toBe(
-      "pkcs11:library-manufacturer=lm;library-description=ld;library-version=2.40;slot-manufacturer=sm;slot-description=sd;slot-id=4;" +
-        "token=to;manufacturer=ma;serial=se;model=mo;id=%A2;object=o;type=data?pin-source=env:P&module-name=m&module-path=/l.so",
+      "pkcs11:library-manufacturer=lm;library-description=ld;library-version=2.40;" +
+        "slot-manufacturer=sm;slot-description=sd;slot-id=4;" +
+        "token=to;manufacturer=ma;serial=se;model=mo;id=%A2;object=o;type=data?pin-source=env:P&module-name=m&" +
+        "module-path=/l.so",
     );
   });
 
@@ -322,7 +331,27 @@ describe("formatPkcs11Uri", () => {
 });
 
 // Text that leans on the characters that matter to the syntax, mixed with arbitrary graphemes.
-const special = fc.constantFrom(";", "%", "?", "&", "=", " ", "/", "#", ":", "%25", "\u00e9", "\u20ac", "\u{1F511}", "\u0000", "\n", "a", "Z", "0", "-");
+const special = fc.constantFrom(
+  ";",
+  "%",
+  "?",
+  "&",
+  "=",
+  " ",
+  "/",
+  "#",
+  ":",
+  "%25",
+  "\u00e9",
+  "\u20ac",
+  "\u{1F511}",
+  "\u0000",
+  "\n",
+  "a",
+  "Z",
+  "0",
+  "-",
+);
 const text = fc.oneof(fc.string({ unit: "grapheme", maxLength: 12 }), fc.string({ unit: special, maxLength: 12 }));
 const bytes = fc.uint8Array({ maxLength: 20 }).map((a) => Buffer.from(a));
 const version = fc
@@ -395,7 +424,26 @@ describe("properties", () => {
   it("parsing any text either succeeds or throws a usage KeyportError", () => {
     const uriish = fc.oneof(
       fc.string({ unit: "grapheme" }),
-      fc.string({ unit: fc.constantFrom("pkcs11:", "token=", "id=", "slot-id=", "type=", ";", "&", "?", "%", "%4", "%C3", "1", "x-", "=") }).map((s) => `pkcs11:${s}`),
+      fc
+        .string({
+          unit: fc.constantFrom(
+            "pkcs11:",
+            "token=",
+            "id=",
+            "slot-id=",
+            "type=",
+            ";",
+            "&",
+            "?",
+            "%",
+            "%4",
+            "%C3",
+            "1",
+            "x-",
+            "=",
+          ),
+        })
+        .map((s) => `pkcs11:${s}`),
     );
     fc.assert(
       fc.property(uriish, (s) => {
@@ -411,7 +459,9 @@ describe("properties", () => {
   });
 
   it("a pin-value never appears in an error, wherever the URI is broken", () => {
-    const pin = fc.string({ unit: fc.constantFrom(..."ABCDEFGHJKMNPQRSTUVWXYZ23456789"), minLength: 6, maxLength: 12 }).map((p) => `Q${p}`);
+    const pin = fc
+      .string({ unit: fc.constantFrom(..."ABCDEFGHJKMNPQRSTUVWXYZ23456789"), minLength: 6, maxLength: 12 })
+      .map((p) => `Q${p}`);
     const breakage = fc.constantFrom(
       ["pkcs11:token=%zz?pin-value=", ""],
       ["pkcs11:?pin-value=", "%"],

@@ -5,7 +5,7 @@
  * thread (so Ctrl-C still works while a pipe or FIFO waits for its writer).
  */
 import { closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, read as readCallback } from "node:fs";
-import { open } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { Socket } from "node:net";
 import { isatty } from "node:tty";
 import { KeyportError } from "./errors.js";
@@ -199,7 +199,7 @@ const errCode = (e: unknown) => (e instanceof KeyportError ? null : ((e as NodeJ
 
 async function readFileSource(path: string, opts: ReadSecretOptions, warn: (line: string) => void): Promise<Buffer> {
   const from = `file:${path}`;
-  let fh;
+  let fh: FileHandle;
   try {
     // O_NONBLOCK: a FIFO opens at once (no worker thread waits for its writer); files ignore it
     fh = await open(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);

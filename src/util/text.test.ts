@@ -21,13 +21,20 @@ describe("displayWidth", () => {
 
 describe("alignColumns", () => {
   it("aligns columns by terminal width, with CJK cells", () => {
-    expect(alignColumns([["LABEL", "ID"], ["鍵", "01"], ["signing", "02"]])).toEqual([
-      "LABEL    ID",
-      "鍵       01",
-      "signing  02",
-    ]);
+    expect(
+      alignColumns([
+        ["LABEL", "ID"],
+        ["鍵", "01"],
+        ["signing", "02"],
+      ]),
+    ).toEqual(["LABEL    ID", "鍵       01", "signing  02"]);
   });
   it("escapes control characters in cells before measuring them", () => {
-    expect(alignColumns([["A", "B"], ["x\ry", "1"]])).toEqual(["A       B", "x\\x0dy  1"]);
+    expect(
+      alignColumns([
+        ["A", "B"],
+        ["x\ry", "1"],
+      ]),
+    ).toEqual(["A       B", "x\\x0dy  1"]);
   });
 });

@@ -16,10 +16,26 @@ export function escapeControl(s: string): string {
 
 /** East Asian wide and fullwidth ranges (Unicode 15, UAX #11 W/F), enough for labels and names. */
 const WIDE: Array<[number, number]> = [
-  [0x1100, 0x115f], [0x231a, 0x231b], [0x2329, 0x232a], [0x23e9, 0x23ec], [0x2e80, 0x303e], [0x3041, 0x33ff],
-  [0x3400, 0x4dbf], [0x4e00, 0x9fff], [0xa000, 0xa4cf], [0xa960, 0xa97f], [0xac00, 0xd7a3], [0xf900, 0xfaff],
-  [0xfe10, 0xfe19], [0xfe30, 0xfe6f], [0xff00, 0xff60], [0xffe0, 0xffe6], [0x1f300, 0x1f64f], [0x1f900, 0x1f9ff],
-  [0x20000, 0x2fffd], [0x30000, 0x3fffd],
+  [0x1100, 0x115f],
+  [0x231a, 0x231b],
+  [0x2329, 0x232a],
+  [0x23e9, 0x23ec],
+  [0x2e80, 0x303e],
+  [0x3041, 0x33ff],
+  [0x3400, 0x4dbf],
+  [0x4e00, 0x9fff],
+  [0xa000, 0xa4cf],
+  [0xa960, 0xa97f],
+  [0xac00, 0xd7a3],
+  [0xf900, 0xfaff],
+  [0xfe10, 0xfe19],
+  [0xfe30, 0xfe6f],
+  [0xff00, 0xff60],
+  [0xffe0, 0xffe6],
+  [0x1f300, 0x1f64f],
+  [0x1f900, 0x1f9ff],
+  [0x20000, 0x2fffd],
+  [0x30000, 0x3fffd],
 ];
 
 function isWide(cp: number): boolean {
@@ -47,5 +63,10 @@ export function padEndWidth(s: string, width: number): string {
 export function alignColumns(rows: string[][], gap = "  "): string[] {
   const safe = rows.map((r) => r.map(escapeControl));
   const widths = safe[0]?.map((_, i) => Math.max(...safe.map((r) => displayWidth(r[i] ?? "")))) ?? [];
-  return safe.map((r) => r.map((c, i) => (i === r.length - 1 ? c : padEndWidth(c, widths[i] ?? 0))).join(gap).trimEnd());
+  return safe.map((r) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : padEndWidth(c, widths[i] ?? 0)))
+      .join(gap)
+      .trimEnd(),
+  );
 }

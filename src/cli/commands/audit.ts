@@ -1,6 +1,16 @@
 /** `keyport audit [SELECTOR]`: the exportability report (SPEC §3), with policy exit 6. */
 import type { Argv, CommandModule } from "yargs";
-import { auditTokens, evaluatePolicy, loadPolicy, parseFailOn, parseFailOnFlag, renderAuditCsv, renderAuditJson, renderAuditTable } from "../../audit/index.js";
+import {
+  type Policy,
+  auditTokens,
+  evaluatePolicy,
+  loadPolicy,
+  parseFailOn,
+  parseFailOnFlag,
+  renderAuditCsv,
+  renderAuditJson,
+  renderAuditTable,
+} from "../../audit/index.js";
 import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { readBounded } from "../../util/read-bounded.js";
@@ -19,13 +29,19 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
   builder: (y) =>
     keyOptions(y as Argv<GlobalArgs>)
       .option("fail-on", { type: "string", describe: "exit 6 when a key has one of these verdicts (comma-separated)" })
-      .option("fail-on-flag", { type: "string", describe: "exit 6 when a key has one of these flags (comma-separated, e.g. NSE,WXT)" })
-      .option("policy", { type: "string", describe: "JSON policy file: rules per key label/id pattern" }) as unknown as Argv<AuditArgs>,
+      .option("fail-on-flag", {
+        type: "string",
+        describe: "exit 6 when a key has one of these flags (comma-separated, e.g. NSE,WXT)",
+      })
+      .option("policy", {
+        type: "string",
+        describe: "JSON policy file: rules per key label/id pattern",
+      }) as unknown as Argv<AuditArgs>,
   handler: async (a) => {
     // validate the policy before touching any token: a bad policy must not cost a PIN entry
     const failOn = a.failOn !== undefined ? parseFailOn(a.failOn) : [];
     const failOnFlag = a.failOnFlag !== undefined ? parseFailOnFlag(a.failOnFlag) : [];
-    let policy;
+    let policy: Policy | undefined;
     if (a.policy !== undefined) {
       // measured before it is read: a huge file is refused, not loaded
       policy = loadPolicy(readBounded(a.policy, "policy file").toString("utf8"), a.policy);
@@ -35,13 +51,17 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
     const { report, notes } = await auditTokens(tokens, loginOptions(a, selector?.uri), selector, new Date());
     for (const n of notes) warnLine(`keyport: note: ${n}`);
     const fmt = outputFormat(a);
-    process.stdout.write(fmt === "json" ? renderAuditJson(report) : fmt === "csv" ? renderAuditCsv(report) : renderAuditTable(report));
+    process.stdout.write(
+      fmt === "json" ? renderAuditJson(report) : fmt === "csv" ? renderAuditCsv(report) : renderAuditTable(report),
+    );
     const violations = evaluatePolicy(report, { failOn, failOnFlag, policy });
     if (violations.length > 0) {
       for (const v of violations) warnLine(`keyport: policy: ${v.uri}: ${v.reason} (${v.rule})`);
-      throw new KeyportError("policy", `audit policy violated by ${violations.length} key${violations.length === 1 ? "" : "s"}`);
+      throw new KeyportError(
+        "policy",
+        `audit policy violated by ${violations.length} key${violations.length === 1 ? "" : "s"}`,
+      );
     }
     if (selector && report.keys.length === 0) throw new KeyportError("not-found", `no key matches ${selector.text}`);
   },
 };
-

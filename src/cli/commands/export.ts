@@ -42,17 +42,37 @@ interface ExportArgs extends KeyArgs, WithDeps {
   yes: boolean;
 }
 
+const PROFILE_ALGORITHMS: Record<Profile, string> = {
+  modern: "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC, MAC HMAC-SHA256",
+  legacy: "PBE-SHA1-3DES, MAC HMAC-SHA1",
+};
+
+/** " P-256", " 2048" or "": a key's size as the summary shows it. */
+function sizeOf(k: { curve: string | null; bits: number | null }): string {
+  return k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : "";
+}
+
+function certificateLine(c: NonNullable<ExportResult["certificate"]>): string {
+  return `${c.subject}${c.placeholder ? " (placeholder)" : `, valid until ${c.notAfter.slice(0, 10)}`}`;
+}
+
+function verifiedLine(v: NonNullable<ExportResult["verification"]>): string {
+  const cert = v.keyMatchesCertificate ? " and the certificate" : "";
+  const how = v.method === "sign" ? "signed on the token and with the backup, both verified" : "decrypted by the token";
+  return `re-opened with the password; key matches the token${cert}; challenge ${how}`;
+}
+
 function printResult(r: ExportResult): void {
   const lines = [
     "The export was successful.",
     `  file:         ${r.file}`,
-    `  profile:      ${r.profile} (${r.profile === "modern" ? "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC, MAC HMAC-SHA256" : "PBE-SHA1-3DES, MAC HMAC-SHA1"}), ${r.iterations} iterations`,
-    `  key:          ${r.key.uri} (${r.key.keyType}${r.key.curve ? ` ${r.key.curve}` : r.key.bits ? ` ${r.key.bits}` : ""}, taken off by ${r.method})`,
-    `  certificate:  ${r.certificate ? `${r.certificate.subject}${r.certificate.placeholder ? " (placeholder)" : `, valid until ${r.certificate.notAfter.slice(0, 10)}`}` : "none (key only: a pending key pair)"}`,
+    `  profile:      ${r.profile} (${PROFILE_ALGORITHMS[r.profile]}), ${r.iterations} iterations`,
+    `  key:          ${r.key.uri} (${r.key.keyType}${sizeOf(r.key)}, taken off by ${r.method})`,
+    `  certificate:  ${r.certificate ? certificateLine(r.certificate) : "none (key only: a pending key pair)"}`,
   ];
   if (r.chain.length) lines.push(`  chain:        ${r.chain.join(" <- ")}`);
   lines.push(
-    `  verified:     ${r.verification ? `re-opened with the password; key matches the token${r.verification.keyMatchesCertificate ? " and the certificate" : ""}; challenge ${r.verification.method === "sign" ? "signed on the token and with the backup, both verified" : "decrypted by the token"}` : "no (--no-verify)"}`,
+    `  verified:     ${r.verification ? verifiedLine(r.verification) : "no (--no-verify)"}`,
     `  SHA-256:      ${r.sha256}`,
   );
   process.stdout.write(lines.map(escapeControl).join("\n") + "\n");
@@ -116,7 +136,11 @@ function allRenderer(json: boolean) {
 /** --out must name a file: not empty, not a directory (a trailing slash, or one that exists). */
 function checkOutName(out: string): void {
   if (out.trim() === "") throw new KeyportError("usage", "--out needs a file name, e.g. --out signing.p12");
-  if (/[/\\]$/.test(out) || isDirectory(out)) throw new KeyportError("usage", `--out ${JSON.stringify(out)} is a directory: name the file, e.g. ${join(out, "key.p12")}`);
+  if (/[/\\]$/.test(out) || isDirectory(out))
+    throw new KeyportError(
+      "usage",
+      `--out ${JSON.stringify(out)} is a directory: name the file, e.g. ${join(out, "key.p12")}`,
+    );
 }
 
 function isDirectory(path: string): boolean {
@@ -134,13 +158,32 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     passwordSourceOption(keyOptions(y as Argv<GlobalArgs>))
       .option("out", { type: "string", describe: "the PKCS#12 file to write (.p12/.pfx) [required for one key]" })
       .option("force", { type: "boolean", default: false, describe: "overwrite an existing file" })
-      .option("profile", { choices: ["modern", "legacy"] as const, default: "modern" as Profile, describe: "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers" })
+      .option("profile", {
+        choices: ["modern", "legacy"] as const,
+        default: "modern" as Profile,
+        describe: "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers",
+      })
       .option("iterations", { type: "number", describe: "PBKDF2 and MAC iterations (modern profile; default 200000)" })
-      .option("friendly-name", { type: "string", describe: "friendlyName for the key and certificate (default: the key label)" })
+      .option("friendly-name", {
+        type: "string",
+        describe: "friendlyName for the key and certificate (default: the key label)",
+      })
       .option("chain", { type: "string", describe: "PEM bundle of chain certificates to include" })
-      .option("include-chain", { type: "boolean", default: true, describe: "include the issuer chain found on the token and in --chain" })
-      .option("placeholder-cert", { type: "boolean", default: false, describe: "add a self-signed placeholder certificate to a key without one" })
-      .option("verify", { type: "boolean", default: true, describe: "re-open and check the backup against the token (--no-verify skips)" })
+      .option("include-chain", {
+        type: "boolean",
+        default: true,
+        describe: "include the issuer chain found on the token and in --chain",
+      })
+      .option("placeholder-cert", {
+        type: "boolean",
+        default: false,
+        describe: "add a self-signed placeholder certificate to a key without one",
+      })
+      .option("verify", {
+        type: "boolean",
+        default: true,
+        describe: "re-open and check the backup against the token (--no-verify skips)",
+      })
       .option("all", {
         type: "boolean",
         default: false,
@@ -150,30 +193,55 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         type: "string",
         describe: "directory for --all (created, mode 0700, if missing); keeps a manifest.json [required with --all]",
       })
-      .option("name-template", { type: "string", default: "{label}.p12", describe: "file names for --all: {label} {id} {cn} {surname} {token} {usage}" })
+      .option("name-template", {
+        type: "string",
+        default: "{label}.p12",
+        describe: "file names for --all: {label} {id} {cn} {surname} {token} {usage}",
+      })
       .option("strict", {
         type: "boolean",
         default: false,
         describe: "with --all: exit 3 when any key was skipped (not exportable)",
       })
-      .option("delete-after-verify", { type: "boolean", default: false, describe: "key archival: destroy the key on the token after a verified backup" })
-      .option("yes", { type: "boolean", default: false, describe: "do not ask for confirmation (--delete-after-verify)" })
+      .option("delete-after-verify", {
+        type: "boolean",
+        default: false,
+        describe: "key archival: destroy the key on the token after a verified backup",
+      })
+      .option("yes", {
+        type: "boolean",
+        default: false,
+        describe: "do not ask for confirmation (--delete-after-verify)",
+      })
       .check((a) => {
-        if (a.all && a.out !== undefined) throw new KeyportError("usage", "--out names one file: with --all, give --out-dir DIR");
-        if (!a.all && a.outDir !== undefined) throw new KeyportError("usage", "--out-dir goes with --all; for one key give --out FILE");
-        if (a.all ? !a.outDir : a.out === undefined) throw new KeyportError("usage", a.all ? "--all needs --out-dir DIR" : "--out FILE is required");
+        if (a.all && a.out !== undefined)
+          throw new KeyportError("usage", "--out names one file: with --all, give --out-dir DIR");
+        if (!a.all && a.outDir !== undefined)
+          throw new KeyportError("usage", "--out-dir goes with --all; for one key give --out FILE");
+        if (a.all ? !a.outDir : a.out === undefined)
+          throw new KeyportError("usage", a.all ? "--all needs --out-dir DIR" : "--out FILE is required");
         if (!a.all) checkOutName(a.out ?? "");
         if (!a.all && a.strict) throw new KeyportError("usage", "--strict is for --all");
-        if (a.all && a.deleteAfterVerify) throw new KeyportError("usage", "--delete-after-verify archives one key: not with --all");
-        if (!a.all && a.selector === undefined && a.label === undefined && a.id === undefined) throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
-        if (a.iterations !== undefined && (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)) throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
-        if (a.iterations !== undefined && a.profile === "legacy") throw new KeyportError("usage", "--iterations applies to the modern profile (legacy is fixed at 2048)");
-        if (a.deleteAfterVerify && !a.verify) throw new KeyportError("usage", "--delete-after-verify needs verification: drop --no-verify");
+        if (a.all && a.deleteAfterVerify)
+          throw new KeyportError("usage", "--delete-after-verify archives one key: not with --all");
+        if (!a.all && a.selector === undefined && a.label === undefined && a.id === undefined)
+          throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
+        if (
+          a.iterations !== undefined &&
+          (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)
+        )
+          throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
+        if (a.iterations !== undefined && a.profile === "legacy")
+          throw new KeyportError("usage", "--iterations applies to the modern profile (legacy is fixed at 2048)");
+        if (a.deleteAfterVerify && !a.verify)
+          throw new KeyportError("usage", "--delete-after-verify needs verification: drop --no-verify");
         return true;
       }) as unknown as Argv<ExportArgs>,
   handler: async (a) => {
     if (a.iterations !== undefined && a.iterations < 10_000) {
-      warnLine(`keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`);
+      warnLine(
+        `keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`,
+      );
     }
     const selector = keySelector(a.selector, a.label, a.id);
     if (a.all) checkTemplate(a.nameTemplate);
@@ -194,51 +262,69 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       verify: a.verify,
       warn: warnLine,
     };
-    await forEachInventory([token], { login: loginOptions(a, selector?.uri), data: false, write: a.deleteAfterVerify }, async (inv, s) => {
-      if (target) {
-        const view = allRenderer(outputFormat(a) === "json");
-        const warn = (line: string) => {
-          view.clear();
-          warnLine(line);
-        };
-        const r = await exportAll(s, inv, target, {
-          ...common,
-          warn,
-          nameTemplate: a.nameTemplate,
-          strict: a.strict,
-          selector,
-          onKey: view.onKey,
-          password: () => {
-            view.clear(); // the prompt gets a line of its own
-            return password();
-          },
-        });
-        view.summary(r);
-        if (r.exit) throw r.exit;
-        return;
-      }
-      const candidates = inv.groups.filter((g) => g.privateKey || g.secretKey).map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
-      const { group } = exactlyOne(candidates, selector!);
-      const r = await exportKey(s, inv, group, { ...common, out: a.out ?? "", password, hooks: a[DEPS]?.exportHooks });
-      if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-      else printResult(r);
-      if (a.deleteAfterVerify) {
-        if (!a.yes) {
-          if (!process.stdin.isTTY) throw new KeyportError("usage", "--delete-after-verify needs a typed confirmation on a terminal, or --yes");
-          const answer = await promptLine(`Destroy the key ${r.key.uri} on the token now? The backup ${r.file} is then the only copy. Type "delete" to confirm: `);
-          if (answer !== "delete") {
-            warnLine("keyport: the key was kept on the token");
-            return;
-          }
+    await forEachInventory(
+      [token],
+      { login: loginOptions(a, selector?.uri), data: false, write: a.deleteAfterVerify },
+      async (inv, s) => {
+        if (target) {
+          const view = allRenderer(outputFormat(a) === "json");
+          const warn = (line: string) => {
+            view.clear();
+            warnLine(line);
+          };
+          const r = await exportAll(s, inv, target, {
+            ...common,
+            warn,
+            nameTemplate: a.nameTemplate,
+            strict: a.strict,
+            selector,
+            onKey: view.onKey,
+            password: () => {
+              view.clear(); // the prompt gets a line of its own
+              return password();
+            },
+          });
+          view.summary(r);
+          if (r.exit) throw r.exit;
+          return;
         }
-        const d = destroyKeyPair(s, group, r.verification);
-        const kept = [
-          d.keptCertificate && "the certificate was kept",
-          d.keptPublicKey && `${d.keptPublicKey} was kept: not proven to be its public key`,
-        ].filter(Boolean);
-        const note = kept.length ? ` (${kept.join("; ")})` : "";
-        warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token: ${d.destroyed.join(", ")}${note}`);
-      }
-    });
+        const candidates = inv.groups
+          .filter((g) => g.privateKey || g.secretKey)
+          .map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
+        const { group } = exactlyOne(candidates, selector!);
+        const r = await exportKey(s, inv, group, {
+          ...common,
+          out: a.out ?? "",
+          password,
+          hooks: a[DEPS]?.exportHooks,
+        });
+        if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");
+        else printResult(r);
+        if (a.deleteAfterVerify) {
+          if (!a.yes) {
+            if (!process.stdin.isTTY)
+              throw new KeyportError(
+                "usage",
+                "--delete-after-verify needs a typed confirmation on a terminal, or --yes",
+              );
+            const answer = await promptLine(
+              `Destroy the key ${r.key.uri} on the token now? The backup ${r.file} is then the only copy. ` +
+                'Type "delete" to confirm: ',
+            );
+            if (answer !== "delete") {
+              warnLine("keyport: the key was kept on the token");
+              return;
+            }
+          }
+          const d = destroyKeyPair(s, group, r.verification);
+          const kept = [
+            d.keptCertificate && "the certificate was kept",
+            d.keptPublicKey && `${d.keptPublicKey} was kept: not proven to be its public key`,
+          ].filter(Boolean);
+          const note = kept.length ? ` (${kept.join("; ")})` : "";
+          warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token: ${d.destroyed.join(", ")}${note}`);
+        }
+      },
+    );
   },
 };

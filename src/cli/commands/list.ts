@@ -27,7 +27,13 @@ const KIND_LABEL: Record<Group["kind"], string> = {
 function groupJson(inv: TokenInventory, g: Group, now: Date) {
   const key = g.privateKey ?? g.secretKey;
   // the audit's own view of the key: list shows what audit decides, never a second copy of the rules
-  const audit = key ? auditKey(keyFacts(key, g.privateKey ? "private" : "secret", inv.token.label, g.certificate), { wrapMechanisms: inv.wrapMechanisms }, now) : undefined;
+  const audit = key
+    ? auditKey(
+        keyFacts(key, g.privateKey ? "private" : "secret", inv.token.label, g.certificate),
+        { wrapMechanisms: inv.wrapMechanisms },
+        now,
+      )
+    : undefined;
   const c = g.certificate?.info;
   const main = key ?? g.publicKey;
   return {
@@ -44,7 +50,18 @@ function groupJson(inv: TokenInventory, g: Group, now: Date) {
     exportMethod: audit?.exportMethod ?? null,
     flags: audit?.flags ?? [],
     attributes: audit?.attributes ?? null,
-    certificate: c ? { uri: g.certificate?.uri, subject: c.subject, issuer: c.issuer, serial: c.serial, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256, keyUsage: certificateKeyUsage(c.der) } : null,
+    certificate: c
+      ? {
+          uri: g.certificate?.uri,
+          subject: c.subject,
+          issuer: c.issuer,
+          serial: c.serial,
+          notBefore: c.notBefore,
+          notAfter: c.notAfter,
+          sha256: c.sha256,
+          keyUsage: certificateKeyUsage(c.der),
+        }
+      : null,
     publicKeyUri: g.publicKey && key ? g.publicKey.uri : null,
     application: g.data?.application ?? null,
   };
@@ -56,36 +73,89 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
   builder: (y) =>
     keyOptions(y as Argv<GlobalArgs>)
       .option("all", { type: "boolean", default: false, describe: "also show lone public keys and data objects" })
-      .option("uri", { type: "boolean", default: false, describe: "show each entry's PKCS#11 URI in the table" }) as unknown as Argv<ListArgs>,
+      .option("uri", {
+        type: "boolean",
+        default: false,
+        describe: "show each entry's PKCS#11 URI in the table",
+      }) as unknown as Argv<ListArgs>,
   handler: async (a) => {
     const selector = keySelector(a.selector, a.label, a.id);
     const tokens = selectedTokens(a, selector);
     const now = new Date();
     const shown = (g: Group) => a.all || (g.kind !== "public-key" && g.kind !== "data");
-    const results = await forEachInventory(tokens, { login: loginOptions(a, selector?.uri), data: a.all }, async (inv) => {
-      if (!inv.loggedIn) warnLine(`keyport: note: token "${inv.token.label}": not logged in: private objects were not seen`);
-      const groups = selector ? matchGroups(inv.groups.map((g) => ({ group: g, uri: "" })), selector).map((x) => x.group) : inv.groups.filter(shown);
-      return { inv, groups: groups.map((g) => groupJson(inv, g, now)) };
-    });
-    if (selector && results.every((r) => r.groups.length === 0)) throw new KeyportError("not-found", `no key matches ${selector.text}`, "see the keys with: keyport list");
+    const results = await forEachInventory(
+      tokens,
+      { login: loginOptions(a, selector?.uri), data: a.all },
+      async (inv) => {
+        if (!inv.loggedIn)
+          warnLine(`keyport: note: token "${inv.token.label}": not logged in: private objects were not seen`);
+        const groups = selector
+          ? matchGroups(
+              inv.groups.map((g) => ({ group: g, uri: "" })),
+              selector,
+            ).map((x) => x.group)
+          : inv.groups.filter(shown);
+        return { inv, groups: groups.map((g) => groupJson(inv, g, now)) };
+      },
+    );
+    if (selector && results.every((r) => r.groups.length === 0))
+      throw new KeyportError("not-found", `no key matches ${selector.text}`, "see the keys with: keyport list");
     if (outputFormat(a) === "json") {
       const doc = {
         schema: "keyport.list/v1",
-        tokens: results.map(({ inv, groups }) => ({ uri: inv.tokenUri, label: inv.token.label, serial: inv.token.serial, loggedIn: inv.loggedIn, groups })),
+        tokens: results.map(({ inv, groups }) => ({
+          uri: inv.tokenUri,
+          label: inv.token.label,
+          serial: inv.token.serial,
+          loggedIn: inv.loggedIn,
+          groups,
+        })),
       };
       process.stdout.write(JSON.stringify(doc, null, 2) + "\n");
       return;
     }
     if (outputFormat(a) === "csv") {
-      const headers = ["token", "kind", "uri", "label", "id", "keyType", "bits", "curve", "verdict", "exportable", "exportMethod", "flags", "certSubject", "certNotAfter"];
+      const headers = [
+        "token",
+        "kind",
+        "uri",
+        "label",
+        "id",
+        "keyType",
+        "bits",
+        "curve",
+        "verdict",
+        "exportable",
+        "exportMethod",
+        "flags",
+        "certSubject",
+        "certNotAfter",
+      ];
       const rows = results.flatMap(({ inv, groups }) =>
-        groups.map((g) => [inv.token.label, g.kind, g.uri, g.label, g.id, g.keyType, g.bits, g.curve, g.verdict, g.exportable, g.exportMethod, g.flags.join(" "), g.certificate?.subject ?? null, g.certificate?.notAfter ?? null]),
+        groups.map((g) => [
+          inv.token.label,
+          g.kind,
+          g.uri,
+          g.label,
+          g.id,
+          g.keyType,
+          g.bits,
+          g.curve,
+          g.verdict,
+          g.exportable,
+          g.exportMethod,
+          g.flags.join(" "),
+          g.certificate?.subject ?? null,
+          g.certificate?.notAfter ?? null,
+        ]),
       );
       process.stdout.write(renderCsv(headers, rows));
       return;
     }
     for (const { inv, groups } of results) {
-      process.stdout.write(`${escapeControl(`token "${inv.token.label}" serial ${inv.token.serial} (${inv.token.module})`)}\n`);
+      process.stdout.write(
+        `${escapeControl(`token "${inv.token.label}" serial ${inv.token.serial} (${inv.token.module})`)}\n`,
+      );
       const headers = ["KIND", "LABEL", "ID", "KEY", "VERDICT", "FLAGS", "CERTIFICATE", "EXPIRES"];
       if (a.uri) headers.push("URI");
       const rows = groups.map((g) => {
@@ -94,9 +164,15 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
           g.label ?? "-",
           g.id || "-",
           g.keyType ? keyDesc(g) : "-",
-          g.verdict === "non-extractable" || g.verdict === "trusted-wrap" || g.verdict === "unknown" ? g.verdict.toUpperCase() : (g.verdict ?? "-"),
+          g.verdict === "non-extractable" || g.verdict === "trusted-wrap" || g.verdict === "unknown"
+            ? g.verdict.toUpperCase()
+            : (g.verdict ?? "-"),
           g.flags.join(",") || "-",
-          g.certificate ? `${g.certificate.subject}${g.pairedBy === "public-key" ? " (paired by public key: another CKA_ID)" : ""}` : g.kind === "pending-key-pair" ? "(none yet)" : "-",
+          g.certificate
+            ? `${g.certificate.subject}${g.pairedBy === "public-key" ? " (paired by public key: another CKA_ID)" : ""}`
+            : g.kind === "pending-key-pair"
+              ? "(none yet)"
+              : "-",
           g.certificate ? g.certificate.notAfter.slice(0, 10) : "-",
         ];
         if (a.uri) row.push(g.uri);

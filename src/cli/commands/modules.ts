@@ -29,7 +29,15 @@ export const modulesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
         if (a.module !== undefined) throw e;
         const error = e instanceof Error ? e.message : String(e);
         warnLine(`keyport: warning: module ${ref.name}: ${error}`);
-        rows.push({ name: ref.name, path: ref.path, manufacturer: null, libraryDescription: null, libraryVersion: null, cryptokiVersion: null, error });
+        rows.push({
+          name: ref.name,
+          path: ref.path,
+          manufacturer: null,
+          libraryDescription: null,
+          libraryVersion: null,
+          cryptokiVersion: null,
+          error,
+        });
       }
     }
     const fmt = outputFormat(a);
@@ -38,14 +46,33 @@ export const modulesCommand: CommandModule<GlobalArgs, GlobalArgs> = {
       return;
     }
     if (fmt === "csv") {
-      const cols = ["name", "path", "manufacturer", "libraryDescription", "libraryVersion", "cryptokiVersion", "error"] as const;
-      process.stdout.write(renderCsv([...cols], rows.map((r) => cols.map((c) => r[c]))));
+      const cols = [
+        "name",
+        "path",
+        "manufacturer",
+        "libraryDescription",
+        "libraryVersion",
+        "cryptokiVersion",
+        "error",
+      ] as const;
+      process.stdout.write(
+        renderCsv(
+          [...cols],
+          rows.map((r) => cols.map((c) => r[c])),
+        ),
+      );
       return;
     }
     process.stdout.write(
       renderTable(
         ["NAME", "PATH", "DESCRIPTION", "VERSION", "MANUFACTURER"],
-        rows.map((r) => [r.name, r.path, r.libraryDescription ?? `(error: ${r.error})`, r.libraryVersion ?? "-", r.manufacturer ?? "-"]),
+        rows.map((r) => [
+          r.name,
+          r.path,
+          r.libraryDescription ?? `(error: ${r.error})`,
+          r.libraryVersion ?? "-",
+          r.manufacturer ?? "-",
+        ]),
       ),
     );
   },

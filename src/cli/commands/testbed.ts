@@ -11,12 +11,21 @@ interface InitArgs extends GlobalArgs {
 
 const init: CommandModule<GlobalArgs, InitArgs> = {
   command: "init",
-  describe: "make a token under --dir from a key spec (default: the standard fixture set) and print the export lines to use it",
+  describe:
+    "make a token under --dir from a key spec (default: the standard fixture set) and print the export lines to use it",
   builder: (y) =>
     (y as Argv<GlobalArgs>)
-      .option("dir", { type: "string", demandOption: true, describe: "directory for the configuration and token (must be new or empty)" })
+      .option("dir", {
+        type: "string",
+        demandOption: true,
+        describe: "directory for the configuration and token (must be new or empty)",
+      })
       .option("spec", { type: "string", describe: "JSON key spec (default: softhsm/fixtures.json)" })
-      .option("kind", { choices: ["softhsm", "nss", "opencryptoki"] as const, default: "softhsm" as TestbedKind, describe: "token implementation" }) as unknown as Argv<InitArgs>,
+      .option("kind", {
+        choices: ["softhsm", "nss", "opencryptoki"] as const,
+        default: "softhsm" as TestbedKind,
+        describe: "token implementation",
+      }) as unknown as Argv<InitArgs>,
   handler: async (a) => {
     const spec = loadSpec(a.spec);
     const state = await initTestbed(a.dir, spec, a.kind, (l) => warnLine(l));
@@ -31,7 +40,8 @@ const init: CommandModule<GlobalArgs, InitArgs> = {
 const destroy: CommandModule<GlobalArgs, GlobalArgs & { dir: string }> = {
   command: "destroy",
   describe: "remove a testbed made by `testbed init`",
-  builder: (y) => (y as Argv<GlobalArgs>).option("dir", { type: "string", demandOption: true }) as Argv<GlobalArgs & { dir: string }>,
+  builder: (y) =>
+    (y as Argv<GlobalArgs>).option("dir", { type: "string", demandOption: true }) as Argv<GlobalArgs & { dir: string }>,
   handler: async (a) => {
     destroyTestbed(a.dir);
     warnLine(`removed testbed ${a.dir}`);
@@ -41,6 +51,10 @@ const destroy: CommandModule<GlobalArgs, GlobalArgs & { dir: string }> = {
 export const testbedCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: "testbed <action>",
   describe: "make or remove a SoftHSM test token with the standard fixture keys (for CI)",
-  builder: (y) => y.command(init as never).command(destroy as never).demandCommand(1),
+  builder: (y) =>
+    y
+      .command(init as never)
+      .command(destroy as never)
+      .demandCommand(1),
   handler: () => {},
 };

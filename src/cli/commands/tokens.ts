@@ -54,20 +54,42 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     const sel = tokenSelection(a);
     const tokens = findTokens(sel).map((t) => t.description);
     if (tokens.length === 0 && (sel.token !== undefined || sel.slot !== undefined)) {
-      throw new KeyportError("not-found", `no token matches ${describeWanted(sel)}`, "see every token with: keyport tokens");
+      throw new KeyportError(
+        "not-found",
+        `no token matches ${describeWanted(sel)}`,
+        "see every token with: keyport tokens",
+      );
     }
     if (outputFormat(a) === "json") {
       process.stdout.write(JSON.stringify(tokens.map(tokenJson), null, 2) + "\n");
       return;
     }
     if (outputFormat(a) === "csv") {
-      const flagNames = ["loginRequired", "protectedAuthPath", "userPinCountLow", "userPinFinalTry", "userPinLocked", "userPinInitialized", "removable", "hardware"] as const;
+      const flagNames = [
+        "loginRequired",
+        "protectedAuthPath",
+        "userPinCountLow",
+        "userPinFinalTry",
+        "userPinLocked",
+        "userPinInitialized",
+        "removable",
+        "hardware",
+      ] as const;
       process.stdout.write(
         renderCsv(
           ["uri", "module", "slotId", "label", "manufacturer", "model", "serial", ...flagNames],
           tokens.map((d) => {
             const t = tokenJson(d);
-            return [t.uri, t.module, t.slotId, t.label, t.manufacturer, t.model, t.serial, ...flagNames.map((f) => t.flags[f])];
+            return [
+              t.uri,
+              t.module,
+              t.slotId,
+              t.label,
+              t.manufacturer,
+              t.model,
+              t.serial,
+              ...flagNames.map((f) => t.flags[f]),
+            ];
           }),
         ),
       );
@@ -76,7 +98,16 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
     process.stdout.write(
       renderTable(
         ["MODULE", "SLOT", "LABEL", "MANUFACTURER", "MODEL", "SERIAL", "FLAGS", "URI"],
-        tokens.map((d) => [basename(d.module), String(d.slotId), d.label, d.manufacturer, d.model, d.serial, flagMarks(d), tokenUri(d)]),
+        tokens.map((d) => [
+          basename(d.module),
+          String(d.slotId),
+          d.label,
+          d.manufacturer,
+          d.model,
+          d.serial,
+          flagMarks(d),
+          tokenUri(d),
+        ]),
       ),
     );
   },

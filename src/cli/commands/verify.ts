@@ -1,4 +1,7 @@
-/** `keyport verify FILE [--against SELECTOR]` (SPEC §3): exit 0 all holds, 5 mismatch/wrong password, 2 not a PKCS#12. */
+/**
+ * `keyport verify FILE [--against SELECTOR]`: exit 0 all holds, 5 mismatch/wrong password, 2 not a
+ * PKCS#12.
+ */
 import { createPublicKey } from "node:crypto";
 import type { Argv, CommandModule } from "yargs";
 import { challenge, sameKey } from "../../backup/index.js";
@@ -14,6 +17,17 @@ interface VerifyArgs extends GlobalArgs {
   file: string;
   against?: string;
   passwordSource?: string;
+}
+
+/** " P-256", " 2048" or "": a key's size as the report shows it. */
+function sizeOf(k: { curve: string | null; bits: number | null }): string {
+  return k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : "";
+}
+
+const KEY_VS_CERT: Record<string, string> = { null: "no certificate for the key", true: "match", false: "DIFFERENT" };
+
+function macLine(m: NonNullable<FileReport["mac"]>): string {
+  return `HMAC-${m.algorithm.toUpperCase()}, ${m.iterations} iterations, ${m.saltLength}-byte salt (verified)`;
 }
 
 function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: number } | null): string {
@@ -32,14 +46,10 @@ interface Against {
 
 function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
-  out.push(
-    `MAC:         ${r.mac ? `HMAC-${r.mac.algorithm.toUpperCase()}, ${r.mac.iterations} iterations, ${r.mac.saltLength}-byte salt (verified)` : "none (integrity not protected)"}`,
-  );
+  out.push(`MAC:         ${r.mac ? macLine(r.mac) : "none (integrity not protected)"}`);
   out.push(`bags:        ${r.bags.map((b) => b.type + (b.encryptedContainer ? " (encrypted)" : "")).join(", ")}`);
   for (const k of r.keys)
-    out.push(
-      `key:         ${k.type}${k.curve ? ` ${k.curve}` : k.bits ? ` ${k.bits}` : ""}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`,
-    );
+    out.push(`key:         ${k.type}${sizeOf(k)}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`);
   const role = (c: FileReport["certificates"][number]) =>
     c.placeholder
       ? " [keyport placeholder]"
@@ -50,16 +60,16 @@ function printReport(r: FileReport, against: Against | null): void {
           : "";
   for (const c of r.certificates)
     out.push(
-      `certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}${role(c)}`,
+      `certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ` +
+        `${c.notAfter.slice(0, 10)}; ${alg(c.encryption)}${role(c)}`,
     );
-  out.push(
-    `key ↔ certificate: ${r.keyMatchesCertificate === null ? "no certificate for the key" : r.keyMatchesCertificate ? "match" : "DIFFERENT"}`,
-  );
+  out.push(`key ↔ certificate: ${KEY_VS_CERT[String(r.keyMatchesCertificate)]}`);
   if (r.unrelatedCertificates > 0)
     out.push(`unrelated:   ${r.unrelatedCertificates} certificate(s) neither the key's nor in its chain`);
   if (against)
     out.push(
-      `key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; challenge: ${against.challenge}`,
+      `key ↔ token ${against.uri}: ${against.keyMatchesToken ? "same public key" : "DIFFERENT"}; ` +
+        `challenge: ${against.challenge}`,
     );
   process.stdout.write(out.map(escapeControl).join("\n") + "\n");
 }
@@ -102,7 +112,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
           const filePublic = createPublicKey(key.privateKey);
           const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
           const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
-          const ok = ch !== null && ch.tokenToFile && ch.fileToToken;
+          const ok = ch?.tokenToFile === true && ch.fileToToken;
           return {
             uri: priv.uri,
             keyMatchesToken,
