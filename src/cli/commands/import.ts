@@ -5,8 +5,13 @@
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "../../backup/import.js";
-import { readBackupFile } from "../../backup/verify-file.js";
+import {
+  ImportInterrupted,
+  importBackup,
+  readBackupFile,
+  type ImportHooks,
+  type ImportResult,
+} from "../../backup/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";

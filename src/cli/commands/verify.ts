@@ -2,11 +2,16 @@
  * `keyport verify FILE [--against SELECTOR]`: exit 0 all holds, 5 mismatch/wrong password, 2 not a
  * PKCS#12.
  */
-import { createPublicKey } from "node:crypto";
 import type { Argv, CommandModule } from "yargs";
-import { challenge, sameKey } from "../../backup/index.js";
-import { openBackup, readBackupFile, type FileReport, type OpenedFile } from "../../backup/verify-file.js";
-import { exactlyOne, forEachInventory, groupPublicKey, keySelector } from "../../inventory/index.js";
+import {
+  type AgainstToken,
+  type FileReport,
+  type OpenedFile,
+  openBackup,
+  readBackupFile,
+  verifyAgainstToken,
+} from "../../backup/index.js";
+import { forEachInventory, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
@@ -37,12 +42,7 @@ function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: nu
     .join(", ");
 }
 
-interface Against {
-  uri: string;
-  keyMatchesToken: boolean;
-  challengePassed: boolean;
-  challenge: string;
-}
+type Against = AgainstToken;
 
 function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
@@ -101,26 +101,11 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
     if (selector) {
       if (!key) throw new KeyportError("verify", `${a.file} holds no private key to compare with the token`);
       const token = oneToken(a, selector);
-      against = await forEachInventory(
-        [token],
-        { login: loginOptions(a, selector.uri), data: false },
-        async (inv, s) => {
-          const candidates = inv.groups.filter((g) => g.privateKey).map((g) => ({ group: g, uri: g.privateKey!.uri }));
-          const { group } = exactlyOne(candidates, selector);
-          const priv = group.privateKey!;
-          const tokenPublic = groupPublicKey(group);
-          const filePublic = createPublicKey(key.privateKey);
-          const keyMatchesToken = tokenPublic ? sameKey(filePublic, tokenPublic) : false;
-          const ch = keyMatchesToken && tokenPublic ? await challenge(s, priv, key.privateKey, tokenPublic) : null;
-          const ok = ch?.tokenToFile === true && ch.fileToToken;
-          return {
-            uri: priv.uri,
-            keyMatchesToken,
-            challengePassed: ok,
-            challenge: ch ? (ok ? `${ch.method} both ways: passed` : `${ch.method}: FAILED`) : "not run (keys differ)",
-          };
-        },
-      ).then((r) => r[0] ?? null);
+      const fileKey = key.privateKey;
+      const [r] = await forEachInventory([token], { login: loginOptions(a, selector.uri), data: false }, (inv, s) =>
+        verifyAgainstToken(s, inv, selector, fileKey),
+      );
+      against = r ?? null;
     }
     const ok =
       report.keyMatchesCertificate !== false &&
