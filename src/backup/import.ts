@@ -192,11 +192,13 @@ interface TokenPart {
   ref: ObjectRef;
   uri: string;
   id: string;
+  cls: string;
 }
-const toPart = (k: { object: { ref: ObjectRef }; uri: string; id: string }): TokenPart => ({
+const toPart = (k: { object: { ref: ObjectRef; class: string }; uri: string; id: string }): TokenPart => ({
   ref: k.object.ref,
   uri: k.uri,
   id: k.id,
+  cls: k.object.class,
 });
 
 /**
@@ -279,7 +281,11 @@ export async function importBackup(
       "give another --id; --replace replaces only objects of the same key pair",
     );
   }
-  if (proven.length > 0 && !o.replace) {
+  // The key itself gone (archived with --delete-after-verify) but its certificate or public key kept:
+  // a restore joins the key to them instead of refusing or writing them twice.
+  const keyOnToken = proven.some((p) => p.cls === "private");
+  const rejoin = !o.replace && !keyOnToken ? proven : [];
+  if (keyOnToken && !o.replace) {
     throw new KeyportError(
       "usage",
       `the token already holds this key pair (${proven.map((p) => p.uri).join(", ")})`,
@@ -317,6 +323,8 @@ export async function importBackup(
   let method: ImportResult["method"] = "create";
   let finalId = plan.id;
   let chainCount = 0;
+  let joinedPublicKey = false;
+  let joinedCertificate = false;
   try {
     if (o.signal?.aborted) throw aborted();
     const privTemplate: AttrTemplate = {
@@ -350,10 +358,21 @@ export async function importBackup(
           `(asked for ${idHex}); the public key and certificate use it too`,
       );
     }
-    await track(
-      s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label: plan.label, id: finalId }),
-    );
-    if (plan.certificate) {
+    const keptPublic = rejoin.find((p) => p.cls === "public");
+    joinedPublicKey = keptPublic !== undefined;
+    if (keptPublic) returned.add(keptPublic.ref.key);
+    else
+      await track(
+        s.createObject({ ...t.publicKey, ...use.pub, token: true, private: false, label: plan.label, id: finalId }),
+      );
+    const keptCert = plan.certificate
+      ? s
+          .findObjects({ class: "cert", value: plan.certificate.der })
+          .find((r) => rejoin.some((p) => p.ref.key === r.key))
+      : undefined;
+    joinedCertificate = keptCert !== undefined;
+    if (keptCert) returned.add(keptCert.key);
+    if (plan.certificate && !keptCert) {
       const certDer = plan.certificate.der;
       try {
         await track(s.createObject(certificateTemplate(certDer, plan.label, finalId)));
@@ -420,8 +439,8 @@ export async function importBackup(
     keyType: k.privateKey.asymmetricKeyType ?? "unknown",
     objects: [
       "private key",
-      "public key",
-      ...(plan.certificate ? ["certificate"] : []),
+      joinedPublicKey ? "public key (already on the token)" : "public key",
+      ...(plan.certificate ? [joinedCertificate ? "certificate (already on the token)" : "certificate"] : []),
       ...(chainCount ? [`${chainCount} chain certificate(s)`] : []),
     ],
     sensitive: true,

@@ -59,7 +59,10 @@ export function reportError(e: unknown, debug: boolean): number {
  * yargs' messages span lines ("Invalid values:\n  Argument: …"): one line; an unknown first word is an
  * unknown command.
  */
-function usageLine(e: KeyportError, argv: string[]): KeyportError {
+/** A usage error worded by yargs: it quotes the command line as given. */
+class YargsUsageError extends KeyportError {}
+
+function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): KeyportError {
   const first = argv.find((x) => !x.startsWith("-"));
   const unknown =
     /^Unknown arguments?: /.test(e.message) &&
@@ -68,10 +71,9 @@ function usageLine(e: KeyportError, argv: string[]): KeyportError {
     !COMMANDS.some(([name]) => name === first) &&
     first !== "completion";
   // yargs quotes unknown arguments as given: a URI among them is shown without its pin-value
-  const given = e.message
-    .replace(/\s*\n\s*/g, " ")
-    .trim()
-    .replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u));
+  // (keyport's own messages print URIs through the formatter already)
+  const oneLine = e.message.replace(/\s*\n\s*/g, " ").trim();
+  const given = fromYargs ? oneLine.replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u)) : oneLine;
   const message = unknown ? `unknown command "${first}"` : given;
   return message === e.message
     ? e
@@ -97,7 +99,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     .exitProcess(false)
     // Throwing here stops yargs before any handler runs: a bad command line does nothing (SPEC §2).
     .fail((msg, err) => {
-      throw err ?? new KeyportError("usage", msg ?? "bad usage", "see keyport --help");
+      throw err ?? new YargsUsageError("usage", msg ?? "bad usage", "see keyport --help");
     });
   try {
     const parsed = (await cli.parseAsync(argv, { [DEPS]: deps })) as unknown as Partial<GlobalArgs>;
@@ -108,9 +110,11 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
   if (failure !== undefined) {
     // yargs reports its own usage errors as plain Errors: they are usage errors (exit 2)
     if (!(failure instanceof KeyportError) && failure instanceof Error && failure.name === "YError") {
-      failure = new KeyportError("usage", failure.message, "see keyport --help");
+      failure = new YargsUsageError("usage", failure.message, "see keyport --help");
     }
-    if (failure instanceof KeyportError && failure.code === "usage") failure = usageLine(failure, argv);
+    if (failure instanceof KeyportError && failure.code === "usage") {
+      failure = usageLine(failure, argv, failure instanceof YargsUsageError);
+    }
     return reportError(failure, debug);
   }
   return 0;
