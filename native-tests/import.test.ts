@@ -628,7 +628,10 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
       KEYPORT_PASSWORD_SOURCE: "env:HP",
       NODE_OPTIONS: "--max-old-space-size=160",
     };
-    for (const f of corpus.files) {
+    // Every file on SoftHSM (import and verify); on NSS every fourth file through import: the file is
+    // refused before any token is touched, so the second token adds little beyond the token check.
+    const files = kind === "softhsm" ? corpus.files : corpus.files.filter((_, i) => i % 4 === 0);
+    for (const f of files) {
       const path = join(ROOT, "test/fixtures/hostile", f.file);
       for (const cmd of kind === "softhsm" ? ["import", "verify"] : ["import"]) {
         const r = keyport([cmd, path], env);
