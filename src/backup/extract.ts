@@ -33,19 +33,21 @@ const SIZES: Record<string, number> = { "P-256": 32, "P-384": 48, "P-521": 66 };
 const b64u = (b: Buffer) => b.toString("base64url");
 const pad = (b: Buffer, n: number) => (b.length >= n ? b : Buffer.concat([Buffer.alloc(n - b.length), b]));
 
+/** An RSA private key's value attributes, in JWK order (n, e, d, p, q, dp, dq, qi). */
+const RSA_PRIVATE_PARTS = [
+  "modulus",
+  "publicExponent",
+  "privateExponent",
+  "prime1",
+  "prime2",
+  "exponent1",
+  "exponent2",
+  "coefficient",
+] as const;
+
 function fromPlainAttributes(key: KeyInfo, a: AttrMap): KeyObject | null {
   if (key.keyType === "rsa") {
-    const parts = [
-      "modulus",
-      "publicExponent",
-      "privateExponent",
-      "prime1",
-      "prime2",
-      "exponent1",
-      "exponent2",
-      "coefficient",
-    ] as const;
-    const v = parts.map((p) => valueOf(a, p));
+    const v = RSA_PRIVATE_PARTS.map((p) => valueOf(a, p));
     if (v.some((x) => !x || x.length === 0)) return null;
     const [n, e, d, p, q, dp, dq, qi] = v as Buffer[];
     try {
@@ -98,19 +100,7 @@ function fromPlainAttributes(key: KeyInfo, a: AttrMap): KeyObject | null {
 
 function readPlain(s: Session, key: KeyInfo): KeyObject | null {
   const ref = key.object.ref;
-  const names =
-    key.keyType === "rsa"
-      ? ([
-          "modulus",
-          "publicExponent",
-          "privateExponent",
-          "prime1",
-          "prime2",
-          "exponent1",
-          "exponent2",
-          "coefficient",
-        ] as const)
-      : (["value"] as const);
+  const names = key.keyType === "rsa" ? RSA_PRIVATE_PARTS : (["value"] as const);
   return fromPlainAttributes(key, s.readAttributes(ref, names));
 }
 
