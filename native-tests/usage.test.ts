@@ -112,6 +112,10 @@ describe("a bad command line does nothing (SoftHSM)", () => {
     ["export --out ''", () => ["export", uri("rsa-wrap"), "--out", ""]],
     ["export --out DIR/", (o) => ["export", uri("rsa-wrap"), "--out", `${o}/`]],
     ["export --all without --out-dir", () => ["export", "--all"]],
+    [
+      "export --chain with a missing file",
+      (o) => ["export", uri("rsa-wrap"), "--out", o, "--chain", join(o, "..", "no-chain.pem")],
+    ],
     ["export --all with --out", (o) => ["export", "--all", "--out-dir", join(o, "d"), "--out", o]],
     ["export with a bad selector", (o) => ["export", "pkcs11:token=%zz", "--out", o]],
     ["export with --id that is not hex", (o) => ["export", "--id", "xyz", "--out", o]],

@@ -13,6 +13,7 @@ import {
   type Group,
   type KeyIdentity,
   type TokenInventory,
+  type CertificateInfo,
 } from "../inventory/index.js";
 import type { Session } from "../pkcs11/index.js";
 import {
@@ -25,7 +26,7 @@ import {
 } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
-import { buildChain, readPemBundle } from "./chain.js";
+import { buildChain } from "./chain.js";
 import { challenge, sameKey, type ChallengeResult } from "./challenge.js";
 import { extractPrivateKey } from "./extract.js";
 import { stageFile } from "./output.js";
@@ -37,7 +38,8 @@ export interface ExportOptions {
   profile: Profile;
   iterations?: number;
   friendlyName?: string;
-  chainFile?: string;
+  /** chain certificates given by the user (--chain), read before any token work */
+  chain?: CertificateInfo[];
   includeChain: boolean;
   placeholderCert: boolean;
   verify: boolean;
@@ -108,10 +110,7 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
   const key = g.privateKey!;
   const iterations = o.profile === "legacy" ? LEGACY_ITERATIONS : (o.iterations ?? DEFAULT_MODERN_ITERATIONS);
   const leaf = g.certificate?.info ?? null;
-  const chainPool = [
-    ...inv.certificates.map((c) => c.info).filter((c) => c !== null),
-    ...(o.chainFile ? readPemBundle(o.chainFile) : []),
-  ];
+  const chainPool = [...inv.certificates.map((c) => c.info).filter((c) => c !== null), ...(o.chain ?? [])];
   const chain = leaf && o.includeChain ? buildChain(leaf, chainPool) : [];
   const password = await o.password();
   try {

@@ -4,6 +4,7 @@ export { destroyKeyPair, type DestroyResult } from "./destroy.js";
 export { exportAll, prepareExportAll, type ExportAllResult, type ExportAllTarget } from "./export-all.js";
 export type { KeyStatus, ManifestEntry } from "./manifest.js";
 export { checkTemplate, fileNameFor, safeName } from "./naming.js";
+export { readPemBundle } from "./chain.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
 export { checkDestination } from "./output.js";

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import {
   checkDestination,
+  readPemBundle,
   checkTemplate,
   destroyKeyPair,
   exportAll,
@@ -248,6 +249,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
     // before any module, PIN or password: the --out-dir (a file there is exit 2) and its manifest
     const target = a.all ? prepareExportAll(a.outDir ?? "") : undefined;
     if (!a.all) checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
+    const chain = a.chain !== undefined ? readPemBundle(a.chain) : undefined; // a bad --chain file costs no PIN
     const token = oneToken(a, selector);
     const question = a.all ? passwordQuestions.backupFiles(a.outDir ?? ".") : passwordQuestions.backupFile(a.out ?? "");
     const password = passwordReader(a.passwordSource, true, question);
@@ -256,7 +258,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       profile: a.profile,
       iterations: a.iterations,
       friendlyName: a.friendlyName,
-      chainFile: a.chain,
+      chain,
       includeChain: a.includeChain,
       placeholderCert: a.placeholderCert,
       verify: a.verify,
