@@ -43,6 +43,7 @@ describe("PKCS#11 error decoding", () => {
       ["CKR_FUNCTION_FAILED", 0x06],
       ["CKR_OBJECT_HANDLE_INVALID", 0x82],
       ["CKR_KEY_HANDLE_INVALID", 0x60],
+      ["CKR_HOST_MEMORY", 0x02],
     ];
     expect(
       faults.map(([name, code]) => [

@@ -35,6 +35,11 @@ const CODE_BY_CKR: Record<string, { code: ErrorCode; hint?: string }> = {
   CKR_SESSION_CLOSED: { code: "not-found", hint: "the session was lost (token removed or module reset)" },
   CKR_TOKEN_WRITE_PROTECTED: { code: "usage", hint: "the token is write-protected" },
   // The token failed or lost an object under keyport's feet: a token fault (exit 7), never a keyport bug.
+  // opencryptoki's answer to C_Initialize when its slot daemon is not running
+  CKR_HOST_MEMORY: {
+    code: "not-found",
+    hint: "the module could not start or ran out of memory (opencryptoki: is pkcsslotd running?)",
+  },
   CKR_DEVICE_ERROR: { code: "not-found", hint: "the token failed; check the reader and the token, then run again" },
   CKR_DEVICE_MEMORY: {
     code: "not-found",
