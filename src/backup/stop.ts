@@ -32,7 +32,7 @@ export const RECHECKED: readonly RecheckedAttribute[] = ["extractable", "sensiti
 const show = (v: boolean | null) => (v === null ? "unreadable" : String(v));
 
 /**
- * The attributes read again right before the key leaves the token, against the audit's: any
+ * The attributes read again right before the key leaves the token, compared with the audit's. Every
  * change (including one that now reads as unreadable) stops the export, whatever the new verdict.
  */
 export function changedSinceAudit(k: KeyFacts, now: Pick<KeyAttributesView, RecheckedAttribute>): KeyportError | null {
