@@ -1,5 +1,6 @@
 /** The export password: --password-source (or KEYPORT_PASSWORD_SOURCE), asked twice on a TTY. */
 import type { Argv } from "yargs";
+import { readBackupFile } from "../backup/index.js";
 import { promptHidden } from "../util/prompt.js";
 import { parseSecretSource, readSecret } from "../util/secrets.js";
 import { visible } from "./options.js";
@@ -52,4 +53,22 @@ export function passwordSourceOption<T>(y: Argv<T>) {
       if (spec !== undefined) parseSecretSource(spec, "--password-source");
       return true;
     });
+}
+
+/**
+ * An existing backup file, read and measured before its password is asked (a missing or huge file
+ * asks nothing), then opened with the password, which is wiped afterwards whatever happens.
+ */
+export async function withFilePassword<T>(
+  file: string,
+  passwordSource: string | undefined,
+  open: (der: Buffer, password: Buffer) => Promise<T>,
+): Promise<T> {
+  const der = readBackupFile(file);
+  const password = await passwordReader(passwordSource, false, passwordQuestions.existingFile(file))();
+  try {
+    return await open(der, password);
+  } finally {
+    password.fill(0);
+  }
 }

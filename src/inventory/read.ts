@@ -7,13 +7,17 @@ import type { AttrMap, AttrName, KeyTypeName, ObjectClassName, ObjectRef, Sessio
 
 const BASE = ["label", "id", "token", "private", "modifiable"] as const satisfies readonly AttrName[];
 const KEY_BASE = [...BASE, "keyType", "local", "derive"] as const satisfies readonly AttrName[];
-const PRIVATE_BASE = [
-  ...KEY_BASE,
+/** What the audit decides exportability from, for private and secret keys alike. */
+const EXPORTABILITY = [
   "sensitive",
   "extractable",
   "neverExtractable",
   "alwaysSensitive",
   "wrapWithTrusted",
+] as const satisfies readonly AttrName[];
+const PRIVATE_BASE = [
+  ...KEY_BASE,
+  ...EXPORTABILITY,
   "alwaysAuthenticate",
   "sign",
   "decrypt",
@@ -30,11 +34,7 @@ export const TEMPLATES = {
   public: PUBLIC_BASE,
   secret: [
     ...KEY_BASE,
-    "sensitive",
-    "extractable",
-    "neverExtractable",
-    "alwaysSensitive",
-    "wrapWithTrusted",
+    ...EXPORTABILITY,
     "encrypt",
     "decrypt",
     "wrap",

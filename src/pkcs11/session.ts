@@ -329,6 +329,10 @@ export class Session {
   }
 }
 
+function oaep(hashAlg: number, mgf: number): pkcs11js.RsaOAEP {
+  return { type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0, hashAlg, mgf, source: CK.CKZ_DATA_SPECIFIED } as pkcs11js.RsaOAEP;
+}
+
 function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
   const mechanism = ckValue(name);
   if (mechanism === undefined) throw new KeyportError("internal", `unknown mechanism ${name}`);
@@ -338,25 +342,9 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
     case "iv":
       return { mechanism, parameter: params.iv };
     case "oaep-sha256":
-      return {
-        mechanism,
-        parameter: {
-          type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0,
-          hashAlg: CK.CKM_SHA256,
-          mgf: CK.CKG_MGF1_SHA256,
-          source: CK.CKZ_DATA_SPECIFIED,
-        } as pkcs11js.RsaOAEP,
-      };
+      return { mechanism, parameter: oaep(CK.CKM_SHA256, CK.CKG_MGF1_SHA256) };
     case "oaep-sha1":
-      return {
-        mechanism,
-        parameter: {
-          type: ckValue("CK_PARAMS_RSA_OAEP") ?? 0,
-          hashAlg: ckValue("CKM_SHA_1") ?? 0,
-          mgf: ckValue("CKG_MGF1_SHA1") ?? 0,
-          source: CK.CKZ_DATA_SPECIFIED,
-        } as pkcs11js.RsaOAEP,
-      };
+      return { mechanism, parameter: oaep(ckValue("CKM_SHA_1") ?? 0, ckValue("CKG_MGF1_SHA1") ?? 0) };
     case "pss-sha256": // salt as long as the hash, as RFC 8017 recommends and OpenSSL verifies by default
       return {
         mechanism,

@@ -5,20 +5,14 @@
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import {
-  ImportInterrupted,
-  importBackup,
-  readBackupFile,
-  type ImportHooks,
-  type ImportResult,
-} from "../../backup/index.js";
+import { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "../../backup/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
-import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
+import { readPkcs12 } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
+import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface ImportArgs extends GlobalArgs {
@@ -91,14 +85,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         }) as unknown as Argv<ImportArgs>,
     handler: async (a) => {
       // the file is read and decrypted before the token is touched: a bad file changes nothing
-      const der = readBackupFile(a.file);
-      const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-      let contents: Pkcs12Contents;
-      try {
-        contents = await readPkcs12(der, password);
-      } finally {
-        password.fill(0);
-      }
+      const contents = await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
       const token = oneToken(a, undefined);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);

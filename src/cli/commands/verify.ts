@@ -3,19 +3,12 @@
  * PKCS#12.
  */
 import type { Argv, CommandModule } from "yargs";
-import {
-  type AgainstToken,
-  type FileReport,
-  type OpenedFile,
-  openBackup,
-  readBackupFile,
-  verifyAgainstToken,
-} from "../../backup/index.js";
+import { type AgainstToken, type FileReport, openBackup, verifyAgainstToken } from "../../backup/index.js";
 import { forEachInventory, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
-import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
+import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
 interface VerifyArgs extends GlobalArgs {
@@ -87,15 +80,9 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
     // the file is measured and read before the password is asked: a missing or huge file asks nothing
-    const der = readBackupFile(a.file);
-    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-    let opened: OpenedFile;
-    try {
-      opened = await openBackup(a.file, der, password);
-    } finally {
-      password.fill(0);
-    }
-    const { report, contents } = opened;
+    const { report, contents } = await withFilePassword(a.file, a.passwordSource, (der, pw) =>
+      openBackup(a.file, der, pw),
+    );
     let against: Against | null = null;
     const key = contents.keys[0];
     if (selector) {
