@@ -2,9 +2,11 @@
  * Objects that vanish mid-run (issue 9 §3): another program on the same token destroys a key
  * between keyport's search and its use. `export --all` reports that key `failed` (exit 7 at the end)
  * and finishes the others; nothing is ever exit 1. Proven with the fault-injecting module (a
- * stale key handle at the first C_WrapKey) and with two real keyport processes at once.
+ * stale key handle at the first C_WrapKey; a key really destroyed by another session between
+ * keyport's search and its use) and with real keyport processes side by side (export --all with
+ * import --replace; two imports and an export --all), a bounded number of rounds each.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -82,6 +84,84 @@ describe("keys that vanish mid-run (SoftHSM)", () => {
     expect(byStatus(after, "exported")).toEqual(wrapped.filter((l) => l !== failed[0]!.label));
     expect(byStatus(after, "skipped")).toEqual(byStatus(before, "skipped"));
     expect(readdirSync(out).filter((f) => f.includes("keyport-tmp"))).toEqual([]);
+  });
+
+  it("export --all: a key destroyed by another session before its turn is failed (exit 7), the rest as before", () => {
+    const clean = join(work, "clean-vanish");
+    const ok = keyport(["export", "--all", "--out-dir", clean, "--iterations", "1000"], env());
+    expect([0, 3], ok.stderr).toContain(ok.status);
+    const before = manifest(clean);
+    expect(byStatus(before, "exported")).toContain("ec-wrap");
+    // just before keyport's first C_WrapKey, another session destroys every object labelled ec-wrap
+    const m = faultModule({ target: tb.state.module, vanish: [{ fn: "C_WrapKey", at: 1, label: "ec-wrap" }] });
+    modules.push(m);
+    const out = join(work, "vanished");
+    const r = keyport(["export", "--all", "--out-dir", out, "--iterations", "1000"], {
+      ...env(),
+      PKCS11_MODULE: m.path,
+      ...m.env,
+    });
+    // the private key, its public key and its certificate went
+    expect(m.calls().filter((l) => l.includes(" vanished="))).toEqual([
+      expect.stringMatching(/^C_WrapKey 1 \S+ vanished=3/),
+    ]);
+    expect(r.status, r.stderr).toBe(7);
+    expect(r.stderr).not.toMatch(/internal error/);
+    const after = manifest(out);
+    expect(after.filter((k) => k.status === "failed").map((k) => `${k.label} ${k.exitCode}`)).toEqual(["ec-wrap 7"]);
+    expect(byStatus(after, "exported")).toEqual(byStatus(before, "exported").filter((l) => l !== "ec-wrap"));
+    expect(byStatus(after, "skipped")).toEqual(byStatus(before, "skipped"));
+    expect(readdirSync(out).filter((f) => f.includes("keyport-tmp"))).toEqual([]);
+    expect(readdirSync(out).filter((f) => f.startsWith("ec-wrap"))).toEqual([]);
+  });
+
+  it("two imports and an export --all at once, two rounds: every process exits 0, 3 or 7, never 1", async () => {
+    // keys the token does not hold yet (an import of a key pair it holds is refused), made by openssl
+    const p12 = (name: string, alg: string[]) => {
+      const key = join(work, `${name}.key`);
+      const cert = join(work, `${name}.crt`);
+      const file = join(work, `${name}.p12`);
+      const pwEnv = { ...process.env, KP_PW: "concurrency test password" };
+      for (const args of [
+        ["genpkey", ...alg, "-out", key],
+        ["req", "-x509", "-new", "-key", key, "-subj", `/CN=${name}`, "-days", "30", "-out", cert],
+        ["pkcs12", "-export", "-inkey", key, "-in", cert, "-passout", "env:KP_PW", "-out", file],
+      ]) {
+        const r = spawnSync("openssl", args, { encoding: "utf8", env: pwEnv });
+        expect(r.status, r.stderr).toBe(0);
+      }
+      return file;
+    };
+    const ec = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"];
+    for (const round of [1, 2]) {
+      const files = [p12(`new-a-${round}`, ec), p12(`new-b-${round}`, ec)];
+      const out = join(work, `three-${round}`);
+      const [all, a, b] = await Promise.all([
+        runAsync(["export", "--all", "--out-dir", out, "--iterations", "1000"], env()),
+        runAsync(["import", files[0]!, "--label", `copy-a-${round}`, "--id", `a${round}`], env()),
+        runAsync(["import", files[1]!, "--label", `copy-b-${round}`, "--id", `b${round}`], env()),
+      ]);
+      // the imports touch different IDs: both complete
+      expect(a.status, a.stderr).toBe(0);
+      expect(b.status, b.stderr).toBe(0);
+      expect([0, 3, 7], all.stderr).toContain(all.status);
+      expect(`${all.stderr}${a.stderr}${b.stderr}`).not.toMatch(/internal error/);
+      const keys = manifest(out);
+      for (const k of keys) expect(["exported", "skipped", "failed"], k.label).toContain(k.status);
+      // the keys that were there before the round are all in the manifest
+      expect(keys.map((k) => k.label)).toEqual(expect.arrayContaining(["rsa-plain", "rsa-wrap", "ec-wrap"]));
+    }
+    const listed = keyport(["list", "--json"], env());
+    expect(listed.status, listed.stderr).toBe(0);
+    const labels = new Set(
+      (JSON.parse(listed.stdout) as { tokens: Array<{ groups: Array<{ label: string }> }> }).tokens.flatMap((t) =>
+        t.groups.map((g) => g.label),
+      ),
+    );
+    for (const round of [1, 2]) {
+      expect(labels.has(`copy-a-${round}`), `copy-a-${round}`).toBe(true);
+      expect(labels.has(`copy-b-${round}`), `copy-b-${round}`).toBe(true);
+    }
   });
 
   it("export --all while import --replace puts a key back over itself: no exit 1 from either", async () => {

@@ -6,8 +6,9 @@
  * slows calls down, stands in for a PIN pad, and logs every call. It is test equipment: never
  * install it for real use.
  *
- * Configuration: the file named by the environment variable KEYPORT_FAULT_CONFIG, read once when
- * C_GetFunctionList is first called. One directive a line; blank lines and lines starting with '#'
+ * Configuration: the file named by the environment variable KEYPORT_FAULT_CONFIG, read when
+ * C_GetFunctionList is first called, and again (with every count reset) when a client in the same
+ * process calls C_GetFunctionList while the variable names another file. One directive a line; blank lines and lines starting with '#'
  * are ignored; names of functions, return values, attributes and flags are the PKCS#11 names
  * (CKR_/CKA_ values may also be given as numbers, 0x… or decimal). A bad line makes
  * C_GetFunctionList return CKR_GENERAL_ERROR after one line on stderr ("faultmod: <file>:<line>: …").
@@ -30,6 +31,11 @@
  *   value <CKA_…> <hex> [label=<label>]
  *                                    C_GetAttributeValue reports these bytes as the value (hex, even
  *                                    length; "-" for an empty value). CK_BBOOL false is 00.
+ *   vanish <C_Function> <N> label=<label>
+ *                                    just before the Nth call of that function is forwarded, destroy
+ *                                    every object labelled <label> in a session of the module's own
+ *                                    (on the slot of the last C_OpenSession): another program on the
+ *                                    same token removing a key between keyport's search and its use.
  *   tokenflags +CKF_…|-CKF_… …      set (+) or clear (-) flags in C_GetTokenInfo's answer
  *   slow <C_Function> <ms>           sleep that long before handling each call of the function
  *   pinpad <path>                    C_Login with no PIN (NULL or length 0) forwards the PIN read
@@ -41,7 +47,10 @@
  * by hide/value are not seen by C_FindObjectsInit, which searches the real values.
  *
  * Log format, one line per call, written with a single write(2) in O_APPEND mode:
- *   <C_Function> <n> <CKR_…> [user=<CKU_…> pin_len=<bytes>] [pinpad] [injected]
+ *   <C_Function> <n> <CKR_…> [user=<CKU_…> pin_len=<bytes>] [pinpad] [s=<session>] [h=<object>…]
+ *     [vanished=<count>] [injected]
+ * s= and h= name the session opened or closed and the object made (C_CreateObject, C_CopyObject,
+ * C_GenerateKey, C_GenerateKeyPair: public then private, C_UnwrapKey, C_DeriveKey) or destroyed.
  * n is the function's call number (as counted for fail rules); "injected" marks a result this
  * module made up. C_Login logs only the user type and the PIN's length, never the PIN; the PIN
  * arguments of C_InitToken, C_InitPIN and C_SetPIN are never logged either.
@@ -55,6 +64,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +89,16 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
 
 /* Functions with their own body below (their signatures are in the header). */
 #define SPECIAL_FUNCTIONS(X) \
-  X(C_Initialize) X(C_Finalize) X(C_GetFunctionList) X(C_GetTokenInfo) X(C_Login) X(C_GetAttributeValue)
+  X(C_Initialize) X(C_Finalize) X(C_GetFunctionList) X(C_GetTokenInfo) X(C_Login) X(C_GetAttributeValue) \
+  X(C_OpenSession) X(C_CloseSession) X(C_DestroyObject) X(C_GenerateKeyPair)
+
+/* Functions that make one object: forwarded, and logged with the session and the new handle. */
+#define MAKING_FUNCTIONS(X) \
+  X(C_CreateObject, (S_ a, A_ b, U_ c, OP_ d), (a, b, c, d), a, d) \
+  X(C_CopyObject, (S_ a, O_ b, A_ c, U_ d, OP_ e), (a, b, c, d, e), a, e) \
+  X(C_GenerateKey, (S_ a, M_ b, A_ c, U_ d, OP_ e), (a, b, c, d, e), a, e) \
+  X(C_UnwrapKey, (S_ a, M_ b, O_ c, B_ d, U_ e, A_ f, U_ g, OP_ h), (a, b, c, d, e, f, g, h), a, h) \
+  X(C_DeriveKey, (S_ a, M_ b, O_ c, A_ d, U_ e, OP_ f), (a, b, c, d, e, f), a, f)
 
 /* Functions forwarded as they are. */
 #define PLAIN_FUNCTIONS(X) \
@@ -91,17 +110,11 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
   X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, U_ c, CK_UTF8CHAR_PTR d), (a, b, c, d)) \
   X(C_InitPIN, (S_ a, CK_UTF8CHAR_PTR b, U_ c), (a, b, c)) \
   X(C_SetPIN, (S_ a, CK_UTF8CHAR_PTR b, U_ c, CK_UTF8CHAR_PTR d, U_ e), (a, b, c, d, e)) \
-  X(C_OpenSession, (CK_SLOT_ID a, CK_FLAGS b, CK_VOID_PTR c, CK_NOTIFY d, CK_SESSION_HANDLE_PTR e), \
-    (a, b, c, d, e)) \
-  X(C_CloseSession, (S_ a), (a)) \
   X(C_CloseAllSessions, (CK_SLOT_ID a), (a)) \
   X(C_GetSessionInfo, (S_ a, CK_SESSION_INFO_PTR b), (a, b)) \
   X(C_GetOperationState, (S_ a, B_ b, UP_ c), (a, b, c)) \
   X(C_SetOperationState, (S_ a, B_ b, U_ c, O_ d, O_ e), (a, b, c, d, e)) \
   X(C_Logout, (S_ a), (a)) \
-  X(C_CreateObject, (S_ a, A_ b, U_ c, OP_ d), (a, b, c, d)) \
-  X(C_CopyObject, (S_ a, O_ b, A_ c, U_ d, OP_ e), (a, b, c, d, e)) \
-  X(C_DestroyObject, (S_ a, O_ b), (a, b)) \
   X(C_GetObjectSize, (S_ a, O_ b, UP_ c), (a, b, c)) \
   X(C_SetAttributeValue, (S_ a, O_ b, A_ c, U_ d), (a, b, c, d)) \
   X(C_FindObjectsInit, (S_ a, A_ b, U_ c), (a, b, c)) \
@@ -136,11 +149,7 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
   X(C_DecryptDigestUpdate, (S_ a, B_ b, U_ c, B_ d, UP_ e), (a, b, c, d, e)) \
   X(C_SignEncryptUpdate, (S_ a, B_ b, U_ c, B_ d, UP_ e), (a, b, c, d, e)) \
   X(C_DecryptVerifyUpdate, (S_ a, B_ b, U_ c, B_ d, UP_ e), (a, b, c, d, e)) \
-  X(C_GenerateKey, (S_ a, M_ b, A_ c, U_ d, OP_ e), (a, b, c, d, e)) \
-  X(C_GenerateKeyPair, (S_ a, M_ b, A_ c, U_ d, A_ e, U_ f, OP_ g, OP_ h), (a, b, c, d, e, f, g, h)) \
   X(C_WrapKey, (S_ a, M_ b, O_ c, O_ d, B_ e, UP_ f), (a, b, c, d, e, f)) \
-  X(C_UnwrapKey, (S_ a, M_ b, O_ c, B_ d, U_ e, A_ f, U_ g, OP_ h), (a, b, c, d, e, f, g, h)) \
-  X(C_DeriveKey, (S_ a, M_ b, O_ c, A_ d, U_ e, OP_ f), (a, b, c, d, e, f)) \
   X(C_SeedRandom, (S_ a, B_ b, U_ c), (a, b, c)) \
   X(C_GenerateRandom, (S_ a, B_ b, U_ c), (a, b, c)) \
   X(C_GetFunctionStatus, (S_ a), (a)) \
@@ -149,11 +158,15 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
 
 #define ENUM_SPECIAL(name) FN_##name,
 #define ENUM_PLAIN(name, params, args) FN_##name,
-enum fn { SPECIAL_FUNCTIONS(ENUM_SPECIAL) PLAIN_FUNCTIONS(ENUM_PLAIN) FN_COUNT };
+#define ENUM_MAKING(name, params, args, session, out) FN_##name,
+enum fn { SPECIAL_FUNCTIONS(ENUM_SPECIAL) PLAIN_FUNCTIONS(ENUM_PLAIN) MAKING_FUNCTIONS(ENUM_MAKING) FN_COUNT };
 
 #define NAME_SPECIAL(name) #name,
 #define NAME_PLAIN(name, params, args) #name,
-static const char *const fn_names[FN_COUNT] = { SPECIAL_FUNCTIONS(NAME_SPECIAL) PLAIN_FUNCTIONS(NAME_PLAIN) };
+#define NAME_MAKING(name, params, args, session, out) #name,
+static const char *const fn_names[FN_COUNT] = {
+  SPECIAL_FUNCTIONS(NAME_SPECIAL) PLAIN_FUNCTIONS(NAME_PLAIN) MAKING_FUNCTIONS(NAME_MAKING)
+};
 /* every member of CK_FUNCTION_LIST but the version, each once */
 _Static_assert(sizeof(CK_FUNCTION_LIST) ==
                  offsetof(CK_FUNCTION_LIST, C_Initialize) + FN_COUNT * sizeof(CK_C_Initialize),
@@ -255,6 +268,7 @@ static int parse_named(const struct named *t, const char *s, int numbers, CK_ULO
 #define MAX_RULES 64
 
 struct fail_rule { int fn; unsigned long from; int every, onwards, sticky; CK_RV rv; };
+struct vanish_rule { int fn; unsigned long at; char *label; };
 struct attr_rule {
   CK_ATTRIBUTE_TYPE type;
   CK_RV hide_rv;          /* hide rules: CKR_ATTRIBUTE_SENSITIVE or CKR_ATTRIBUTE_TYPE_INVALID */
@@ -274,6 +288,8 @@ static struct {
   int n_hides, n_values;
   CK_FLAGS flags_set, flags_clear;
   unsigned long slow_ms[FN_COUNT];
+  struct vanish_rule vanishes[MAX_RULES];
+  int n_vanishes;
   int ok;                 /* configuration read and target loaded */
 } cfg = { .log_fd = -1 };
 
@@ -282,6 +298,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long calls[FN_COUNT];
 static CK_RV gone_rv;     /* set by a sticky fail rule */
 static int gone;
+static CK_SLOT_ID last_slot; /* the slot of the last session opened, for vanish rules */
+static int have_slot;
 
 static int config_error(int line, const char *fmt, ...) {
   va_list ap;
@@ -410,6 +428,21 @@ static int parse_line(char *s, int line) {
     else cfg.n_values++;
     return 1;
   }
+  if (strcmp(dir, "vanish") == 0) {
+    char *fn = word(&s), *at = word(&s), *end;
+    if (!fn || !at) return config_error(line, "usage: vanish <C_Function> <N> label=<label>");
+    if (cfg.n_vanishes == MAX_RULES) return config_error(line, "more than %d vanish rules", MAX_RULES);
+    struct vanish_rule *r = &cfg.vanishes[cfg.n_vanishes];
+    memset(r, 0, sizeof *r);
+    if (!parse_fn(fn, &r->fn)) return config_error(line, "unknown function '%s'", fn);
+    errno = 0;
+    r->at = strtoul(at, &end, 10);
+    if (errno || end == at || *end || r->at == 0) return config_error(line, "call number must be N (from 1), got '%s'", at);
+    if (!label_scope(&s, &r->label, line)) return 0;
+    if (!r->label) return config_error(line, "vanish needs label=<label>");
+    cfg.n_vanishes++;
+    return 1;
+  }
   if (strcmp(dir, "tokenflags") == 0) {
     char *f;
     int any = 0;
@@ -462,6 +495,61 @@ static void load_config(void) {
   cfg.ok = ok;
 }
 
+/* Forgets the configuration read (the target module stays loaded) and every count. */
+static void reset_config(void) {
+  if (cfg.log_fd >= 0) close(cfg.log_fd);
+  free(cfg.path);
+  free(cfg.pinpad);
+  for (int i = 0; i < cfg.n_hides; i++) free(cfg.hides[i].label);
+  for (int i = 0; i < cfg.n_values; i++) free(cfg.values[i].label), free(cfg.values[i].value);
+  for (int i = 0; i < cfg.n_vanishes; i++) free(cfg.vanishes[i].label);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.log_fd = -1;
+  memset(calls, 0, sizeof calls);
+  gone = 0;
+  gone_rv = CKR_OK;
+  have_slot = 0;
+}
+
+/*
+ * A client that loads the module again in the same process (C_GetFunctionList) with
+ * KEYPORT_FAULT_CONFIG naming another file gets that file's scenario, with fresh counts: one test
+ * process can run many scenarios.
+ */
+static void load_or_reload(void) {
+  pthread_once(&cfg_once, load_config);
+  const char *p = getenv("KEYPORT_FAULT_CONFIG");
+  pthread_mutex_lock(&lock);
+  if (p && *p && (!cfg.path || strcmp(p, cfg.path) != 0)) {
+    reset_config();
+    load_config();
+  }
+  pthread_mutex_unlock(&lock);
+}
+
+/*
+ * Destroys, in a session of its own on the slot last opened, every object labelled <label>: another
+ * program on the same token removing the objects. Returns how many went, or -1.
+ */
+static int vanish(const char *label) {
+  if (!have_slot) return -1;
+  CK_SESSION_HANDLE s;
+  if (cfg.target->C_OpenSession(last_slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK) return -1;
+  CK_ATTRIBUTE t = { CKA_LABEL, (CK_VOID_PTR)label, strlen(label) };
+  CK_OBJECT_HANDLE found[64];
+  CK_ULONG n = 0;
+  int k = -1;
+  if (cfg.target->C_FindObjectsInit(s, &t, 1) == CKR_OK) {
+    if (cfg.target->C_FindObjects(s, found, 64, &n) != CKR_OK) n = 0;
+    cfg.target->C_FindObjectsFinal(s);
+    k = 0;
+    for (CK_ULONG i = 0; i < n; i++)
+      if (cfg.target->C_DestroyObject(s, found[i]) == CKR_OK) k++;
+  }
+  cfg.target->C_CloseSession(s);
+  return k;
+}
+
 /* ---- The call wrapper ---------------------------------------------------------------------------- */
 
 struct call {
@@ -469,6 +557,7 @@ struct call {
   unsigned long n;
   CK_RV rv;
   int injected;
+  int vanished;           /* objects a vanish rule destroyed before this call, or -1 */
   char extra[64];
 };
 
@@ -504,15 +593,24 @@ static int enter(int fn, struct call *c) {
     }
   }
   pthread_mutex_unlock(&lock);
+  for (int i = 0; !c->injected && i < cfg.n_vanishes; i++) {
+    const struct vanish_rule *r = &cfg.vanishes[i];
+    if (r->fn == fn && r->at == c->n) {
+      int k = vanish(r->label);
+      c->vanished = c->vanished < 0 || k < 0 ? -1 : c->vanished + k;
+      if (c->vanished == 0) c->vanished = -2; /* asked, but nothing had that label */
+    }
+  }
   return c->injected;
 }
 
 /* Logs the call and returns its result. */
 static CK_RV leave(const struct call *c) {
   if (cfg.log_fd >= 0) {
-    char line[256], rvbuf[24];
-    int n = snprintf(line, sizeof line, "%s %lu %s%s%s%s\n", fn_names[c->fn], c->n,
-                     name_of(ckr_names, c->rv, rvbuf, sizeof rvbuf), c->extra[0] ? " " : "", c->extra,
+    char line[256], rvbuf[24], vbuf[32] = "";
+    if (c->vanished) snprintf(vbuf, sizeof vbuf, " vanished=%d", c->vanished < 0 ? 0 : c->vanished);
+    int n = snprintf(line, sizeof line, "%s %lu %s%s%s%s%s\n", fn_names[c->fn], c->n,
+                     name_of(ckr_names, c->rv, rvbuf, sizeof rvbuf), c->extra[0] ? " " : "", c->extra, vbuf,
                      c->injected ? " injected" : "");
     if (n > 0 && (size_t)n < sizeof line && write(cfg.log_fd, line, (size_t)n) < 0) {
       /* a lost log line shows up as a missing call in the test that reads the log */
@@ -521,16 +619,106 @@ static CK_RV leave(const struct call *c) {
   return c->rv;
 }
 
-#define FORWARD(name, params, args)                       \
-  static CK_RV fm_##name params {                          \
-    struct call call_;                                     \
-    if (enter(FN_##name, &call_)) return leave(&call_);    \
-    call_.rv = cfg.target->name args;                      \
-    return leave(&call_);                                  \
+/*
+ * A real token ends an operation when a call of it fails (PKCS#11 v2.40 §5.2): when this module
+ * makes a call fail that the real module never saw, it ends the real module's operation in that
+ * session too, so the next C_…Init does not meet CKR_OPERATION_ACTIVE, which no real token would
+ * answer there. Not for a token that is gone (sticky): nothing reaches it any more.
+ */
+static void end_operation(int fn, CK_SESSION_HANDLE s) {
+  CK_BYTE buf[8192], in[1] = { 0 };
+  CK_ULONG len = sizeof buf;
+  CK_FUNCTION_LIST_PTR t = cfg.target;
+  if (gone) return;
+  switch (fn) {
+    case FN_C_Sign: t->C_Sign(s, in, 0, buf, &len); break;
+    case FN_C_SignUpdate: case FN_C_SignFinal: t->C_SignFinal(s, buf, &len); break;
+    case FN_C_Verify: t->C_Verify(s, in, 0, in, 1); break;
+    case FN_C_VerifyUpdate: case FN_C_VerifyFinal: t->C_VerifyFinal(s, in, 1); break;
+    case FN_C_Encrypt: t->C_Encrypt(s, in, 0, buf, &len); break;
+    case FN_C_EncryptUpdate: case FN_C_EncryptFinal: t->C_EncryptFinal(s, buf, &len); break;
+    case FN_C_Decrypt: t->C_Decrypt(s, in, 0, buf, &len); break;
+    case FN_C_DecryptUpdate: case FN_C_DecryptFinal: t->C_DecryptFinal(s, buf, &len); break;
+    case FN_C_Digest: t->C_Digest(s, in, 0, buf, &len); break;
+    case FN_C_DigestUpdate: case FN_C_DigestKey: case FN_C_DigestFinal: t->C_DigestFinal(s, buf, &len); break;
+    case FN_C_FindObjectsFinal: t->C_FindObjectsFinal(s); break;
+    default: break;
+  }
+}
+
+/* Every forwarded function names its parameters a, b, …: `a` is the session where there is one. */
+#define FORWARD(name, params, args)                                \
+  static CK_RV fm_##name params {                                   \
+    struct call call_;                                              \
+    if (enter(FN_##name, &call_)) {                                 \
+      end_operation(FN_##name, (CK_SESSION_HANDLE)(uintptr_t)(a));  \
+      return leave(&call_);                                         \
+    }                                                               \
+    call_.rv = cfg.target->name args;                               \
+    return leave(&call_);                                           \
   }
 PLAIN_FUNCTIONS(FORWARD)
 
 /* ---- Functions with their own behaviour ---------------------------------------------------------- */
+
+#define MAKING(name, params, args, session, out)                                                 \
+  static CK_RV fm_##name params {                                                              \
+    struct call call_;                                                                          \
+    if (enter(FN_##name, &call_)) return leave(&call_);                                         \
+    call_.rv = cfg.target->name args;                                                           \
+    if (call_.rv == CKR_OK && out)                                                              \
+      snprintf(call_.extra, sizeof call_.extra, "s=%lu h=%lu", (unsigned long)session, (unsigned long)*out); \
+    return leave(&call_);                                                                       \
+  }
+MAKING_FUNCTIONS(MAKING)
+
+static CK_RV fm_C_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                              CK_SESSION_HANDLE_PTR out) {
+  struct call c;
+  if (enter(FN_C_OpenSession, &c)) return leave(&c);
+  c.rv = cfg.target->C_OpenSession(slot, flags, app, notify, out);
+  if (c.rv == CKR_OK && out) {
+    pthread_mutex_lock(&lock);
+    last_slot = slot, have_slot = 1;
+    pthread_mutex_unlock(&lock);
+    snprintf(c.extra, sizeof c.extra, "s=%lu", (unsigned long)*out);
+  }
+  return leave(&c);
+}
+
+static CK_RV fm_C_CloseSession(CK_SESSION_HANDLE s) {
+  struct call c;
+  if (enter(FN_C_CloseSession, &c)) return leave(&c);
+  c.rv = cfg.target->C_CloseSession(s);
+  snprintf(c.extra, sizeof c.extra, "s=%lu", (unsigned long)s);
+  return leave(&c);
+}
+
+static CK_RV fm_C_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o) {
+  struct call c;
+  snprintf(c.extra, sizeof c.extra, "s=%lu h=%lu", (unsigned long)s, (unsigned long)o);
+  char keep[sizeof c.extra];
+  memcpy(keep, c.extra, sizeof keep);
+  if (enter(FN_C_DestroyObject, &c)) {
+    memcpy(c.extra, keep, sizeof keep);
+    return leave(&c);
+  }
+  memcpy(c.extra, keep, sizeof keep);
+  c.rv = cfg.target->C_DestroyObject(s, o);
+  return leave(&c);
+}
+
+static CK_RV fm_C_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub, CK_ULONG npub,
+                                  CK_ATTRIBUTE_PTR priv, CK_ULONG npriv, CK_OBJECT_HANDLE_PTR hpub,
+                                  CK_OBJECT_HANDLE_PTR hpriv) {
+  struct call c;
+  if (enter(FN_C_GenerateKeyPair, &c)) return leave(&c);
+  c.rv = cfg.target->C_GenerateKeyPair(s, m, pub, npub, priv, npriv, hpub, hpriv);
+  if (c.rv == CKR_OK && hpub && hpriv)
+    snprintf(c.extra, sizeof c.extra, "s=%lu h=%lu h=%lu", (unsigned long)s, (unsigned long)*hpub,
+             (unsigned long)*hpriv);
+  return leave(&c);
+}
 
 static CK_RV fm_C_Initialize(CK_VOID_PTR args) {
   struct call c;
@@ -667,6 +855,7 @@ static CK_RV fm_C_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_
 /* ---- The exported function list ------------------------------------------------------------------ */
 
 #define LIST_PLAIN(name, params, args) .name = fm_##name,
+#define LIST_MAKING(name, params, args, session, out) .name = fm_##name,
 static CK_FUNCTION_LIST function_list = {
   .version = { CRYPTOKI_VERSION_MAJOR, CRYPTOKI_VERSION_MINOR },
   .C_Initialize = fm_C_Initialize,
@@ -675,11 +864,17 @@ static CK_FUNCTION_LIST function_list = {
   .C_GetTokenInfo = fm_C_GetTokenInfo,
   .C_Login = fm_C_Login,
   .C_GetAttributeValue = fm_C_GetAttributeValue,
+  .C_OpenSession = fm_C_OpenSession,
+  .C_CloseSession = fm_C_CloseSession,
+  .C_DestroyObject = fm_C_DestroyObject,
+  .C_GenerateKeyPair = fm_C_GenerateKeyPair,
   PLAIN_FUNCTIONS(LIST_PLAIN)
+  MAKING_FUNCTIONS(LIST_MAKING)
 };
 
 EXPORT CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
   struct call c;
+  load_or_reload();
   if (enter(FN_C_GetFunctionList, &c)) return leave(&c);
   if (!list) {
     c.rv = CKR_ARGUMENTS_BAD;

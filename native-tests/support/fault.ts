@@ -25,6 +25,8 @@ export interface FaultConfig {
   value?: Array<{ attr: `CKA_${string}`; hex: string; label?: string }>;
   tokenFlags?: Array<`+CKF_${string}` | `-CKF_${string}`>;
   slow?: Array<{ fn: `C_${string}`; ms: number }>;
+  /** just before the `at`th call of `fn`, another session destroys every object with this label */
+  vanish?: Array<{ fn: `C_${string}`; at: number; label: string }>;
   /** a file holding the PIN that a login without PIN (a PIN pad) forwards */
   pinpad?: string;
 }
@@ -115,6 +117,7 @@ export function renderFaultConfig(c: FaultConfig, log: string): string {
   for (const v of c.value ?? []) lines.push(`value ${v.attr} ${v.hex === "" ? "-" : v.hex}${scope(v.label)}`);
   if (c.tokenFlags?.length) lines.push(`tokenflags ${c.tokenFlags.join(" ")}`);
   for (const s of c.slow ?? []) lines.push(`slow ${s.fn} ${s.ms}`);
+  for (const v of c.vanish ?? []) lines.push(`vanish ${v.fn} ${v.at} label=${oneLine("label", v.label)}`);
   return `${lines.join("\n")}\n`;
 }
 
