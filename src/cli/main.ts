@@ -10,6 +10,7 @@ import type { CommandModule } from "yargs";
 import { withHelp } from "./help.js";
 import { DEPS, type CliDeps } from "./deps.js";
 import { globalOptions, type GlobalArgs } from "./options.js";
+import { KEYPORT_VERSION } from "./version.js";
 
 type AnyCommand = CommandModule<GlobalArgs, never>;
 
@@ -30,6 +31,8 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
 
 async function commandsFor(argv: string[]): Promise<ReadonlyArray<readonly [string, AnyCommand]>> {
   const first = argv.find((x) => !x.startsWith("-"));
+  // `keyport --version` alone needs no command module
+  if (first === undefined && argv.includes("--version") && !argv.some((a) => a === "--help" || a === "-h")) return [];
   const one = COMMANDS.find(([name]) => name === first);
   return Promise.all((one ? [one] : COMMANDS).map(async ([name, load]) => [name, await load()] as const));
 }
@@ -94,7 +97,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     .completion("completion", "print a bash/zsh completion script")
     .help()
     .alias("help", "h")
-    .version()
+    .version(KEYPORT_VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     // Throwing here stops yargs before any handler runs: a bad command line does nothing (SPEC §2).
