@@ -115,6 +115,26 @@ describe("keys that vanish mid-run (SoftHSM)", () => {
     expect(readdirSync(out).filter((f) => f.startsWith("ec-wrap"))).toEqual([]);
   });
 
+  it("audit: a key destroyed between the search and the reading of its attributes is left out, exit 0", () => {
+    const clean = keyport(["audit", "--json"], env());
+    expect(clean.status, clean.stderr).toBe(0);
+    const labels = (out: string) => (JSON.parse(out) as { keys: Array<{ label: string }> }).keys.map((k) => k.label);
+    expect(labels(clean.stdout)).toContain("rsa-plain");
+    // the first object read is one the search found: destroying rsa-plain then leaves its handle stale
+    const m = faultModule({
+      target: tb.state.module,
+      vanish: [{ fn: "C_GetAttributeValue", at: 1, label: "rsa-plain" }],
+    });
+    modules.push(m);
+    const r = keyport(["audit", "--json"], { ...env(), PKCS11_MODULE: m.path, ...m.env });
+    expect(r.status, r.stderr).toBe(0);
+    const calls = m.calls();
+    expect(calls.filter((l) => l.includes(" vanished="))).toEqual([expect.stringMatching(/^C_GetAttributeValue 1 /)]);
+    // the token itself answered for the stale handle: the case really happened
+    expect(calls.some((l) => /^C_GetAttributeValue \d+ CKR_OBJECT_HANDLE_INVALID/.test(l))).toBe(true);
+    expect(labels(r.stdout)).toEqual(labels(clean.stdout).filter((l) => l !== "rsa-plain"));
+  });
+
   it("two imports and an export --all at once, two rounds: every process exits 0, 3 or 7, never 1", async () => {
     // keys the token does not hold yet (an import of a key pair it holds is refused), made by openssl
     const p12 = (name: string, alg: string[]) => {

@@ -83,6 +83,19 @@ function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): Keyport
     : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
 }
 
+/**
+ * yargs lays out the whole help text (cliui, string-width) before every command handler runs, in
+ * case the handler fails and help must be shown with the error. keyport never shows help for a
+ * failure (one line, SPEC §4), and that layout was a third of the CPU of a short run. yargs has no
+ * option for it: its internal usage object's cache step is replaced by a no-op, where it exists.
+ */
+function skipHelpCache(cli: unknown): void {
+  type Usage = { cacheHelpMessage?: () => void };
+  const internal = (cli as { getInternalMethods?: () => { getUsageInstance?: () => Usage } }).getInternalMethods?.();
+  const usage = internal?.getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === "function") usage.cacheHelpMessage = () => {};
+}
+
 /** Runs one command line; `deps` are injected by tests only (see deps.ts). */
 export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   let debug = argv.includes("--debug");
@@ -104,6 +117,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     .fail((msg, err) => {
       throw err ?? new YargsUsageError("usage", msg ?? "bad usage", "see keyport --help");
     });
+  skipHelpCache(cli);
   try {
     const parsed = (await cli.parseAsync(argv, { [DEPS]: deps })) as unknown as Partial<GlobalArgs>;
     debug = parsed.debug ?? debug;

@@ -3,7 +3,15 @@
  * is read with one C_GetAttributeValue whose template is valid for it; the adapter falls back to
  * single reads only for an object whose batch the token refuses.
  */
-import type { AttrMap, AttrName, KeyTypeName, ObjectClassName, ObjectRef, Session } from "../pkcs11/index.js";
+import {
+  isCkr,
+  type AttrMap,
+  type AttrName,
+  type KeyTypeName,
+  type ObjectClassName,
+  type ObjectRef,
+  type Session,
+} from "../pkcs11/index.js";
 
 const BASE = ["label", "id", "token", "private", "modifiable"] as const satisfies readonly AttrName[];
 const KEY_BASE = [...BASE, "keyType", "local", "derive"] as const satisfies readonly AttrName[];
@@ -93,10 +101,25 @@ export function readClass(s: Session, cls: ObjectClassName, plans: Plan[]): Toke
     const refs = plan.keyType ? s.findObjects({ class: cls, keyType: plan.keyType }) : [...pending.values()];
     for (const ref of refs) {
       if (!pending.delete(ref.key)) continue;
-      out.push({ ref, class: cls, attrs: s.readAttributes(ref, plan.template) });
+      const attrs = readUnlessGone(s, ref, plan.template);
+      if (attrs) out.push({ ref, class: cls, attrs });
     }
   }
   return out;
+}
+
+/**
+ * An object found by the search and destroyed by another program before its attributes were read
+ * (CKR_OBJECT_HANDLE_INVALID) is no longer on the token: the inventory is of what is there, so it is
+ * left out rather than failing the whole read. Any other failure is the token's and is raised.
+ */
+function readUnlessGone(s: Session, ref: ObjectRef, template: readonly AttrName[]): AttrMap | undefined {
+  try {
+    return s.readAttributes(ref, template);
+  } catch (e) {
+    if (isCkr(e, "CKR_OBJECT_HANDLE_INVALID")) return undefined;
+    throw e;
+  }
 }
 
 export interface ReadOptions {
