@@ -7,7 +7,7 @@ export { checkTemplate, fileNameFor, safeName } from "./naming.js";
 export { readPemBundle } from "./chain.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
-export { checkDestination } from "./output.js";
+export { checkDestination, stageFile } from "./output.js";
 export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
 export { openBackup, readBackupFile, type FileReport, type OpenedFile } from "./verify-file.js";
