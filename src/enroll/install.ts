@@ -196,11 +196,8 @@ export function parseCertificateFile(
   const ders = blocks.length > 0 ? blocks.map((m) => Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64")) : [bytes];
   const infos = ders.map((der, i) => {
     const info = parseCertificate(der);
-    if (!info)
-      throw new KeyportError(
-        "usage",
-        `${path} is not an X.509 certificate (PEM or DER)${ders.length > 1 ? `: certificate ${i + 1} of ${ders.length}` : ""}`,
-      );
+    const which = ders.length > 1 ? `: certificate ${i + 1} of ${ders.length}` : "";
+    if (!info) throw new KeyportError("usage", `${path} is not an X.509 certificate (PEM or DER)${which}`);
     return info;
   });
   return { certificate: infos[0]!, extra: infos.slice(1) };

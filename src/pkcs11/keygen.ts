@@ -49,9 +49,10 @@ export function keyPairMechanism(spec: KeyPairSpec, offers: readonly MechanismDe
   const wanted = GENERATION[spec.type];
   const offer = offers.find((m) => wanted.includes(m.name));
   if (!offer) {
+    const kind = spec.type === "rsa" ? "RSA" : "EC";
     throw new KeyportError(
       "usage",
-      `the token cannot generate ${spec.type === "rsa" ? "RSA" : "EC"} key pairs: it does not list ${wanted.join(" or ")}`,
+      `the token cannot generate ${kind} key pairs: it does not list ${wanted.join(" or ")}`,
       "choose another --key-type, or another token",
     );
   }
