@@ -18,7 +18,7 @@ export function usageMismatches(certUsage: readonly string[], k: KeyAbilities): 
     out.push("the certificate allows signing, but the key may not sign (CKA_SIGN false)");
   if (has("keyEncipherment", "dataEncipherment")) {
     if (k.keyType !== "rsa")
-      out.push(`the certificate allows key encipherment, which a ${k.keyType ?? "non-RSA"} key cannot do`);
+      out.push(`the certificate allows key encipherment, which a key of type ${k.keyType ?? "unknown"} cannot do`);
     else if (k.decrypt === false && k.unwrap === false)
       out.push(
         "the certificate allows encipherment, but the key may not decrypt or unwrap (CKA_DECRYPT, CKA_UNWRAP false)",
@@ -26,7 +26,7 @@ export function usageMismatches(certUsage: readonly string[], k: KeyAbilities): 
   }
   if (has("keyAgreement")) {
     if (k.keyType !== "ec")
-      out.push(`the certificate allows key agreement, which a ${k.keyType ?? "non-EC"} key cannot do`);
+      out.push(`the certificate allows key agreement, which a key of type ${k.keyType ?? "unknown"} cannot do`);
     else if (k.derive === false)
       out.push("the certificate allows key agreement, but the key may not derive (CKA_DERIVE false)");
   }
