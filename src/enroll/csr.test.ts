@@ -156,10 +156,11 @@ describe("PKCS#10 request", () => {
     const { pem } = build(cases[0]![1], rsa, requestedKeyUsage("both", "rsa"));
     const csr = forge.pki.certificationRequestFromPem(pem);
     expect(csr.verify()).toBe(true);
+    // encoded C, O, CN: RFC 4514 writes the most specific first
     expect(csr.subject.attributes.map((a) => `${a.shortName}=${String(a.value)}`)).toEqual([
-      "CN=Alice Example",
-      "O=Example",
       "C=US",
+      "O=Example",
+      "CN=Alice Example",
     ]);
     const ext = csr.getAttribute({ name: "extensionRequest" }) as unknown as {
       extensions: Array<{ name: string; altNames?: Array<{ type: number; value: string }> } & Record<string, unknown>>;

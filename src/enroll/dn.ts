@@ -1,8 +1,9 @@
 /**
  * A subject DN from the command line (RFC 4514 syntax: `CN=Alice Example,O=Example,C=US`, `\`
  * escapes, `+` joins a multi-valued RDN), checked strictly: a typo is refused before any token
- * work, never turned into an empty or odd name. The RDNs go into the request in the order written,
- * as openssl's -subj and the placeholder certificate do, and as keyport lists subjects.
+ * work, never turned into an empty or odd name. As RFC 4514 says, the string names the most specific
+ * RDN first: `CN=Alice,O=Example,C=US` is encoded C, O, CN (openssl prints that order; NSS and LDAP
+ * tools print it back as written).
  */
 import { AttributeTypeAndValue, AttributeValue, Name, RelativeDistinguishedName } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
@@ -112,10 +113,10 @@ function kindOf(oid: string): "utf8" | "printable" | "ia5" {
   return Object.values(TYPES).find((t) => t.oid === oid)?.kind ?? "utf8";
 }
 
-/** The ASN.1 Name for parsed RDNs, in the order written. */
+/** The ASN.1 Name for parsed RDNs: the last written first (RFC 4514 §2.1). */
 export function dnToName(rdns: DnAttribute[][]): Name {
   return new Name(
-    rdns.map(
+    [...rdns].reverse().map(
       (rdn) =>
         new RelativeDistinguishedName(
           rdn.map((a) => {

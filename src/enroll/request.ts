@@ -115,6 +115,19 @@ async function signOnToken(
   throw new KeyportError("usage", `the token refused every signing mechanism it lists (${refused.join("; ")})`);
 }
 
+/**
+ * An encryption key pair signed its own request; from now on it only decrypts or agrees keys, as
+ * its certificate will say. A token that will not change CKA_SIGN keeps it, and says so.
+ */
+function dropSigning(s: Session, key: ObjectRef, warn: (line: string) => void): void {
+  try {
+    s.setAttributes(key, { sign: false });
+  } catch (e) {
+    const why = e instanceof Pkcs11CallError ? e.ckrName : String(e);
+    warn(`keyport: note: the token keeps CKA_SIGN true on the encryption key (C_SetAttributeValue: ${why})`);
+  }
+}
+
 function destroyQuietly(s: Session, refs: ObjectRef[]): number {
   let left = 0;
   for (const r of refs) {
@@ -184,6 +197,7 @@ export async function requestCertificate(
     });
     const { plan, signature } = await signOnToken(s, pair.privateKey, plans, tbs, pub);
     o.write(requestPem(tbs, signatureAlgorithm(plan), signature));
+    if (!usage.sign) dropSigning(s, pair.privateKey, warn);
     return {
       key,
       why: decision.action === "stop" ? decision.why : null,

@@ -89,7 +89,7 @@ describe("key pair generation", () => {
       token: true,
       private: false,
       label: "alice-en",
-      verify: false,
+      verify: true,
       modulusBits: 2048,
       publicExponent: Buffer.from([1, 0, 1]),
       encrypt: true,

@@ -12,7 +12,10 @@ import type { MechanismDescription } from "./tokens.js";
 export type KeyPairSpec = { type: "rsa"; bits: number } | { type: "ec"; curve: "P-256" | "P-384" };
 
 export interface KeyPairUsage {
-  /** CKA_SIGN / CKA_VERIFY */
+  /**
+   * Signing is its use. The key pair is made able to sign either way: the request is signed by the key
+   * itself (proof of possession); the caller may take CKA_SIGN away afterwards (request.ts does).
+   */
   sign: boolean;
   /** CKA_DECRYPT+CKA_UNWRAP / CKA_ENCRYPT+CKA_WRAP for RSA, CKA_DERIVE for EC (key agreement) */
   encrypt: boolean;
@@ -78,7 +81,9 @@ export function keyPairTemplates(o: GenerateKeyPairOptions): { publicKey: AttrTe
     private: false,
     label: o.label,
     ...id,
-    verify: o.usage.sign,
+    // the public key verifies what the private key signs, the request at least (NSS softokn refuses
+    // CKA_VERIFY false beside CKA_SIGN true: CKR_KEY_TYPE_INCONSISTENT)
+    verify: true,
   };
   const privateKey: AttrTemplate = {
     class: "private",

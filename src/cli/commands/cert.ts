@@ -10,6 +10,7 @@ import { buildChain } from "../../backup/chain.js";
 import { isPlaceholderCertificate } from "../../backup/placeholder-mark.js";
 import { installCertificate, parseCertificateFile, type InstallResult } from "../../enroll/index.js";
 import { forEachInventory } from "../../inventory/index.js";
+import { KeyportError } from "../../util/errors.js";
 import { readBounded } from "../../util/read-bounded.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
@@ -49,6 +50,10 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
         type: "string",
         requiresArg: true,
         describe: "PEM bundle of the issuing CA certificates; those missing from the token are added",
+      })
+      .check((a) => {
+        if (Array.isArray(a.chain)) throw new KeyportError("usage", "--chain is given more than once: one PEM bundle");
+        return true;
       }) as unknown as Argv<InstallArgs>,
   handler: async (a) => {
     // both files read and checked before any module, PIN or object

@@ -99,7 +99,7 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
         type: "string",
         demandOption: true,
         requiresArg: true,
-        describe: 'subject DN, RFC 4514, in the order written, e.g. "CN=Alice Example,O=Example,C=US"',
+        describe: 'subject DN, RFC 4514 (most specific first), e.g. "CN=Alice Example,O=Example,C=US"',
       })
       .option("exportable", {
         type: "boolean",
@@ -127,6 +127,10 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
         describe: "the request file to write (PEM)",
       })
       .check((a) => {
+        // a repeated option arrives as an array: one value each
+        for (const name of ["label", "id", "key-type", "subject", "out", "usage"] as const) {
+          if (Array.isArray(a[name])) throw new KeyportError("usage", `--${name} is given more than once`);
+        }
         // exactly one of the two, given as itself (not --no-exportable): the choice is never a default
         const exportable = a.exportable === true;
         if (exportable === (a.nonExportable === true) || a.exportable === false || a.nonExportable === false)
