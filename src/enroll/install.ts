@@ -17,7 +17,7 @@ import {
 import { certificateKeyUsage } from "../inventory/key-usage.js";
 // not in the adapter's index: it loads the ASN.1 library, which the audit path does without
 import { certificateTemplate } from "../pkcs11/cert-template.js";
-import { valueOf, type ObjectRef, type Session } from "../pkcs11/index.js";
+import { isCkr, valueOf, type ObjectRef, type Session } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { usageMismatches } from "./usage-check.js";
 
@@ -56,7 +56,7 @@ function keysFor(inv: TokenInventory, spki: Buffer): Group[] {
   return inv.groups.filter((g) => g.privateKey && spkiOf(g)?.equals(spki));
 }
 
-function validityWarnings(c: CertificateInfo, now: Date): string[] {
+export function validityWarnings(c: Pick<CertificateInfo, "notBefore" | "notAfter">, now: Date): string[] {
   const out: string[] = [];
   if (Date.parse(c.notAfter) < now.getTime()) out.push(`the certificate expired on ${c.notAfter}`);
   if (Date.parse(c.notBefore) > now.getTime()) out.push(`the certificate is not valid before ${c.notBefore}`);
@@ -123,13 +123,24 @@ export function installCertificate(
   const pool = [...o.chain, ...allCerts.flatMap((c) => (c.info ? [c.info] : []))];
   const chain = deps.buildChain(cert, pool);
   const created: ObjectRef[] = [];
+  let replaced = 0;
   const chainAdded: string[] = [];
   let chainPresent = 0;
   try {
     if (!present) {
       const label = priv.label ?? cert.subject;
       const id = Buffer.from(priv.id, "hex");
-      created.push(s.createObject(certificateTemplate(cert.der, label, id.length > 0 ? id : undefined)));
+      const template = certificateTemplate(cert.der, label, id.length > 0 ? id : undefined);
+      try {
+        created.push(s.createObject(template));
+      } catch (e) {
+        // NSS softokn gives one label (nickname) to one subject: the placeholder, holding the label
+        // under another subject, must go first. It is put back if the certificate still cannot be written.
+        if (placeholders.length === 0 || !isCkr(e, "CKR_ATTRIBUTE_VALUE_INVALID")) throw e;
+        replaced = removePlaceholders(s, placeholders);
+        // a second refusal: the outer handler puts the placeholders back
+        created.push(s.createObject(template));
+      }
     }
     for (const c of chain) {
       // a CA certificate already on the token is not added twice
@@ -151,11 +162,11 @@ export function installCertificate(
     }
     if (left > 0)
       o.warn(`keyport: warning: ${left} certificate object(s) could not be removed; check with keyport list`);
+    if (replaced > 0) restorePlaceholders(s, placeholders.slice(0, replaced), o.warn);
     throw e;
   }
   // every new object exists: only now does a placeholder go
-  let replaced = 0;
-  for (const p of present ? [] : placeholders) {
+  for (const p of present || replaced > 0 ? [] : placeholders) {
     try {
       s.destroyObject(p.object.ref);
       replaced++;
@@ -181,6 +192,31 @@ export function installCertificate(
     chainPresent,
     warnings,
   };
+}
+
+/** Destroys the placeholders in order, stopping at the first the token refuses; how many went. */
+function removePlaceholders(s: Session, placeholders: CertificateEntry[]): number {
+  let n = 0;
+  for (const p of placeholders) {
+    try {
+      s.destroyObject(p.object.ref);
+    } catch {
+      break;
+    }
+    n++;
+  }
+  return n;
+}
+
+function restorePlaceholders(s: Session, placeholders: CertificateEntry[], warn: (line: string) => void): void {
+  for (const p of placeholders) {
+    try {
+      const id = Buffer.from(p.id, "hex");
+      s.createObject(certificateTemplate(p.info!.der, p.label ?? "", id.length > 0 ? id : undefined));
+    } catch {
+      warn(`keyport: warning: the placeholder certificate ${p.uri} could not be put back`);
+    }
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { keyPairMechanism, keyPairTemplates, type MechanismDescription } from ".
 import { KeyportError } from "../util/errors.js";
 import { KEY_TYPES } from "./key-type.js";
 import { parseSan } from "./san.js";
+import { validityWarnings } from "./install.js";
 import { usageMismatches } from "./usage-check.js";
 
 const code = (f: () => unknown): string | undefined => {
@@ -145,6 +146,19 @@ describe("certificate key usage against the key", () => {
     ]);
     expect(usageMismatches(["keyAgreement"], rsaSignOnly)).toEqual([
       "the certificate allows key agreement, which a key of type rsa cannot do",
+    ]);
+  });
+});
+
+describe("certificate validity at install", () => {
+  const c = { notBefore: "2026-01-01T00:00:00.000Z", notAfter: "2027-01-01T00:00:00.000Z" };
+  it("warns for an expired and a not-yet-valid certificate, not for a valid one", () => {
+    expect(validityWarnings(c, new Date("2026-06-01T00:00:00Z"))).toEqual([]);
+    expect(validityWarnings(c, new Date("2027-02-01T00:00:00Z"))).toEqual([
+      "the certificate expired on 2027-01-01T00:00:00.000Z",
+    ]);
+    expect(validityWarnings(c, new Date("2025-12-01T00:00:00Z"))).toEqual([
+      "the certificate is not valid before 2026-01-01T00:00:00.000Z",
     ]);
   });
 });

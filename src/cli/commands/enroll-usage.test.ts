@@ -47,7 +47,7 @@ const request = (out: string, ...extra: string[]) => {
 };
 
 describe("keyport request: the command line first", () => {
-  it("a good command line reaches the module (exit 7 here: it does not exist), so the refusals below come first", async () => {
+  it("a good command line reaches the module (exit 7: there is none), so the refusals below come first", async () => {
     expect(await run(request("good.csr", "--exportable"))).toBe(7);
     expect(existsSync(join(dir, "good.csr"))).toBe(false);
   });
