@@ -180,7 +180,7 @@ export function describeEnrollmentPath(kind: string, bed: () => Testbed, caps: E
       expect([before, after, (error as Error | undefined)?.message]).toEqual([0, 0, "ENOSPC"]);
     });
 
-    it("the pending pair is backed up with a placeholder certificate; another tool restores it to the token", async () => {
+    it("the pending pair is backed up with a placeholder; another tool puts that on the token", async () => {
       const r = kp(["export", "--label", "enroll-id", "--placeholder-cert", "--out", f("pending.p12"), ...ITERATIONS]);
       expect(r.status, r.stderr).toBe(0);
       const o = openssl(["pkcs12", "-in", f("pending.p12"), "-passin", "env:KP_PW", "-nokeys"], env());
