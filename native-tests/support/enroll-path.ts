@@ -149,35 +149,43 @@ export function describeEnrollmentPath(kind: string, bed: () => Testbed, caps: E
       },
     );
 
-    it("a request that cannot be written destroys the key pair it generated: the token is as it was", async () => {
-      const { before, after, error } = await onToken(bed(), async (s) => {
+    it("a request that cannot be written, or is interrupted, destroys the key pair it generated", async () => {
+      const outcome = await onToken(bed(), async (s) => {
         const count = () => s.findObjects({ label: "enroll-lost" }).length;
-        const inv = readInventory(s, { loggedIn: true, data: false });
-        const n0 = count();
-        let err: unknown;
-        await requestCertificate(
-          s,
-          inv,
-          {
-            label: "enroll-lost",
-            spec: KEY_TYPES["rsa:2048"]!,
-            subject: dnToName(parseDn(SUBJECT)),
-            san: [],
-            usage: "sign",
-            extractable: true,
-            write: () => {
-              // the key pair exists now: the write fails as a full disk would
-              expect(count()).toBe(2);
-              throw new Error("ENOSPC");
+        /** One request whose write fails; `interrupt`: the signal handler's rollback runs first. */
+        const attempt = async (interrupt: boolean) => {
+          let armed: (() => void) | null = null;
+          let during = -1;
+          let err: unknown;
+          await requestCertificate(
+            s,
+            readInventory(s, { loggedIn: true, data: false }),
+            {
+              label: "enroll-lost",
+              spec: KEY_TYPES["rsa:2048"]!,
+              subject: dnToName(parseDn(SUBJECT)),
+              san: [],
+              usage: "sign",
+              extractable: true,
+              armRollback: (fn) => {
+                armed = fn;
+              },
+              write: () => {
+                during = count(); // the key pair exists now
+                if (interrupt) (armed as (() => void) | null)?.();
+                throw new Error("ENOSPC"); // as a full disk would
+              },
             },
-          },
-          () => {},
-        ).catch((e: unknown) => {
-          err = e;
-        });
-        return { before: n0, after: count(), error: err };
+            () => {},
+          ).catch((e: unknown) => {
+            err = e;
+          });
+          return { during, after: count(), error: (err as Error | undefined)?.message, disarmed: armed === null };
+        };
+        return [count(), await attempt(false), await attempt(true)];
       });
-      expect([before, after, (error as Error | undefined)?.message]).toEqual([0, 0, "ENOSPC"]);
+      const failed = { during: 2, after: 0, error: "ENOSPC", disarmed: true };
+      expect(outcome).toEqual([0, failed, failed]);
     });
 
     it("the pending pair is backed up with a placeholder; another tool puts that on the token", async () => {

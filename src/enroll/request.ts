@@ -41,6 +41,11 @@ export interface RequestOptions {
   extractable: boolean;
   /** Writes the request (the CLI: a temporary file published by link); a throw destroys the key pair. */
   write: (pem: string) => void;
+  /**
+   * Given, once the key pair exists, a synchronous rollback that destroys it (for a signal handler:
+   * the CLI's SIGINT/SIGTERM/SIGHUP); given null once the request is complete or rolled back.
+   */
+  armRollback?: (rollback: (() => void) | null) => void;
   now?: Date;
 }
 
@@ -165,6 +170,15 @@ export async function requestCertificate(
     offers,
   );
   const made = [pair.privateKey, pair.publicKey];
+  let rolledBack = false;
+  const rollback = () => {
+    if (rolledBack) return 0;
+    rolledBack = true;
+    return destroyQuietly(s, made);
+  };
+  o.armRollback?.(() => {
+    rollback();
+  });
   try {
     const pub = readPublicKey(s, pair.publicKey);
     if (!o.id) {
@@ -197,6 +211,7 @@ export async function requestCertificate(
     });
     const { plan, signature } = await signOnToken(s, pair.privateKey, plans, tbs, pub);
     o.write(requestPem(tbs, signatureAlgorithm(plan), signature));
+    o.armRollback?.(null);
     if (!usage.sign) dropSigning(s, pair.privateKey, warn);
     return {
       key,
@@ -206,7 +221,8 @@ export async function requestCertificate(
       keyUsage,
     };
   } catch (e) {
-    const left = destroyQuietly(s, made);
+    o.armRollback?.(null);
+    const left = rollback();
     warn(
       left > 0
         ? `keyport: warning: ${left} object(s) of the generated key pair could not be removed; check with keyport list`

@@ -23,6 +23,8 @@ import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { oneToken } from "./key-options.js";
 
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
 interface RequestArgs extends GlobalArgs {
   label: string;
   id?: string;
@@ -154,6 +156,16 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
     const san = a.san.map((s) => sanToGeneralName(parseSan(s)));
     checkOut(a.out);
     const token = oneToken(a, undefined);
+    // a signal while the key pair exists but the request is not written destroys the pair first
+    // (prepended: the file clean-up's handler exits the process)
+    let rollback: (() => void) | null = null;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!rollback) return;
+      rollback();
+      rollback = null;
+      warnLine(`keyport: ${sig}: the generated key pair was destroyed; no request was written`);
+    };
+    for (const sig of SIGNALS) process.prependListener(sig, onSignal);
     const [r] = await forEachInventory([token], { login: loginOptions(a), data: true, write: true }, (inv, s) =>
       requestCertificate(
         s,
@@ -167,10 +179,15 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
           usage: a.usage,
           extractable: a.exportable === true,
           write: (pem) => stageFile(a.out, Buffer.from(pem, "utf8"), false).publish(),
+          armRollback: (fn) => {
+            rollback = fn;
+          },
         },
         warnLine,
       ),
-    );
+    ).finally(() => {
+      for (const sig of SIGNALS) process.off(sig, onSignal);
+    });
     if (!r) return;
     if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ file: a.out, ...r }, null, 2) + "\n");
     else process.stdout.write(render(r, a.out) + "\n");
