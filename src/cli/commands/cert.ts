@@ -4,10 +4,8 @@
  * token is opened.
  */
 import type { Argv, CommandModule } from "yargs";
-import { readPemBundle } from "../../backup/index.js";
 // the placeholder mark and the chain walk are backup's: enroll takes them from here (SPEC §8)
-import { buildChain } from "../../backup/chain.js";
-import { isPlaceholderCertificate } from "../../backup/placeholder-mark.js";
+import { buildChain, isPlaceholderCertificate, readPemBundle } from "../../backup/index.js";
 import { installCertificate, parseCertificateFile, type InstallResult } from "../../enroll/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
