@@ -14,7 +14,7 @@ import { requestCertificate } from "../../src/enroll/index.js";
 import { dnToName, KEY_TYPES, parseDn } from "../../src/enroll/index.js";
 import { readInventory } from "../../src/inventory/index.js";
 import { certificateTemplate } from "../../src/pkcs11/cert-template.js";
-import { closeAllModules, listTokens, openModule, withSession, type Session } from "../../src/pkcs11/index.js";
+import { closeAllModules, listTokens, openModule, valueOf, withSession, type Session } from "../../src/pkcs11/index.js";
 import { keyport, run, tempDir, type RunResult, type Testbed } from "./testbed.js";
 
 export interface EnrollCapabilities {
@@ -62,6 +62,22 @@ async function onToken<T>(tb: Testbed, fn: (s: Session) => Promise<T>): Promise<
     else process.env.SOFTHSM2_CONF = saved;
   }
 }
+
+/** Attributes of the generated private key as the token reads them (not as keyport reports them). */
+type KeyAttr = "token" | "private" | "sensitive" | "extractable" | "sign" | "decrypt" | "derive";
+async function privateKeyAttributes(
+  tb: Testbed,
+  label: string,
+  names: readonly KeyAttr[],
+): Promise<Record<string, boolean | undefined>> {
+  return onToken(tb, async (s) => {
+    const refs = s.findObjects({ class: "private", label });
+    expect(refs.length).toBe(1);
+    const a = s.readAttributes(refs[0]!, names);
+    return Object.fromEntries(names.map((n) => [n, valueOf(a, n)]));
+  });
+}
+const STORED: KeyAttr[] = ["token", "private", "sensitive", "extractable", "sign"];
 
 export function describeEnrollmentPath(kind: string, bed: () => Testbed, caps: EnrollCapabilities): void {
   describe(`enrollment on ${kind}: request → pending backup → issued certificate → backup`, () => {
@@ -125,11 +141,22 @@ export function describeEnrollmentPath(kind: string, bed: () => Testbed, caps: E
       expect(identity?.flags).toContain("NOC");
     });
 
+    it("the identity key is on the token, private, sensitive, extractable as chosen, and signs only", async () => {
+      expect(await privateKeyAttributes(bed(), "enroll-id", [...STORED, "decrypt"])).toEqual({
+        token: true,
+        private: true,
+        sensitive: true,
+        extractable: true,
+        sign: true,
+        decrypt: false,
+      });
+    });
+
     it(
       caps.ecKeyGen
         ? "request: a non-exportable EC encryption key pair; openssl verifies its request; a label taken is exit 2"
         : "request: EC is refused (exit 2) on a token without EC key generation; a label taken is exit 2",
-      () => {
+      async () => {
         const r = request("enroll-ec", "p256", ["--non-exportable", "--usage", "encrypt"], "ec.csr");
         if (caps.ecKeyGen) {
           expect(r.status, r.stderr).toBe(0);
@@ -137,6 +164,15 @@ export function describeEnrollmentPath(kind: string, bed: () => Testbed, caps: E
           expect([out.key.verdict, out.keyUsage]).toEqual(["non-extractable", ["keyAgreement"]]);
           expect(out.why).toContain("CKA_EXTRACTABLE is false");
           expect(openssl(["req", "-in", f("ec.csr"), "-verify", "-noout"]).status).toBe(0);
+          // it signed its request; now it only agrees keys
+          expect(await privateKeyAttributes(bed(), "enroll-ec", [...STORED, "derive"])).toEqual({
+            token: true,
+            private: true,
+            sensitive: true,
+            extractable: false,
+            sign: false,
+            derive: true,
+          });
         } else {
           expect(r.status, r.stderr).toBe(2);
           expect(r.stderr).toContain("cannot generate EC key pairs");
