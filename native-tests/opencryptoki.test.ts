@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mechanismList } from "../src/pkcs11/index.js";
 import { loadSpec, type FixtureKey, type TestbedSpec } from "../src/testbed/index.js";
 import { softTokenSlot } from "../src/testbed/opencryptoki.js";
+import { describeEnrollmentPath } from "./support/enroll-path.js";
 import { ensureSlotDaemon, putRsaKeyPair, type SlotDaemon } from "./support/opencryptoki.js";
 import {
   keyport,
@@ -422,6 +423,11 @@ describe.each(TOKEN_KINDS)("decrypt-only and CKA_ALWAYS_AUTHENTICATE keys on %s"
       fileToToken: true,
     });
   });
+});
+
+// the enrollment key pair's path (SPEC §5b) as SoftHSM and NSS run it (enroll.test.ts), EC generation as declared
+describeEnrollmentPath("opencryptoki", () => tb!, {
+  ecKeyGen: !declared.mechanisms.absent.includes("CKM_EC_KEY_PAIR_GEN"),
 });
 
 describe("opencryptoki: testbed destroy", () => {

@@ -81,6 +81,28 @@ const HELP: Record<string, CommandHelp> = {
       ["$0 import signing.p12 --token mytoken --replace", "put a backup back over the same key pair"],
     ],
   },
+  request: {
+    login: true,
+    examples: [
+      [
+        '$0 request --label alice-id --key-type rsa:3072 --subject "CN=Alice Example,O=Example" --exportable ' +
+          "--out alice-id.csr",
+        "an enrollment key pair on the token and its request, signed there",
+      ],
+      [
+        '$0 request --label alice-en --key-type p256 --subject "CN=Alice Example" --usage encrypt --non-exportable ' +
+          "--out alice-en.csr",
+        "an encryption key pair that can never leave the token",
+      ],
+    ],
+  },
+  cert: {
+    login: true,
+    examples: [
+      ["$0 cert install alice-id.pem --chain ca.pem", "the issued certificate beside its key pair, with the CA chain"],
+      ["$0 cert install alice-id.der --token mytoken", "a DER certificate onto one token"],
+    ],
+  },
   testbed: {
     login: false,
     examples: [

@@ -26,6 +26,8 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["export", async () => (await import("./commands/export.js")).exportCommand as AnyCommand],
   ["verify", async () => (await import("./commands/verify.js")).verifyCommand as AnyCommand],
   ["import", async () => (await import("./commands/import.js")).importCommand as AnyCommand],
+  ["request", async () => (await import("./commands/request.js")).requestCommand as AnyCommand],
+  ["cert", async () => (await import("./commands/cert.js")).certCommand as AnyCommand],
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
 ];
 

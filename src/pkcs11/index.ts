@@ -41,6 +41,15 @@ export {
   type PublicKeyAttributes,
 } from "./keys.js";
 export { initToken } from "./admin.js";
+export {
+  generateKeyPairOnToken,
+  keyPairMechanism,
+  keyPairTemplates,
+  type GeneratedKeyPair,
+  type GenerateKeyPairOptions,
+  type KeyPairSpec,
+  type KeyPairUsage,
+} from "./keygen.js";
 export { pinSharing } from "./pin-policy.js";
 export { mechanismList, mechanismNames } from "./mechanism-list.js";
 // cert-template.ts (CKO_CERTIFICATE templates) is imported by path: it loads the ASN.1 library.

@@ -166,6 +166,12 @@ export class Session {
     return new ObjectRef(call("C_CreateObject", () => lib.C_CreateObject(this.handle, toPkcs11Template(template))));
   }
 
+  /** C_SetAttributeValue (the CKA_ID of a key pair made before its ID was known). */
+  setAttributes(ref: ObjectRef, template: AttrTemplate): void {
+    const lib = this.lib;
+    call("C_SetAttributeValue", () => lib.C_SetAttributeValue(this.handle, raw(ref), toPkcs11Template(template)));
+  }
+
   destroyObject(ref: ObjectRef): void {
     const lib = this.lib;
     call("C_DestroyObject", () => lib.C_DestroyObject(this.handle, raw(ref)));
