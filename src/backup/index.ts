@@ -10,4 +10,12 @@ export { challenge, sameKey } from "./challenge.js";
 export { checkDestination } from "./output.js";
 export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
-export { openBackup, readBackupFile, type FileReport, type OpenedFile } from "./verify-file.js";
+export {
+  openBackup,
+  PBMAC1_READERS,
+  readBackupFile,
+  REEXPORT_ADVICE,
+  type FileReport,
+  type OpenedFile,
+} from "./verify-file.js";
+export { selectKey, type KeyChoice } from "./select-key.js";
