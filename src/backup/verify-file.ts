@@ -81,11 +81,14 @@ export const PBMAC1_READERS =
   "PBMAC1 (RFC 9579) integrity: opens in OpenSSL >= 3.4 and keyport; not in OpenSSL 3.0, NSS pk12util, " +
   "GnuTLS 3.7 or Java 17";
 
+export const NO_MAC = "no MAC: nothing proves the file was not altered (read with --allow-no-mac)";
+
 function warningsOf(contents: Pkcs12Contents): string[] {
   const w = new Set<string>();
   for (const k of contents.keys) if (k.encryption.weak) w.add(k.encryption.weak);
   for (const c of contents.certificates) if (c.encryption?.weak) w.add(c.encryption.weak);
   if (contents.mac?.scheme === "PBMAC1") w.add(PBMAC1_READERS);
+  if (!contents.mac) w.add(NO_MAC);
   return [...w];
 }
 
@@ -107,9 +110,14 @@ export async function openBackup(
   path: string,
   der: Buffer,
   password: Buffer,
-  options: ReadOptions & KeyChoice = {},
+  options: ReadOptions & KeyChoice & { allowNoMac?: boolean } = {},
 ): Promise<OpenedFile> {
-  const all = await readPkcs12(der, password, {}, { emptyPassword: options.emptyPassword === true });
+  const all = await readPkcs12(
+    der,
+    password,
+    { requireMac: options.allowNoMac !== true },
+    { emptyPassword: options.emptyPassword === true },
+  );
   const contents = selectKey(all, options);
   // certificates of the file's other keys are theirs, not unrelated
   const otherKeys = all.keys.filter((x) => !contents.keys.includes(x)).map((x) => createPublicKey(x.privateKey));

@@ -282,6 +282,7 @@ async function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Promise<MacInfo | 
       throw new KeyportError(
         "verify",
         "the file has no MAC: its integrity cannot be checked, so keyport does not trust it",
+        "to read it anyway, give --allow-no-mac",
       );
     return null;
   }

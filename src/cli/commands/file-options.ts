@@ -4,6 +4,7 @@ import { KeyportError } from "../../util/errors.js";
 
 export interface FileOpenArgs {
   emptyPassword: boolean;
+  allowNoMac: boolean;
   keyName?: string;
   keyIndex?: number;
 }
@@ -16,6 +17,11 @@ export function fileOpenOptions<T>(y: Argv<T>) {
       describe:
         "the file has an empty or absent password (tried both ways, as OpenSSL does); " +
         "without it an empty password is refused",
+    })
+    .option("allow-no-mac", {
+      type: "boolean",
+      default: false,
+      describe: "read a file without a MAC (openssl -nomac): nothing proves it was not altered",
     })
     .option("key-name", { type: "string", requiresArg: true, describe: "the key to use, by its friendlyName" })
     .option("key-index", {

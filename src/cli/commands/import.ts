@@ -90,7 +90,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         a.file,
         a.passwordSource,
         async (der, pw) =>
-          selectKey(await readPkcs12(der, pw, {}, { emptyPassword: a.emptyPassword }), {
+          selectKey(await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }), {
             keyName: a.keyName,
             keyIndex: a.keyIndex,
           }),

@@ -46,6 +46,9 @@ function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: nu
 
 type Against = AgainstToken;
 
+/** A warning about the file's cipher (not its readership or MAC): worth re-exporting after restore. */
+const weakCipher = (w: string) => !w.startsWith("PBMAC1") && !w.startsWith("no MAC");
+
 function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
   out.push(`MAC:         ${r.mac ? macLine(r.mac) : "none (integrity not protected)"}`);
@@ -81,7 +84,7 @@ function printReport(r: FileReport, against: Against | null): void {
     );
   process.stdout.write(out.map(escapeControl).join("\n") + "\n");
   for (const w of r.warnings) warnLine(`keyport: warning: ${w}`);
-  if (r.warnings.some((w) => !w.startsWith("PBMAC1"))) warnLine(`keyport: ${REEXPORT_ADVICE}`);
+  if (r.warnings.some(weakCipher)) warnLine(`keyport: ${REEXPORT_ADVICE}`);
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
@@ -101,7 +104,12 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       a.file,
       a.passwordSource,
       (der, pw) =>
-        openBackup(a.file, der, pw, { emptyPassword: a.emptyPassword, keyName: a.keyName, keyIndex: a.keyIndex }),
+        openBackup(a.file, der, pw, {
+          emptyPassword: a.emptyPassword,
+          allowNoMac: a.allowNoMac,
+          keyName: a.keyName,
+          keyIndex: a.keyIndex,
+        }),
       a.emptyPassword,
     );
     let against: Against | null = null;
@@ -120,7 +128,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       report.unrelatedCertificates === 0 &&
       (!against || (against.keyMatchesToken && against.challengePassed));
     if (outputFormat(a) === "json") {
-      const advice = report.warnings.some((w) => !w.startsWith("PBMAC1")) ? REEXPORT_ADVICE : null;
+      const advice = report.warnings.some(weakCipher) ? REEXPORT_ADVICE : null;
       process.stdout.write(JSON.stringify({ ...report, advice, against, ok }, null, 2) + "\n");
     } else printReport(report, against);
     if (report.keyMatchesCertificate === false)
