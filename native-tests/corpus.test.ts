@@ -196,6 +196,34 @@ describe("files other producers write: verify, import, sign", () => {
       made.set(p.name, out);
     }
     writeFileSync(join(dir, "data.bin"), "signed by the restored key\n");
+    // two keys in one keystore (keytool), and a certificate-only file (openssl -nokeys)
+    for (const key of ["rsa", "ec"] as const)
+      ok(
+        run(
+          keytool(key, false)(join(dir, "two-keys.p12"), dir)[0]!,
+          keytool(key, false)(join(dir, "two-keys.p12"), dir).slice(1),
+          env,
+        ),
+        "two keys",
+      );
+    ok(
+      run(
+        "openssl",
+        [
+          "pkcs12",
+          "-export",
+          "-nokeys",
+          "-in",
+          join(dir, "rsa.crt"),
+          "-passout",
+          "env:PW",
+          "-out",
+          join(dir, "certs-only.p12"),
+        ],
+        env,
+      ),
+      "certs only",
+    );
   });
   afterAll(() => tb?.destroy());
 
@@ -260,5 +288,64 @@ describe("files other producers write: verify, import, sign", () => {
       tb.env,
     );
     expect(ok.stdout.trim(), `${name}: ${ok.stderr}`).toBe("Verified OK");
+  });
+
+  it("several keys: exit 2 listing them without a choice; --key-name and --key-index choose one", () => {
+    const env = { ...tb.env, KP_PW: PW, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
+    const file = join(dir, "two-keys.p12");
+    const none = keyport(["verify", file], env);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toBe(
+      'keyport: the file holds 2 private keys: 1: "rsa" (rsa 2048), 2: "ec" (ec P-256)\n' +
+        "keyport: choose one with --key-name NAME or --key-index N\n",
+    );
+    const byName = keyport(["verify", file, "--key-name", "ec", "--json"], env);
+    expect(byName.status, byName.stderr).toBe(0);
+    const doc = JSON.parse(byName.stdout) as VerifyDoc & { keysInFile: number };
+    expect([doc.keysInFile, doc.keys.map((k) => k.type), doc.certificates.map((c) => c.role)]).toEqual([
+      2,
+      ["ec"],
+      ["other-key", "key"],
+    ]);
+    const imp = keyport(["import", file, "--key-index", "1", "--id", "b1", "--replace", "--json"], env);
+    expect(imp.status, imp.stderr).toBe(0);
+    expect((JSON.parse(imp.stdout) as { keyType: string; label: string }).keyType).toBe("rsa");
+  });
+
+  it("a certificate-only file: verify reports it (exit 0), import refuses it (exit 2)", () => {
+    const env = { ...tb.env, KP_PW: PW, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
+    const file = join(dir, "certs-only.p12");
+    const v = keyport(["verify", file], env);
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stdout).toMatch(/^key: {9}none: a certificate-only file \(a trust store\); import refuses it$/m);
+    const imp = keyport(["import", file], env);
+    expect(imp.status).toBe(2);
+    expect(imp.stderr).toBe(
+      "keyport: the PKCS#12 file holds no private key to import, only 1 certificate(s) " +
+        "(a certificate-only file, a trust store)\n",
+    );
+  });
+
+  it("an empty password needs --empty-password; the flag and a password source on the command line conflict", () => {
+    const file = made.get("openssl-empty")!;
+    const empty = keyport(["verify", file, "--password-source", "env:E"], { ...tb.env, E: "" });
+    expect([empty.status, empty.stderr]).toEqual([2, "keyport: empty password from env:E\n"]);
+    const both = keyport(["verify", file, "--empty-password", "--password-source", "env:E"], { ...tb.env, E: "x" });
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/^keyport: --empty-password and --password-source exclude each other\n/);
+  });
+
+  it("verify says a weak cipher in words and what to do, on stderr", () => {
+    const v = keyport(["verify", made.get("openssl-legacy")!], {
+      ...tb.env,
+      KP_PW: PW,
+      KEYPORT_PASSWORD_SOURCE: "env:KP_PW",
+    });
+    expect(v.status, v.stderr).toBe(0);
+    expect(v.stderr).toBe(
+      "keyport: warning: RC2-40: anyone can decrypt this file\n" +
+        "keyport: after restoring it (keyport import), re-export the key with the modern profile " +
+        "(keyport export --profile modern)\n",
+    );
   });
 });
