@@ -13,6 +13,7 @@ import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { Pbkdf2Params } from "./asn.js";
 import { asBuffer } from "./der.js";
+import { cachedAsync } from "./derivation-cache.js";
 import { asCount, notPkcs12, type WorkBudget } from "./limits.js";
 import { HMAC_PRF, OID, type HashName } from "./oids.js";
 
@@ -84,7 +85,12 @@ export function planPbmac1(parameters: ArrayBuffer | null | undefined, budget: W
 }
 
 export async function computePbmac1(pl: Pbmac1Plan, password: Buffer, data: Buffer): Promise<Buffer> {
-  const key = await pbkdf2Async(password, pl.salt, pl.iterations, pl.keyLength, pl.prf);
+  // within an export's verification scope, the key the writer derived is reused (derivation-cache.ts)
+  const key = await cachedAsync(
+    password,
+    `pbkdf2:${pl.prf}:${pl.salt.toString("hex")}:${pl.iterations}:${pl.keyLength}`,
+    () => pbkdf2Async(password, pl.salt, pl.iterations, pl.keyLength, pl.prf),
+  );
   try {
     return createHmac(pl.hmac, key).update(data).digest();
   } finally {
@@ -101,7 +107,10 @@ export interface PreparedPbmac1 {
 
 export function preparePbmac1(password: Buffer, iterations: number): PreparedPbmac1 {
   const salt = randomBytes(16);
-  return { salt, iterations, key: pbkdf2Async(password, salt, iterations, 32, "sha256") };
+  const key = cachedAsync(password, `pbkdf2:sha256:${salt.toString("hex")}:${iterations}:32`, () =>
+    pbkdf2Async(password, salt, iterations, 32, "sha256"),
+  );
+  return { salt, iterations, key };
 }
 
 /**
