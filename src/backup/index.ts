@@ -11,7 +11,9 @@ export { checkDestination } from "./output.js";
 export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
 export {
+  isWeakCipherWarning,
   openBackup,
+  warningsOf,
   PBMAC1_READERS,
   readBackupFile,
   REEXPORT_ADVICE,

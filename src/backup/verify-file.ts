@@ -72,6 +72,9 @@ export interface FileReport {
   warnings: string[];
 }
 
+/** A warning about the file's cipher (not its readership or MAC): worth re-exporting after restore. */
+export const isWeakCipherWarning = (w: string) => w !== PBMAC1_READERS && w !== NO_MAC;
+
 /** Said with any weak-cipher warning. */
 export const REEXPORT_ADVICE =
   "after restoring it (keyport import), re-export the key with the modern profile (keyport export --profile modern)";
@@ -83,7 +86,8 @@ export const PBMAC1_READERS =
 
 export const NO_MAC = "no MAC: nothing proves the file was not altered (read with --allow-no-mac)";
 
-function warningsOf(contents: Pkcs12Contents): string[] {
+/** What verify warns about a file: weak ciphers, PBMAC1's narrow readership, no MAC. */
+export function warningsOf(contents: Pkcs12Contents): string[] {
   const w = new Set<string>();
   for (const k of contents.keys) if (k.encryption.weak) w.add(k.encryption.weak);
   for (const c of contents.certificates) if (c.encryption?.weak) w.add(c.encryption.weak);

@@ -167,7 +167,10 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers; " +
           "pbmac1: PBES2/AES-256 + PBMAC1 (RFC 9579, fastest; new readers only: OpenSSL >= 3.4)",
       })
-      .option("iterations", { type: "number", describe: "PBKDF2 and MAC iterations (modern profile; default 200000)" })
+      .option("iterations", {
+        type: "number",
+        describe: "PBKDF2 and MAC iterations (modern and pbmac1 profiles; default 200000)",
+      })
       .option("friendly-name", {
         type: "string",
         describe: "friendlyName for the key and certificate (default: the key label)",
@@ -236,7 +239,10 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         )
           throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
         if (a.iterations !== undefined && a.profile === "legacy")
-          throw new KeyportError("usage", "--iterations applies to the modern profile (legacy is fixed at 2048)");
+          throw new KeyportError(
+            "usage",
+            "--iterations applies to the modern and pbmac1 profiles (legacy is fixed at 2048)",
+          );
         if (a.deleteAfterVerify && !a.verify)
           throw new KeyportError("usage", "--delete-after-verify needs verification: drop --no-verify");
         return true;

@@ -30,14 +30,23 @@ export function fileOpenOptions<T>(y: Argv<T>) {
       describe: "the key to use, by its place in the file (1 = the first, as listed)",
     })
     .check((a) => {
-      const x = a as unknown as FileOpenArgs & { passwordSource?: string };
-      if (x.keyName !== undefined && x.keyIndex !== undefined)
-        throw new KeyportError("usage", "give --key-name or --key-index, not both");
-      if (x.keyIndex !== undefined && (!Number.isInteger(x.keyIndex) || x.keyIndex < 1))
-        throw new KeyportError("usage", `bad --key-index ${String(x.keyIndex)}: expected 1, 2, …`);
-      // a source from KEYPORT_PASSWORD_SOURCE is the default, left unused; one given on the command line conflicts
-      if (x.emptyPassword && x.passwordSource !== undefined && x.passwordSource !== process.env.KEYPORT_PASSWORD_SOURCE)
-        throw new KeyportError("usage", "--empty-password and --password-source exclude each other");
+      checkFileOpenArgs(a as unknown as FileOpenArgs & { passwordSource?: string });
       return true;
     });
+}
+
+/**
+ * The command-line checks, before anything is read. A password source from KEYPORT_PASSWORD_SOURCE
+ * is only the default, left unused by --empty-password; one given on the command line conflicts.
+ */
+export function checkFileOpenArgs(
+  x: FileOpenArgs & { passwordSource?: string },
+  envSource = process.env.KEYPORT_PASSWORD_SOURCE,
+): void {
+  if (x.keyName !== undefined && x.keyIndex !== undefined)
+    throw new KeyportError("usage", "give --key-name or --key-index, not both");
+  if (x.keyIndex !== undefined && (!Number.isInteger(x.keyIndex) || x.keyIndex < 1))
+    throw new KeyportError("usage", `bad --key-index ${String(x.keyIndex)}: expected 1, 2, …`);
+  if (x.emptyPassword && x.passwordSource !== undefined && x.passwordSource !== envSource)
+    throw new KeyportError("usage", "--empty-password and --password-source exclude each other");
 }

@@ -5,7 +5,16 @@
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { ImportInterrupted, importBackup, selectKey, type ImportHooks, type ImportResult } from "../../backup/index.js";
+import {
+  ImportInterrupted,
+  importBackup,
+  isWeakCipherWarning,
+  REEXPORT_ADVICE,
+  selectKey,
+  warningsOf,
+  type ImportHooks,
+  type ImportResult,
+} from "../../backup/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
@@ -96,6 +105,9 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
           }),
         a.emptyPassword,
       );
+      const weak = warningsOf(contents).filter(isWeakCipherWarning);
+      for (const w of weak) warnLine(`keyport: warning: ${w}`);
+      if (weak.length) warnLine(`keyport: ${REEXPORT_ADVICE}`);
       const token = oneToken(a, undefined);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);

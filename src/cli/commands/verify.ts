@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from "yargs";
 import {
   type AgainstToken,
   type FileReport,
+  isWeakCipherWarning,
   openBackup,
   REEXPORT_ADVICE,
   verifyAgainstToken,
@@ -46,9 +47,6 @@ function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: nu
 
 type Against = AgainstToken;
 
-/** A warning about the file's cipher (not its readership or MAC): worth re-exporting after restore. */
-const weakCipher = (w: string) => !w.startsWith("PBMAC1") && !w.startsWith("no MAC");
-
 function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
   out.push(`MAC:         ${r.mac ? macLine(r.mac) : "none (integrity not protected)"}`);
@@ -84,7 +82,7 @@ function printReport(r: FileReport, against: Against | null): void {
     );
   process.stdout.write(out.map(escapeControl).join("\n") + "\n");
   for (const w of r.warnings) warnLine(`keyport: warning: ${w}`);
-  if (r.warnings.some(weakCipher)) warnLine(`keyport: ${REEXPORT_ADVICE}`);
+  if (r.warnings.some(isWeakCipherWarning)) warnLine(`keyport: ${REEXPORT_ADVICE}`);
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
@@ -128,7 +126,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       report.unrelatedCertificates === 0 &&
       (!against || (against.keyMatchesToken && against.challengePassed));
     if (outputFormat(a) === "json") {
-      const advice = report.warnings.some(weakCipher) ? REEXPORT_ADVICE : null;
+      const advice = report.warnings.some(isWeakCipherWarning) ? REEXPORT_ADVICE : null;
       process.stdout.write(JSON.stringify({ ...report, advice, against, ok }, null, 2) + "\n");
     } else printReport(report, against);
     if (report.keyMatchesCertificate === false)
