@@ -225,6 +225,42 @@ describe("files other producers write: verify, import, sign", () => {
   });
   afterAll(() => tb?.destroy());
 
+  /** The restored key (CKA_ID `id`) signs with pkcs11-tool; openssl verifies with the public key made at the start. */
+  function signsAndVerifies(name: string, key: KeyKind, id: string): void {
+    const data = join(dir, "data.bin");
+    const sig = join(dir, `${name}.sig`);
+    const input = key === "ec" ? join(dir, `${name}.sha256`) : data;
+    // SoftHSM signs raw ECDSA over a digest: openssl makes the SHA-256 digest
+    if (key === "ec")
+      expect(run("openssl", ["dgst", "-sha256", "-binary", "-out", input, data], tb.env).status).toBe(0);
+    const s = run(
+      "pkcs11-tool",
+      [
+        "--module",
+        tb.state.module,
+        "--token-label",
+        "corpus",
+        "--login",
+        "--pin",
+        "env:TOKEN_PIN",
+        "--sign",
+        "--id",
+        id,
+        ...(key === "ec"
+          ? ["--mechanism", "ECDSA", "--signature-format", "openssl"]
+          : ["--mechanism", "SHA256-RSA-PKCS"]),
+        "-i",
+        input,
+        "-o",
+        sig,
+      ],
+      { ...tb.env, TOKEN_PIN: "1234" },
+    );
+    expect(s.status, `${name}: ${s.stderr}`).toBe(0);
+    const ok = run("openssl", ["dgst", "-sha256", "-verify", join(dir, `${key}.pub`), "-signature", sig, data], tb.env);
+    expect(ok.stdout.trim(), `${name}: ${ok.stderr}`).toBe("Verified OK");
+  }
+
   it.each(PRODUCERS.map((p, i) => [p.name, p, i] as const))("%s", (name, p, i) => {
     if (name.startsWith("python") && !hasPythonCryptography) return; // logged: no Python cryptography here
     const file = made.get(name)!;
@@ -251,42 +287,7 @@ describe("files other producers write: verify, import, sign", () => {
     expect(imp.status, `${name}: ${imp.stderr}`).toBe(0);
     expect(imp.stderr.includes(`keyport: warning: ${p.weak}\n`), imp.stderr).toBe(p.weak !== undefined);
 
-    // the restored key signs; openssl verifies with the public key openssl made at the start
-    const data = join(dir, "data.bin");
-    const sig = join(dir, `${name}.sig`);
-    const input = p.key === "ec" ? join(dir, `${name}.sha256`) : data;
-    if (p.key === "ec")
-      expect(run("openssl", ["dgst", "-sha256", "-binary", "-out", input, data], tb.env).status).toBe(0);
-    const s = run(
-      "pkcs11-tool",
-      [
-        "--module",
-        tb.state.module,
-        "--token-label",
-        "corpus",
-        "--login",
-        "--pin",
-        "env:TOKEN_PIN",
-        "--sign",
-        "--id",
-        id,
-        ...(p.key === "ec"
-          ? ["--mechanism", "ECDSA", "--signature-format", "openssl"]
-          : ["--mechanism", "SHA256-RSA-PKCS"]),
-        "-i",
-        input,
-        "-o",
-        sig,
-      ],
-      { ...tb.env, TOKEN_PIN: "1234" },
-    );
-    expect(s.status, `${name}: ${s.stderr}`).toBe(0);
-    const ok = run(
-      "openssl",
-      ["dgst", "-sha256", "-verify", join(dir, `${p.key}.pub`), "-signature", sig, data],
-      tb.env,
-    );
-    expect(ok.stdout.trim(), `${name}: ${ok.stderr}`).toBe("Verified OK");
+    signsAndVerifies(name, p.key, id);
   });
 
   it("several keys: exit 2 listing them without a choice; --key-name and --key-index choose one", () => {
@@ -309,6 +310,7 @@ describe("files other producers write: verify, import, sign", () => {
     const imp = keyport(["import", file, "--key-index", "1", "--id", "b1", "--replace", "--json"], env);
     expect(imp.status, imp.stderr).toBe(0);
     expect((JSON.parse(imp.stdout) as { keyType: string; label: string }).keyType).toBe("rsa");
+    signsAndVerifies("two-keys", "rsa", "b1");
   });
 
   it("a certificate-only file: verify reports it (exit 0), import refuses it (exit 2)", () => {
