@@ -238,7 +238,8 @@ type Plan =
   | { kind: "pkcs12"; info: AlgorithmInfo; salt: Buffer; iterations: number; pbe: Pkcs12Pbe }
   | { kind: "pbes1"; info: AlgorithmInfo; salt: Buffer; iterations: number; hash: "md5" | "sha1"; engine: Engine };
 
-function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string): Plan {
+/** `tries`: how many password forms may be run through the Appendix B derivation (2 with --empty-password). */
+function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string, tries = 1): Plan {
   if (alg.algorithm === OID.pbes2) {
     const p = parseParams(alg.parameters, Pbes2Params, `${what}: PBES2`);
     if (p.keyDerivationFunc.algorithm !== OID.pbkdf2)
@@ -277,7 +278,7 @@ function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string)
   if (pbe) {
     const p = parseParams(alg.parameters, Pkcs12PbeParams, `${what}: PKCS#12 PBE`);
     const salt = buf(p.salt.buffer);
-    const iterations = count(p.iterations, budget, salt.length, what, pbe.ivLength ? 2 : 1);
+    const iterations = count(p.iterations, budget, salt.length, what, (pbe.ivLength ? 2 : 1) * tries);
     const info: AlgorithmInfo = {
       scheme: pbe.scheme,
       kdf: "PKCS12-KDF-SHA1",
@@ -309,8 +310,13 @@ function plan(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string)
 }
 
 /** Describes and checks an encryption algorithm (counting its work in `budget`) before any derivation. */
-export function describeAlgorithm(alg: AlgorithmIdentifier, budget: WorkBudget | null, what: string): AlgorithmInfo {
-  return plan(alg, budget, what).info;
+export function describeAlgorithm(
+  alg: AlgorithmIdentifier,
+  budget: WorkBudget | null,
+  what: string,
+  tries = 1,
+): AlgorithmInfo {
+  return plan(alg, budget, what, tries).info;
 }
 
 /**

@@ -143,7 +143,7 @@ function precheck(contents: SafeContents, ctx: Ctx, depth: number): void {
     if (++ctx.bagCount > ctx.limits.maxBags) throw notPkcs12(`more than ${ctx.limits.maxBags} bags (keyport's limit)`);
     if (bag.bagId === OID.pkcs8ShroudedKeyBag) {
       const e = parse(buf(bag.bagValue), EncryptedPrivateKeyInfo, "shrouded key bag", ctx.limits);
-      describeAlgorithm(e.encryptionAlgorithm, ctx.budget, "the key bag");
+      describeAlgorithm(e.encryptionAlgorithm, ctx.budget, "the key bag", ctx.passwords.length);
     } else if (bag.bagId === OID.safeContentsBag) {
       precheck(parse(buf(bag.bagValue), SafeContents, "nested SafeContents", ctx.limits), ctx, depth + 1);
     }
@@ -261,6 +261,7 @@ function survey(der: Buffer, limits: ReadLimits, ctx: Ctx): { pfx: PFX; safeDer:
         enc.encryptedContentInfo.contentEncryptionAlgorithm,
         ctx.budget,
         "the encrypted SafeContents",
+        ctx.passwords.length,
       );
       parts.push({ encrypted: enc, info });
     } else {

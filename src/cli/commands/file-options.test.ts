@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseSecretSource, readSecret } from "../../util/secrets.js";
 import { checkFileOpenArgs } from "./file-options.js";
 
 const base = { emptyPassword: false, allowNoMac: false };
@@ -37,10 +38,10 @@ describe("verify/import file options", () => {
 
 describe("an empty password without --empty-password", () => {
   it("read from a source is refused (usage), as it always was", async () => {
-    const { passwordReader } = await import("../secret-options.js");
     process.env.KEYPORT_TEST_EMPTY_PW = "";
     try {
-      await expect(passwordReader("env:KEYPORT_TEST_EMPTY_PW", false)()).rejects.toMatchObject({
+      const source = parseSecretSource("env:KEYPORT_TEST_EMPTY_PW", "--password-source");
+      await expect(readSecret(source, { what: "password", confirm: false })).rejects.toMatchObject({
         code: "usage",
         message: "empty password from env:KEYPORT_TEST_EMPTY_PW",
       });
