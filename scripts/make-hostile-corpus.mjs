@@ -215,7 +215,7 @@ put(
     safe[0].content = AsnConvert.serialize(enc);
   }),
   [2],
-  "certificates under pbeWithSHAAnd40BitRC2-CBC (legacy, unsupported)",
+  "certificates under pbeWithSHAAnd40BitRC2-CBC with malformed parameters (an OCTET STRING, not pkcs-12PbeParams)",
 );
 put(
   "enveloped-data",

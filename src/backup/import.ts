@@ -100,7 +100,12 @@ export interface ImportPlan {
 
 /** What an import of this file would write: decided from the file alone, before the token is touched. */
 export function planImport(contents: Pkcs12Contents, o: { id?: string; label?: string }): ImportPlan {
-  if (contents.keys.length === 0) throw new KeyportError("usage", "the PKCS#12 file holds no private key to import");
+  if (contents.keys.length === 0)
+    throw new KeyportError(
+      "usage",
+      `the PKCS#12 file holds no private key to import, only ${contents.certificates.length} certificate(s) ` +
+        "(a certificate-only file, a trust store)",
+    );
   if (contents.keys.length > 1)
     throw new KeyportError(
       "usage",

@@ -11,4 +11,14 @@ export { challenge, sameKey } from "./challenge.js";
 export { checkDestination, stageFile } from "./output.js";
 export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
-export { openBackup, readBackupFile, type FileReport, type OpenedFile } from "./verify-file.js";
+export {
+  isWeakCipherWarning,
+  openBackup,
+  warningsOf,
+  PBMAC1_READERS,
+  readBackupFile,
+  REEXPORT_ADVICE,
+  type FileReport,
+  type OpenedFile,
+} from "./verify-file.js";
+export { selectKey, type KeyChoice } from "./select-key.js";

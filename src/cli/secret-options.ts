@@ -57,15 +57,19 @@ export function passwordSourceOption<T>(y: Argv<T>) {
 
 /**
  * An existing backup file, read and measured before its password is asked (a missing or huge file
- * asks nothing), then opened with the password, which is wiped afterwards whatever happens.
+ * asks nothing), then opened with the password, which is wiped afterwards whatever happens. With
+ * `emptyPassword` (--empty-password) nothing is asked: the reader tries the empty forms itself.
  */
 export async function withFilePassword<T>(
   file: string,
   passwordSource: string | undefined,
   open: (der: Buffer, password: Buffer) => Promise<T>,
+  emptyPassword = false,
 ): Promise<T> {
   const der = readBackupFile(file);
-  const password = await passwordReader(passwordSource, false, passwordQuestions.existingFile(file))();
+  const password = emptyPassword
+    ? Buffer.alloc(0)
+    : await passwordReader(passwordSource, false, passwordQuestions.existingFile(file))();
   try {
     return await open(der, password);
   } finally {

@@ -153,7 +153,7 @@ describe("openssl", () => {
     expect(r.mac?.algorithm).toBe("sha1");
   });
 
-  it("refuses openssl's -legacy file (RC2-40 certificates) with a clear usage error", async () => {
+  it("reads openssl's -legacy file (RC2-40 certificates) and marks the cipher weak", async () => {
     const r = run("openssl", [
       "pkcs12",
       "-export",
@@ -168,9 +168,16 @@ describe("openssl", () => {
       join(dir, "openssl-legacy.p12"),
     ]);
     expect(r.status, r.out).toBe(0); // OpenSSL 3's legacy provider (scripts/install-deps installs openssl)
-    await expect(readPkcs12(readFileSync(join(dir, "openssl-legacy.p12")), PW)).rejects.toMatchObject({
-      code: "usage",
-      message: expect.stringMatching(/unsupported algorithm pbeWithSHAAnd40BitRC2-CBC \(RC2-40/),
+    const c = await readPkcs12(readFileSync(join(dir, "openssl-legacy.p12")), PW);
+    expect(spki(c.keys[0]!.privateKey)).toBe(spki(keys.rsa));
+    expect(c.keys[0]!.encryption.scheme).toBe("pbeWithSHAAnd3-KeyTripleDES-CBC");
+    expect(c.certificates[0]!.encryption).toEqual({
+      scheme: "pbeWithSHAAnd40BitRC2-CBC",
+      kdf: "PKCS12-KDF-SHA1",
+      cipher: "RC2-40-CBC",
+      iterations: 2048,
+      saltLength: 8,
+      weak: "RC2-40: anyone can decrypt this file",
     });
   });
 

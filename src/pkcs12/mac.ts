@@ -5,15 +5,18 @@ import { DigestInfo } from "@peculiar/asn1-rsa";
 import { MacData } from "@peculiar/asn1-pfx";
 import { OctetString } from "@peculiar/asn1-schema";
 import { cachedSync } from "./derivation-cache.js";
-import { pkcs12Kdf } from "./kdf.js";
 import { OID_BY_HASH, type HashName } from "./oids.js";
+import { pkcs12KdfFor } from "./password-forms.js";
 
 const MAC_KEY_LENGTH: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
 
-/** The MAC key alone: it depends on password, salt and count only, so it can be derived while other work runs. */
+/**
+ * The MAC key alone: it depends on password, salt and count only, so it can be derived while other
+ * work runs. `password` may be ABSENT_PASSWORD (password-forms.ts).
+ */
 export function macKey(hash: HashName, password: Buffer, salt: Buffer, iterations: number): Buffer {
   return cachedSync(password, `mac:${hash}:${salt.toString("hex")}:${iterations}`, () =>
-    pkcs12Kdf(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]),
+    pkcs12KdfFor(hash, password, salt, 3, iterations, MAC_KEY_LENGTH[hash]),
   );
 }
 

@@ -34,6 +34,13 @@ export const OID = {
   pbeWithSHAAnd2KeyTripleDESCBC: "1.2.840.113549.1.12.1.4",
   pbeWithSHAAnd128BitRC2CBC: "1.2.840.113549.1.12.1.5",
   pbeWithSHAAnd40BitRC2CBC: "1.2.840.113549.1.12.1.6",
+  // PBES1 (RFC 8018 section 6.1): read only
+  pbeWithMD5AndDESCBC: "1.2.840.113549.1.5.3",
+  pbeWithMD5AndRC2CBC: "1.2.840.113549.1.5.6",
+  pbeWithSHA1AndDESCBC: "1.2.840.113549.1.5.10",
+  pbeWithSHA1AndRC2CBC: "1.2.840.113549.1.5.11",
+  // single DES as a PBES2 cipher: read only
+  desCbc: "1.3.14.3.2.7",
 } as const;
 
 export type HashName = "sha1" | "sha256" | "sha384" | "sha512";
@@ -57,13 +64,10 @@ export const HMAC_PRF: Record<string, HashName> = {
   [OID.hmacWithSHA512]: "sha512",
 };
 
-/** Names for legacy schemes keyport refuses, so the message says what the file used. */
+/** Names for schemes keyport refuses, so the message says what the file used. */
 export const UNSUPPORTED_NAMES: Record<string, string> = {
-  [OID.pbeWithSHAAnd128BitRC4]: "pbeWithSHAAnd128BitRC4 (RC4 is broken; keyport does not read it)",
-  [OID.pbeWithSHAAnd40BitRC4]: "pbeWithSHAAnd40BitRC4 (RC4-40 is broken; keyport does not read it)",
-  [OID.pbeWithSHAAnd128BitRC2CBC]: "pbeWithSHAAnd128BitRC2-CBC (RC2 is a weak legacy cipher keyport does not read)",
-  [OID.pbeWithSHAAnd40BitRC2CBC]: "pbeWithSHAAnd40BitRC2-CBC (RC2-40 is a weak legacy cipher keyport does not read)",
-  [OID.pbmac1]: "PBMAC1 (RFC 9579) integrity, not supported yet",
+  "1.2.840.113549.1.5.1": "pbeWithMD2AndDES-CBC (MD2; keyport does not read it)",
+  "1.2.840.113549.1.5.4": "pbeWithMD2AndRC2-CBC (MD2; keyport does not read it)",
   [OID.envelopedData]: "public-key encrypted contents (EnvelopedData)",
   [OID.signedData]: "public-key integrity mode (SignedData)",
 };

@@ -16,7 +16,9 @@ import { asBuffer, BerError, decodeBmpString, decodeOctetString, decodeUtf8Strin
 import { DEFAULT_LIMITS, notPkcs12, WorkBudget, type ReadLimits } from "./limits.js";
 import { computeMac, macMatches } from "./mac.js";
 import { HASH_BY_OID, OID, UNSUPPORTED_NAMES } from "./oids.js";
-import { decrypt, describeAlgorithm, type AlgorithmInfo } from "./pbe.js";
+import { emptyPasswordForms } from "./password-forms.js";
+import { decrypt, describeAlgorithm, usesBmpPassword, type AlgorithmInfo } from "./pbe.js";
+import { computePbmac1, planPbmac1 } from "./pbmac1.js";
 
 export type BagType =
   | "keyBag"
@@ -27,8 +29,28 @@ export type BagType =
   | "safeContentsBag"
   | "unknown";
 
+export interface MacInfo {
+  /** "HMAC": RFC 7292's MAC (Appendix B key); "PBMAC1": RFC 9579 (PBKDF2 key) */
+  scheme: "HMAC" | "PBMAC1";
+  /** the HMAC hash */
+  algorithm: string;
+  /** PBMAC1: the key derivation, e.g. "PBKDF2-HMAC-SHA256" */
+  kdf?: string;
+  iterations: number;
+  saltLength: number;
+}
+
+export interface ReadOptions {
+  /**
+   * Open a file protected by an empty or absent password (`--empty-password`): the password given
+   * is ignored and both forms are tried, as OpenSSL does. Without it an empty password is refused
+   * before reading (the password sources do).
+   */
+  emptyPassword?: boolean;
+}
+
 export interface Pkcs12Contents {
-  mac: { algorithm: string; iterations: number; saltLength: number } | null;
+  mac: MacInfo | null;
   keys: Array<{ privateKey: KeyObject; friendlyName?: string; localKeyId?: Buffer; encryption: AlgorithmInfo }>;
   certificates: Array<{ der: Buffer; friendlyName?: string; localKeyId?: Buffer; encryption: AlgorithmInfo | null }>;
   bags: Array<{ type: BagType; encryptedContainer: boolean }>;
@@ -48,7 +70,11 @@ const MAC_FAILED = "wrong password or corrupted file: MAC does not verify";
 const buf = asBuffer;
 
 interface Ctx {
-  password: Buffer;
+  /**
+   * the password forms to try, best first: one normally; with --empty-password the empty BMPString
+   * and the absent password, reordered once one of them has opened something
+   */
+  passwords: Buffer[];
   limits: ReadLimits;
   budget: WorkBudget;
   out: Pkcs12Contents;
@@ -117,11 +143,37 @@ function precheck(contents: SafeContents, ctx: Ctx, depth: number): void {
     if (++ctx.bagCount > ctx.limits.maxBags) throw notPkcs12(`more than ${ctx.limits.maxBags} bags (keyport's limit)`);
     if (bag.bagId === OID.pkcs8ShroudedKeyBag) {
       const e = parse(buf(bag.bagValue), EncryptedPrivateKeyInfo, "shrouded key bag", ctx.limits);
-      describeAlgorithm(e.encryptionAlgorithm, ctx.budget, "the key bag");
+      describeAlgorithm(e.encryptionAlgorithm, ctx.budget, "the key bag", ctx.passwords.length);
     } else if (bag.bagId === OID.safeContentsBag) {
       precheck(parse(buf(bag.bagValue), SafeContents, "nested SafeContents", ctx.limits), ctx, depth + 1);
     }
   }
+}
+
+/**
+ * Runs one decryption with each password form in turn until one works (one form unless
+ * --empty-password). The form that worked goes first for the rest of the file; when all fail,
+ * the first form's error is thrown.
+ */
+async function withPasswordForms<T>(
+  ctx: Ctx,
+  alg: Parameters<typeof usesBmpPassword>[0] | null,
+  attempt: (password: Buffer) => Promise<T>,
+): Promise<T> {
+  // PBKDF1/PBKDF2 see the same zero bytes for both empty forms: one try is enough
+  const forms = alg && !usesBmpPassword(alg) ? ctx.passwords.slice(0, 1) : ctx.passwords;
+  let first: unknown;
+  for (const pw of forms) {
+    try {
+      const r = await attempt(pw);
+      if (pw !== ctx.passwords[0]) ctx.passwords = [pw, ...ctx.passwords.filter((p) => p !== pw)];
+      return r;
+    } catch (e) {
+      if (!(e instanceof KeyportError) || forms.length === 1) throw e;
+      first ??= e;
+    }
+  }
+  throw first;
 }
 
 async function readBags(
@@ -143,8 +195,15 @@ async function readBags(
     } else if (type === "pkcs8ShroudedKeyBag") {
       const e = parse(value, EncryptedPrivateKeyInfo, "shrouded key bag", ctx.limits);
       const info = describeAlgorithm(e.encryptionAlgorithm, null, "the key bag");
-      const plain = await decrypt(e.encryptionAlgorithm, buf(e.encryptedData.buffer), ctx.password, "the key bag");
-      ctx.out.keys.push({ privateKey: keyFromPkcs8(plain, "the key bag", ctx, true), ...attrs(bag), encryption: info });
+      const privateKey = await withPasswordForms(ctx, e.encryptionAlgorithm, async (pw) =>
+        keyFromPkcs8(
+          await decrypt(e.encryptionAlgorithm, buf(e.encryptedData.buffer), pw, "the key bag"),
+          "the key bag",
+          ctx,
+          true,
+        ),
+      );
+      ctx.out.keys.push({ privateKey, ...attrs(bag), encryption: info });
     } else if (type === "certBag") {
       const cb = parse(value, CertBag, "certificate bag", ctx.limits);
       if (cb.certId !== OID.x509Certificate) continue; // SDSI certificates: listed as a bag, not read
@@ -202,6 +261,7 @@ function survey(der: Buffer, limits: ReadLimits, ctx: Ctx): { pfx: PFX; safeDer:
         enc.encryptedContentInfo.contentEncryptionAlgorithm,
         ctx.budget,
         "the encrypted SafeContents",
+        ctx.passwords.length,
       );
       parts.push({ encrypted: enc, info });
     } else {
@@ -215,7 +275,7 @@ function survey(der: Buffer, limits: ReadLimits, ctx: Ctx): { pfx: PFX; safeDer:
 }
 
 /** Checks the MAC (its count spent from the budget first); null when the file has none. */
-function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Pkcs12Contents["mac"] {
+async function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Promise<MacInfo | null> {
   // the ASN.1 class default-constructs an absent MacData: an empty algorithm means "no MAC"
   const oid = pfx.macData?.mac?.digestAlgorithm?.algorithm ?? "";
   if (!oid) {
@@ -223,19 +283,36 @@ function checkMac(pfx: PFX, safeDer: Buffer, ctx: Ctx): Pkcs12Contents["mac"] {
       throw new KeyportError(
         "verify",
         "the file has no MAC: its integrity cannot be checked, so keyport does not trust it",
+        "to read it anyway, give --allow-no-mac",
       );
     return null;
   }
   const m = pfx.macData;
+  const expected = buf(m.mac.digest.buffer);
+  if (oid === OID.pbmac1) {
+    const pl = planPbmac1(m.mac.digestAlgorithm.parameters, ctx.budget);
+    // PBKDF2 sees the empty and the absent password alike: one try
+    const actual = await computePbmac1(pl, ctx.passwords[0]!, safeDer);
+    if (!macMatches(expected, actual)) throw new KeyportError("verify", MAC_FAILED);
+    ctx.macVerified = true;
+    return {
+      scheme: "PBMAC1",
+      algorithm: pl.hmac,
+      kdf: `PBKDF2-HMAC-${pl.prf.toUpperCase()}`,
+      iterations: pl.iterations,
+      saltLength: pl.salt.length,
+    };
+  }
   const hash = HASH_BY_OID[oid];
   if (!hash) throw new KeyportError("usage", `unsupported algorithm ${UNSUPPORTED_NAMES[oid] ?? oid} for the MAC`);
   const salt = buf(m.macSalt.buffer);
-  const iterations = ctx.budget.spend(m.iterations, salt.length, "the MAC");
-  const expected = buf(m.mac.digest.buffer);
-  const actual = computeMac(hash, ctx.password, salt, iterations, safeDer);
-  if (!macMatches(expected, actual)) throw new KeyportError("verify", MAC_FAILED);
+  const iterations = ctx.budget.spend(m.iterations, salt.length, "the MAC", ctx.passwords.length);
+  await withPasswordForms(ctx, null, async (pw) => {
+    if (!macMatches(expected, computeMac(hash, pw, salt, iterations, safeDer)))
+      throw new KeyportError("verify", MAC_FAILED);
+  });
   ctx.macVerified = true;
-  return { algorithm: hash, iterations, saltLength: salt.length };
+  return { scheme: "HMAC", algorithm: hash, iterations, saltLength: salt.length };
 }
 
 async function readUnguarded(
@@ -243,12 +320,14 @@ async function readUnguarded(
   password: Buffer,
   limitsIn: Partial<ReadLimits>,
   scratch: Buffer[],
+  options: ReadOptions,
 ): Promise<Pkcs12Contents> {
   const limits = { ...DEFAULT_LIMITS, ...limitsIn };
   const out: Pkcs12Contents = { mac: null, keys: [], certificates: [], bags: [] };
-  const ctx: Ctx = { password, limits, budget: new WorkBudget(limits), out, bagCount: 0, macVerified: false, scratch };
+  const passwords = options.emptyPassword ? emptyPasswordForms() : [password];
+  const ctx: Ctx = { passwords, limits, budget: new WorkBudget(limits), out, bagCount: 0, macVerified: false, scratch };
   const { pfx, safeDer, parts } = survey(der, limits, ctx);
-  out.mac = checkMac(pfx, safeDer, ctx);
+  out.mac = await checkMac(pfx, safeDer, ctx);
   for (const part of parts) {
     if (part.contents) {
       await readBags(part.contents, ctx, null, 0);
@@ -262,19 +341,20 @@ async function readUnguarded(
         ? Buffer.concat(ec.constructedValue.map((o) => buf(o.buffer)))
         : null;
     if (!data) throw notPkcs12("EncryptedData without content");
-    const plain = await decrypt(eci.contentEncryptionAlgorithm, data, password, "the encrypted SafeContents");
-    scratch.push(plain);
-    let contents: SafeContents;
-    try {
-      contents = parse(plain, SafeContents, "decrypted SafeContents", limits, scratch);
-    } catch (e) {
-      if (!ctx.macVerified)
-        throw new KeyportError(
-          "verify",
-          "wrong password or corrupted file: the encrypted SafeContents does not decrypt",
-        );
-      throw e;
-    }
+    const contents = await withPasswordForms(ctx, eci.contentEncryptionAlgorithm, async (pw) => {
+      const plain = await decrypt(eci.contentEncryptionAlgorithm, data, pw, "the encrypted SafeContents");
+      scratch.push(plain);
+      try {
+        return parse(plain, SafeContents, "decrypted SafeContents", limits, scratch);
+      } catch (e) {
+        if (!ctx.macVerified)
+          throw new KeyportError(
+            "verify",
+            "wrong password or corrupted file: the encrypted SafeContents does not decrypt",
+          );
+        throw e;
+      }
+    });
     precheck(contents, ctx, 0);
     await readBags(contents, ctx, part.info ?? null, 0);
   }
@@ -289,10 +369,11 @@ export async function readPkcs12(
   der: Buffer,
   password: Buffer,
   limits: Partial<ReadLimits> = {},
+  options: ReadOptions = {},
 ): Promise<Pkcs12Contents> {
   const scratch: Buffer[] = [];
   try {
-    return await readUnguarded(der, password, limits, scratch);
+    return await readUnguarded(der, password, limits, scratch, options);
   } catch (e) {
     if (e instanceof KeyportError) throw e;
     throw notPkcs12(e instanceof Error ? (e.message.split("\n")[0] ?? "malformed") : "malformed");

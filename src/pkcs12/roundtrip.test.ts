@@ -101,9 +101,9 @@ describe("write → read round trips", () => {
           { type: "pkcs8ShroudedKeyBag", encryptedContainer: false },
         ]);
         if (profile === "modern") {
-          expect(r.mac).toEqual({ algorithm: "sha256", iterations: 2048, saltLength: 16 });
+          expect(r.mac).toEqual({ scheme: "HMAC", algorithm: "sha256", iterations: 2048, saltLength: 16 });
         } else {
-          expect(r.mac).toEqual({ algorithm: "sha1", iterations: 2048, saltLength: 8 });
+          expect(r.mac).toEqual({ scheme: "HMAC", algorithm: "sha1", iterations: 2048, saltLength: 8 });
         }
         expect(r.keys[0]!.encryption).toEqual(encryption);
       });

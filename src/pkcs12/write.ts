@@ -7,6 +7,9 @@
  *         MAC, 16-byte salts, one iteration count for all three derivations.
  * legacy: pbeWithSHAAnd3-KeyTripleDES-CBC for both, HMAC-SHA1 MAC, 2048 iterations, 8-byte
  *         salts: for Windows XP/Server 2003-era and old Java importers. Never RC2-40.
+ * pbmac1: modern's encryption with the RFC 9579 PBMAC1 integrity (HMAC-SHA256 keyed by
+ *         PBKDF2-HMAC-SHA256): all three derivations are PBKDF2 on the thread pool, no Appendix B
+ *         derivation, so it is the fastest profile. Only newer readers open it (OpenSSL >= 3.4).
  */
 import type { KeyObject } from "node:crypto";
 import { ContentInfo, EncryptedContent, EncryptedContentInfo } from "@peculiar/asn1-cms";
@@ -17,11 +20,12 @@ import { KeyportError } from "../util/errors.js";
 import { CmsEncryptedData } from "./asn.js";
 import { bmpString, octetString } from "./der.js";
 import { makeMacData, prepareMac } from "./mac.js";
+import { makePbmac1MacData, preparePbmac1 } from "./pbmac1.js";
 import { OID } from "./oids.js";
 import { encryptPbes2, encryptPkcs12TripleDes } from "./pbe.js";
 import { pkcs8Der } from "./pkcs8.js";
 
-export type Profile = "modern" | "legacy";
+export type Profile = "modern" | "legacy" | "pbmac1";
 
 /**
  * 200,000: a strong PBKDF2-HMAC-SHA256 cost that .NET still loads with its default
@@ -65,9 +69,9 @@ function attributes(friendlyName: string | undefined, localKeyId: Buffer | undef
 }
 
 async function encrypt(profile: Profile, plain: Buffer, password: Buffer, iterations: number) {
-  return profile === "modern"
-    ? encryptPbes2(plain, password, iterations)
-    : encryptPkcs12TripleDes(plain, password, iterations);
+  return profile === "legacy"
+    ? encryptPkcs12TripleDes(plain, password, iterations)
+    : encryptPbes2(plain, password, iterations);
 }
 
 /** The most a writer may ask for: what keyport's own reader (and SPEC §3 import) accepts per derivation. */
@@ -75,7 +79,7 @@ const MAX_ITERATIONS = 10_000_000;
 
 export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
   const iterations = o.iterations ?? (o.profile === "legacy" ? LEGACY_ITERATIONS : DEFAULT_MODERN_ITERATIONS);
-  if (o.profile !== "modern" && o.profile !== "legacy")
+  if (o.profile !== "modern" && o.profile !== "legacy" && o.profile !== "pbmac1")
     throw new KeyportError("usage", `unknown PKCS#12 profile ${String(o.profile)}`);
   if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS)
     throw new KeyportError("usage", `iterations must be a whole number from 1 to ${MAX_ITERATIONS}`);
@@ -135,6 +139,24 @@ export async function writePkcs12(o: WriteOptions): Promise<Buffer> {
       .finally(() => pkcs8.fill(0));
   }
 
+  if (o.profile === "pbmac1") {
+    // the MAC's PBKDF2 runs on the thread pool beside the two encryptions
+    const mac = preparePbmac1(o.password, iterations);
+    let authSafe: ContentInfo[];
+    try {
+      authSafe = (await Promise.all([certsJob, keyJob])).filter((x): x is ContentInfo => x !== null);
+    } catch (e) {
+      (await mac.key).fill(0);
+      throw e;
+    }
+    const safeDer = Buffer.from(AsnConvert.serialize(new AuthenticatedSafe(authSafe)));
+    const pfx = new PFX({
+      version: 3,
+      authSafe: new ContentInfo({ contentType: OID.data, content: ab(octetString(safeDer)) }),
+      macData: await makePbmac1MacData(mac, safeDer),
+    });
+    return Buffer.from(AsnConvert.serialize(pfx));
+  }
   const mac = prepareMac(
     o.profile === "modern" ? "sha256" : "sha1",
     o.password,

@@ -46,6 +46,7 @@ interface ExportArgs extends KeyArgs, WithDeps {
 const PROFILE_ALGORITHMS: Record<Profile, string> = {
   modern: "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC, MAC HMAC-SHA256",
   legacy: "PBE-SHA1-3DES, MAC HMAC-SHA1",
+  pbmac1: "PBES2 PBKDF2-HMAC-SHA256 AES-256-CBC, PBMAC1 HMAC-SHA256; opens in OpenSSL >= 3.4, not OpenSSL 3.0",
 };
 
 /** " P-256", " 2048" or "": a key's size as the summary shows it. */
@@ -160,11 +161,16 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       .option("out", { type: "string", describe: "the PKCS#12 file to write (.p12/.pfx) [required for one key]" })
       .option("force", { type: "boolean", default: false, describe: "overwrite an existing file" })
       .option("profile", {
-        choices: ["modern", "legacy"] as const,
+        choices: ["modern", "legacy", "pbmac1"] as const,
         default: "modern" as Profile,
-        describe: "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers",
+        describe:
+          "modern: PBES2/AES-256 + HMAC-SHA256; legacy: 3DES + HMAC-SHA1 for old importers; " +
+          "pbmac1: PBES2/AES-256 + PBMAC1 (RFC 9579, fastest; new readers only: OpenSSL >= 3.4)",
       })
-      .option("iterations", { type: "number", describe: "PBKDF2 and MAC iterations (modern profile; default 200000)" })
+      .option("iterations", {
+        type: "number",
+        describe: "PBKDF2 and MAC iterations (modern and pbmac1 profiles; default 200000)",
+      })
       .option("friendly-name", {
         type: "string",
         describe: "friendlyName for the key and certificate (default: the key label)",
@@ -233,7 +239,10 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         )
           throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
         if (a.iterations !== undefined && a.profile === "legacy")
-          throw new KeyportError("usage", "--iterations applies to the modern profile (legacy is fixed at 2048)");
+          throw new KeyportError(
+            "usage",
+            "--iterations applies to the modern and pbmac1 profiles (legacy is fixed at 2048)",
+          );
         if (a.deleteAfterVerify && !a.verify)
           throw new KeyportError("usage", "--delete-after-verify needs verification: drop --no-verify");
         return true;

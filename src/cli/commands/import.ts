@@ -5,7 +5,16 @@
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "../../backup/index.js";
+import {
+  ImportInterrupted,
+  importBackup,
+  isWeakCipherWarning,
+  REEXPORT_ADVICE,
+  selectKey,
+  warningsOf,
+  type ImportHooks,
+  type ImportResult,
+} from "../../backup/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
@@ -13,9 +22,10 @@ import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
+import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
 import { oneToken } from "./key-options.js";
 
-interface ImportArgs extends GlobalArgs {
+interface ImportArgs extends GlobalArgs, FileOpenArgs {
   file: string;
   id?: string;
   label?: string;
@@ -57,7 +67,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
     command: "import <file>",
     describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
     builder: (y) =>
-      passwordSourceOption(y as Argv<GlobalArgs>)
+      fileOpenOptions(passwordSourceOption(y as Argv<GlobalArgs>))
         .positional("file", { type: "string", demandOption: true })
         .option("id", {
           type: "string",
@@ -85,7 +95,19 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         }) as unknown as Argv<ImportArgs>,
     handler: async (a) => {
       // the file is read and decrypted before the token is touched: a bad file changes nothing
-      const contents = await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
+      const contents = await withFilePassword(
+        a.file,
+        a.passwordSource,
+        async (der, pw) =>
+          selectKey(await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }), {
+            keyName: a.keyName,
+            keyIndex: a.keyIndex,
+          }),
+        a.emptyPassword,
+      );
+      const weak = warningsOf(contents).filter(isWeakCipherWarning);
+      for (const w of weak) warnLine(`keyport: warning: ${w}`);
+      if (weak.length) warnLine(`keyport: ${REEXPORT_ADVICE}`);
       const token = oneToken(a, undefined);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);

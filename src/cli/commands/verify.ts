@@ -3,15 +3,23 @@
  * PKCS#12.
  */
 import type { Argv, CommandModule } from "yargs";
-import { type AgainstToken, type FileReport, openBackup, verifyAgainstToken } from "../../backup/index.js";
+import {
+  type AgainstToken,
+  type FileReport,
+  isWeakCipherWarning,
+  openBackup,
+  REEXPORT_ADVICE,
+  verifyAgainstToken,
+} from "../../backup/index.js";
 import { forEachInventory, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
+import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
+import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
 import { oneToken } from "./key-options.js";
 
-interface VerifyArgs extends GlobalArgs {
+interface VerifyArgs extends GlobalArgs, FileOpenArgs {
   file: string;
   against?: string;
   passwordSource?: string;
@@ -25,7 +33,9 @@ function sizeOf(k: { curve: string | null; bits: number | null }): string {
 const KEY_VS_CERT: Record<string, string> = { null: "no certificate for the key", true: "match", false: "DIFFERENT" };
 
 function macLine(m: NonNullable<FileReport["mac"]>): string {
-  return `HMAC-${m.algorithm.toUpperCase()}, ${m.iterations} iterations, ${m.saltLength}-byte salt (verified)`;
+  const how =
+    m.scheme === "PBMAC1" ? `PBMAC1 HMAC-${m.algorithm.toUpperCase()} (${m.kdf})` : `HMAC-${m.algorithm.toUpperCase()}`;
+  return `${how}, ${m.iterations} iterations, ${m.saltLength}-byte salt (verified)`;
 }
 
 function alg(e: { scheme: string; kdf?: string; cipher?: string; iterations?: number } | null): string {
@@ -41,16 +51,22 @@ function printReport(r: FileReport, against: Against | null): void {
   const out: string[] = [`file:        ${r.file}`, `SHA-256:     ${r.sha256}`];
   out.push(`MAC:         ${r.mac ? macLine(r.mac) : "none (integrity not protected)"}`);
   out.push(`bags:        ${r.bags.map((b) => b.type + (b.encryptedContainer ? " (encrypted)" : "")).join(", ")}`);
+  if (r.certificateOnly) out.push("key:         none: a certificate-only file (a trust store); import refuses it");
   for (const k of r.keys)
-    out.push(`key:         ${k.type}${sizeOf(k)}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}`);
+    out.push(
+      `key:         ${k.type}${sizeOf(k)}${k.friendlyName ? ` "${k.friendlyName}"` : ""}; ${alg(k.encryption)}` +
+        (r.keysInFile > 1 ? ` (chosen of ${r.keysInFile} keys)` : ""),
+    );
   const role = (c: FileReport["certificates"][number]) =>
     c.placeholder
       ? " [keyport placeholder]"
       : c.role === "chain"
         ? " [chain]"
-        : c.role === "unrelated"
-          ? " [UNRELATED: matches no key in the file]"
-          : "";
+        : c.role === "other-key"
+          ? " [another key's in the file]"
+          : c.role === "unrelated"
+            ? " [UNRELATED: matches no key in the file]"
+            : "";
   for (const c of r.certificates)
     out.push(
       `certificate: ${c.subject} (issuer ${c.issuer}), valid ${c.notBefore.slice(0, 10)} to ` +
@@ -65,13 +81,15 @@ function printReport(r: FileReport, against: Against | null): void {
         `challenge: ${against.challenge}`,
     );
   process.stdout.write(out.map(escapeControl).join("\n") + "\n");
+  for (const w of r.warnings) warnLine(`keyport: warning: ${w}`);
+  if (r.warnings.some(isWeakCipherWarning)) warnLine(`keyport: ${REEXPORT_ADVICE}`);
 }
 
 export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   command: "verify <file>",
   describe: "open a PKCS#12 with its password and check it (and, with --against, that it holds the token's key)",
   builder: (y) =>
-    passwordSourceOption(y as Argv<GlobalArgs>)
+    fileOpenOptions(passwordSourceOption(y as Argv<GlobalArgs>))
       .positional("file", { type: "string", demandOption: true })
       .option("against", {
         type: "string",
@@ -80,8 +98,17 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
     // the file is measured and read before the password is asked: a missing or huge file asks nothing
-    const { report, contents } = await withFilePassword(a.file, a.passwordSource, (der, pw) =>
-      openBackup(a.file, der, pw),
+    const { report, contents } = await withFilePassword(
+      a.file,
+      a.passwordSource,
+      (der, pw) =>
+        openBackup(a.file, der, pw, {
+          emptyPassword: a.emptyPassword,
+          allowNoMac: a.allowNoMac,
+          keyName: a.keyName,
+          keyIndex: a.keyIndex,
+        }),
+      a.emptyPassword,
     );
     let against: Against | null = null;
     const key = contents.keys[0];
@@ -98,8 +125,10 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
       report.keyMatchesCertificate !== false &&
       report.unrelatedCertificates === 0 &&
       (!against || (against.keyMatchesToken && against.challengePassed));
-    if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ ...report, against, ok }, null, 2) + "\n");
-    else printReport(report, against);
+    if (outputFormat(a) === "json") {
+      const advice = report.warnings.some(isWeakCipherWarning) ? REEXPORT_ADVICE : null;
+      process.stdout.write(JSON.stringify({ ...report, advice, against, ok }, null, 2) + "\n");
+    } else printReport(report, against);
     if (report.keyMatchesCertificate === false)
       throw new KeyportError("verify", `${a.file}: the key and the certificate in the file are different key pairs`);
     if (report.unrelatedCertificates > 0) {
