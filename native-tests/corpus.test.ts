@@ -88,7 +88,8 @@ const certtool = (key: KeyKind, empty: boolean) => (out: string, dir: string) =>
 
 const python = (key: KeyKind, encryption: string) => (out: string, dir: string) => ({
   python: [
-    "from cryptography.hazmat.primitives.serialization import pkcs12, load_pem_private_key, BestAvailableEncryption, PrivateFormat",
+    "from cryptography.hazmat.primitives.serialization import pkcs12, load_pem_private_key",
+    "from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, PrivateFormat",
     "from cryptography.hazmat.primitives import hashes",
     "from cryptography import x509",
     `k = load_pem_private_key(open(${JSON.stringify(join(dir, `${key}.key`))}, "rb").read(), None)`,
