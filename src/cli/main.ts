@@ -26,6 +26,7 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["verify", async () => (await import("./commands/verify.js")).verifyCommand as AnyCommand],
   ["import", async () => (await import("./commands/import.js")).importCommand as AnyCommand],
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
+  ["agent", async () => (await import("./commands/agent.js")).agentCommand as AnyCommand],
 ];
 
 async function commandsFor(argv: string[]): Promise<ReadonlyArray<readonly [string, AnyCommand]>> {
