@@ -3,7 +3,7 @@
  * them changes the token), the JSON API against the CLI's own answers, slot events, metrics,
  * 200 concurrent requests during an export, and a clean stop on SIGTERM.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -317,6 +317,22 @@ describe("metrics", () => {
     expect(sample(text, "keyport_key_flag", `token="${tb.state.tokenLabel}",serial="${serial}",flag="NSE"`)).toBe(nse);
     expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(3);
     expect(sample(text, "keyport_exports_total", 'result="refused"')).toBe(1);
+  });
+
+  it("keyport audit --format prometheus gives the agent's families, in a format promtool accepts", async () => {
+    const cli = keyport(["audit", "--format", "prometheus"], tb.env);
+    expect(cli.status, cli.stderr).toBe(0);
+    const families = /^keyport_(token_present|keys|key_flag|pin_flag)\{/;
+    const samples = (text: string) =>
+      text
+        .split("\n")
+        .filter((l) => families.test(l))
+        .sort();
+    const agentText = await (await api.get("/metrics")).text();
+    expect(samples(cli.stdout)).toEqual(samples(agentText));
+    expect(samples(cli.stdout).length).toBe(1 + 5 + 10 + 3);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: cli.stdout, encoding: "utf8" });
+    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
   });
 
   it("--metrics-listen serves /metrics without the secret, and nothing else", async () => {
