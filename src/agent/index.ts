@@ -87,7 +87,6 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     metrics,
     guard,
     log,
-    refreshSlots,
     emit,
     subscribe: (fn) => {
       listeners.add(fn);

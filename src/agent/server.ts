@@ -41,8 +41,6 @@ export interface ServerContext {
   metrics: AgentMetrics;
   guard: GuardConfig;
   log: (line: string) => void;
-  /** rescans the slots (emitting token-added/-removed) */
-  refreshSlots: () => Promise<void>;
   emit: (e: AgentEvent) => void;
   subscribe: (fn: (e: AgentEvent) => void) => () => void;
 }
@@ -212,8 +210,8 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
 
   serveWeb(app);
 
+  // the slot watcher keeps the list current (a rescan per request would cost C_GetTokenInfo calls)
   app.get("/api/tokens", async () => {
-    await ctx.refreshSlots();
     return { tokens: pool.all().map((e) => ({ ...tokenJson(e.description), loggedIn: e.loggedIn })) };
   });
 
