@@ -173,7 +173,7 @@ const checked = (name: string) =>
 const isChecked = (id: string) => ($(id) as HTMLInputElement).checked;
 
 function keyDescription(k: KeyView): string {
-  const size = k.curve ?? (k.bits ? String(k.bits) : "");
+  const size = k.curve && k.curve.toLowerCase() !== k.keyType ? k.curve : k.curve ? "" : k.bits ? String(k.bits) : "";
   return `${(k.keyType ?? "key").toUpperCase()}${size ? ` ${size}` : ""}`;
 }
 
