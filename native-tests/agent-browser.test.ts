@@ -84,7 +84,7 @@ beforeAll(async () => {
     env,
   );
   if (made.status !== 0) throw new Error(made.stderr);
-  agent = await startAgent(tb);
+  agent = await startAgent(tb, ["--iterations", "2048"]); // cheap exports: the wizard names no iteration count
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
   page = await (await browser.newContext({ acceptDownloads: true })).newPage();

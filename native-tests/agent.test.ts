@@ -49,6 +49,20 @@ afterAll(async () => {
   tb?.destroy();
 });
 
+describe("usage", () => {
+  // the parsing itself is unit-tested (src/agent/address.test.ts); here: the real command stops at once
+  it.each([
+    [["--listen", "0.0.0.0:8080"], "loopback only"],
+    [["--iterations", "0"], "--iterations"],
+  ])("keyport agent %j is exit 2 before anything starts", (args, why) => {
+    const secretFile = join(tb.dir, "..", "usage.secret");
+    const r = keyport(["agent", "--secret-file", secretFile, ...args], tb.env);
+    expect([r.status, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toContain(why);
+    expect(existsSync(secretFile)).toBe(false);
+  });
+});
+
 describe("security", () => {
   let before: AuditDoc;
   beforeAll(() => {

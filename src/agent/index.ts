@@ -24,6 +24,8 @@ export interface AgentOptions {
   listen: ListenAddress | { socket: string };
   secretFile: string;
   idleLogoutMs: number;
+  /** iterations of modern-profile exports whose request names none (default: keyport export's) */
+  iterations?: number;
   metricsListen?: ListenAddress;
   selection: TokenSelection;
   /** where the agent's log lines go (stderr): never a PIN, password or the secret */
@@ -87,6 +89,7 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     metrics,
     guard,
     log,
+    iterations: o.iterations,
     emit,
     subscribe: (fn) => {
       listeners.add(fn);

@@ -165,6 +165,17 @@ export class TokenEntry {
   }
 }
 
+/** The audit facts of an inventory, worked out once per inventory read (certificates parsed once). */
+const factsCache = new WeakMap<TokenInventory, ReturnType<typeof selectedKeyFacts>>();
+function factsOf(inv: TokenInventory) {
+  let facts = factsCache.get(inv);
+  if (!facts) {
+    facts = selectedKeyFacts(inv, undefined).map((f) => ({ ...f, tokenUri: inv.tokenUri }));
+    factsCache.set(inv, facts);
+  }
+  return facts;
+}
+
 /** A token's identity across slot scans: module, slot, serial, label. */
 export function tokenId(d: TokenDescription): string {
   return `${d.module}\0${d.slotId}\0${d.serial}\0${d.label}`;
@@ -267,7 +278,7 @@ export class TokenPool {
       const inv = e.peek() ?? (await e.use(async (_s, inventory) => inventory(), this.clock()));
       summaries.push(tokenSummary(inv));
       caps.set(inv.tokenUri, { wrapMechanisms: inv.wrapMechanisms });
-      keys.push(...selectedKeyFacts(inv, undefined).map((f) => ({ ...f, tokenUri: inv.tokenUri })));
+      keys.push(...factsOf(inv));
     }
     return buildAuditReport({ tokens: summaries, keys, capsByTokenUri: caps, now });
   }

@@ -41,6 +41,8 @@ export interface ServerContext {
   metrics: AgentMetrics;
   guard: GuardConfig;
   log: (line: string) => void;
+  /** default iterations of modern-profile exports (the agent's --iterations) */
+  iterations?: number;
   emit: (e: AgentEvent) => void;
   subscribe: (fn: (e: AgentEvent) => void) => () => void;
 }
@@ -279,7 +281,7 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
           out: file,
           force: false,
           profile: b.profile ?? "modern",
-          iterations: b.iterations,
+          iterations: b.iterations ?? (b.profile === "legacy" ? undefined : ctx.iterations),
           friendlyName: b.friendlyName,
           includeChain: b.chain === true,
           placeholderCert: b.placeholderCert === true,

@@ -13,6 +13,7 @@ interface AgentArgs extends GlobalArgs {
   secretFile?: string;
   idleLogout: number;
   metricsListen?: string;
+  iterations?: number;
 }
 
 function defaultSecretFile(): string {
@@ -53,6 +54,11 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
         default: 300,
         describe: "log out of a token after this many seconds without use",
       })
+      .option("iterations", {
+        type: "number",
+        describe: "PBKDF2 and MAC iterations of modern-profile exports that name none (as keyport export)",
+        defaultDescription: "keyport export's default",
+      })
       .option("metrics-listen", {
         type: "string",
         describe: "HOST:PORT for an unauthenticated GET /metrics (for Prometheus; never logs in)",
@@ -63,6 +69,11 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
         if (a.metricsListen !== undefined) parseAddress(a.metricsListen, "--metrics-listen");
         if (!Number.isFinite(a.idleLogout) || a.idleLogout <= 0 || a.idleLogout > 86_400)
           throw new KeyportError("usage", "--idle-logout must be a number of seconds from 1 to 86400");
+        if (
+          a.iterations !== undefined &&
+          (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)
+        )
+          throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
         if (a.socket !== undefined && a.socket.trim() === "") throw new KeyportError("usage", "--socket needs a path");
         return true;
       }) as unknown as Argv<AgentArgs>,
@@ -75,6 +86,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       listen: a.socket !== undefined ? { socket: resolve(a.socket) } : parseListen(a.listen),
       secretFile,
       idleLogoutMs: a.idleLogout * 1000,
+      iterations: a.iterations,
       metricsListen: a.metricsListen !== undefined ? parseAddress(a.metricsListen, "--metrics-listen") : undefined,
       selection: tokenSelection(a),
       log: warnLine,
