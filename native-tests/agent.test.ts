@@ -316,6 +316,36 @@ describe("API", () => {
   });
 });
 
+describe("archival", () => {
+  it("deleteAfterVerify destroys the key after a verified export, and the keys say so", async () => {
+    let r: Response | undefined;
+    const events = await readEvents(
+      agent,
+      async () => {
+        r = await api.post("/api/export", {
+          key: keyUri("rsa-plain"),
+          password: PASSWORD,
+          iterations: 2048,
+          deleteAfterVerify: true,
+          delivery: "download",
+        });
+      },
+      (ev) => ev.some((e) => e.type === "keys-changed"),
+    );
+    if (!r) throw new Error("no answer");
+    expect(r.status).toBe(200);
+    expect(Number(r.headers.get("x-keyport-destroyed"))).toBeGreaterThan(0);
+    const file = join(tb.dir, "..", "archived.p12");
+    writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+    expect(events.map((e) => e.type)).toEqual(["keys-changed"]);
+    const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
+    expect(doc.keys.some((k) => k.label === "rsa-plain")).toBe(false);
+    expect(cliAudit().keys.map((k) => k.label)).toEqual(doc.keys.map((k) => k.label));
+    const v = keyport(["verify", file], { ...tb.env, KP: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP" });
+    expect(v.status, v.stderr).toBe(0);
+  });
+});
+
 describe("metrics", () => {
   const sample = (text: string, name: string, labels: string) =>
     Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(text)?.[1]);
@@ -329,7 +359,7 @@ describe("metrics", () => {
     expect(verdicts.map((v) => sample(text, "keyport_keys", labels(v)))).toEqual(verdicts.map((v) => doc.summary[v]));
     const nse = doc.keys.filter((k) => k.flags.includes("NSE")).length;
     expect(sample(text, "keyport_key_flag", `token="${tb.state.tokenLabel}",serial="${serial}",flag="NSE"`)).toBe(nse);
-    expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(3);
+    expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(4);
     expect(sample(text, "keyport_exports_total", 'result="refused"')).toBe(1);
   });
 
