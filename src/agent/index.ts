@@ -76,6 +76,7 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     pool.closeAllNow();
     closeAllModules();
     rmSync(o.secretFile, { force: true });
+    if ("socket" in o.listen) rmSync(o.listen.socket, { force: true });
     log(`stopped (${sig}): sessions logged out and closed, modules finalised`);
     process.exit(0);
   };
