@@ -31,8 +31,8 @@ export const BUNDLES = [
   },
 ];
 
-/** Extra steps after tsc and before the bundles: [label, command, args]. */
-export const STEPS = [];
+/** Extra steps after tsc and the bundles: [label, command, args]. */
+export const STEPS = [["web", process.execPath, [join(root, "scripts/build-web.mjs")]]];
 
 // CommonJS dependencies inside an ESM bundle call require() for Node's built-ins; give them one.
 const BANNER =
@@ -76,6 +76,6 @@ export async function bundle(b) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   if (!process.argv.includes("--no-tsc"))
     run("tsc", process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"]);
-  for (const [label, cmd, args] of STEPS) run(label, cmd, args);
   for (const b of BUNDLES) await bundle(b);
+  for (const [label, cmd, args] of STEPS) run(label, cmd, args);
 }

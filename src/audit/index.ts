@@ -25,5 +25,6 @@ export { keyDesc, renderAuditCsv, renderAuditJson, renderAuditTable } from "./re
 export { auditKey, buildAuditReport, type AuditKey, type AuditReport } from "./report.js";
 export { verdict } from "./verdict.js";
 export { keyFacts, inventoryKeyFacts } from "./from-inventory.js";
-export { auditTokens } from "./collect.js";
+export { auditTokens, selectedKeyFacts, tokenSummary } from "./collect.js";
+export { auditFamilies, PIN_FLAGS, renderPrometheus, type PromFamily, type PromToken } from "./prometheus.js";
 export { csvCell } from "./render.js";

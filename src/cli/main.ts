@@ -29,6 +29,7 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["request", async () => (await import("./commands/request.js")).requestCommand as AnyCommand],
   ["cert", async () => (await import("./commands/cert.js")).certCommand as AnyCommand],
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
+  ["agent", async () => (await import("./commands/agent.js")).agentCommand as AnyCommand],
 ];
 
 async function commandsFor(argv: string[]): Promise<ReadonlyArray<readonly [string, AnyCommand]>> {

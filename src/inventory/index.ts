@@ -14,5 +14,6 @@ export {
   type TokenSelection,
 } from "./select.js";
 export { objectUri } from "./uris.js";
+export { tokenJson } from "./token-json.js";
 export { exactlyOne, keySelector, matchGroups, type KeySelector } from "./select-keys.js";
 export { forEachInventory, type CollectOptions } from "./collect.js";

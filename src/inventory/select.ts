@@ -14,6 +14,8 @@ export interface TokenSelection {
   slot?: number;
   /** where module-load failures of an implicit "every module" scan are reported */
   warn?: (line: string) => void;
+  /** leave out slots whose token cannot be described (the agent's slot watching) */
+  skipUnreadable?: boolean;
 }
 
 export function tokenUri(d: TokenDescription): string {
@@ -56,7 +58,7 @@ export function findTokens(sel: TokenSelection, uriOverride?: Pkcs11Uri): Token[
     let tokens: Token[];
     try {
       const m = openModule(ref);
-      tokens = listTokens(m);
+      tokens = listTokens(m, { skipUnreadable: sel.skipUnreadable });
     } catch (e) {
       // One broken registered module must not hide the others; a named one must fail loudly.
       if (spec !== undefined) throw e;

@@ -9,7 +9,7 @@ export {
   type AttrType,
 } from "./attributes.js";
 export { Pkcs11CallError, isCkr } from "./errors.js";
-export { closeAllModules, openModule, LoadedModule, type ModuleInfo } from "./module.js";
+export { closeAllModules, openModule, reinitializeModules, LoadedModule, type ModuleInfo } from "./module.js";
 export {
   moduleEnabled,
   p11kitPaths,

@@ -60,6 +60,19 @@ export class LoadedModule {
     };
   }
 
+  /**
+   * C_Finalize then C_Initialize: how a long-running process sees tokens that other processes
+   * created or deleted on modules that report no slot events (SoftHSM). Sessions and logins end.
+   */
+  reinitialize(): void {
+    if (!this.initialisedByUs) return;
+    call("C_Finalize", () => this.lib.C_Finalize());
+    const flags = CK.CKF_OS_LOCKING_OK;
+    call("C_Initialize", () =>
+      this.lib.C_Initialize(this.ref.params !== undefined ? { libraryParameters: this.ref.params, flags } : { flags }),
+    );
+  }
+
   finalize(): void {
     try {
       if (this.initialisedByUs) this.lib.C_Finalize();
@@ -87,6 +100,11 @@ export function openModule(ref: ModuleRef): LoadedModule {
     loaded.set(key, m);
   }
   return m;
+}
+
+/** Re-initialises every module this process initialised (see LoadedModule.reinitialize). */
+export function reinitializeModules(): void {
+  for (const m of loaded.values()) m.reinitialize();
 }
 
 export function closeAllModules(): void {

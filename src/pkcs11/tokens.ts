@@ -85,12 +85,21 @@ function describe(module: LoadedModule, slot: pkcs11js.Handle): TokenDescription
   };
 }
 
-/** Every slot of the module that holds an initialised token. */
-export function listTokens(module: LoadedModule): Token[] {
+/**
+ * Every slot of the module that holds an initialised token. `skipUnreadable`: a slot whose token
+ * cannot be described (SoftHSM: deleted by another process) is left out instead of failing the list.
+ */
+export function listTokens(module: LoadedModule, opts: { skipUnreadable?: boolean } = {}): Token[] {
   const slots = call("C_GetSlotList", () => module.lib.C_GetSlotList(true));
   const out: Token[] = [];
   for (const slot of slots) {
-    const d = describe(module, slot);
+    let d: TokenDescription;
+    try {
+      d = describe(module, slot);
+    } catch (e) {
+      if (opts.skipUnreadable) continue;
+      throw e;
+    }
     // SoftHSM always offers one empty slot for a new token: it is not a token to show.
     if (!d.flags.tokenInitialized) continue;
     out.push(new Token(module, slot, d));

@@ -2,6 +2,7 @@
 import type { Argv, CommandModule } from "yargs";
 import {
   type Policy,
+  auditFamilies,
   auditTokens,
   evaluatePolicy,
   loadPolicy,
@@ -10,6 +11,7 @@ import {
   renderAuditCsv,
   renderAuditJson,
   renderAuditTable,
+  renderPrometheus,
 } from "../../audit/index.js";
 import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
@@ -36,7 +38,10 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
       .option("policy", {
         type: "string",
         describe: "JSON policy file: rules per key label/id pattern",
-      }) as unknown as Argv<AuditArgs>,
+      })
+      // prometheus: the agent's /metrics families, for node_exporter's textfile collector (yargs adds
+      // it to the global option's choices)
+      .choices("format", ["prometheus"]) as unknown as Argv<AuditArgs>,
   handler: async (a) => {
     // validate the policy before touching any token: a bad policy must not cost a PIN entry
     const failOn = a.failOn !== undefined ? parseFailOn(a.failOn) : [];
@@ -50,9 +55,20 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
     const tokens = selectedTokens(a, selector);
     const { report, notes } = await auditTokens(tokens, loginOptions(a, selector?.uri), selector, new Date());
     for (const n of notes) warnLine(`keyport: note: ${n}`);
-    const fmt = outputFormat(a);
+    const fmt = outputFormat(a) as string;
     process.stdout.write(
-      fmt === "json" ? renderAuditJson(report) : fmt === "csv" ? renderAuditCsv(report) : renderAuditTable(report),
+      fmt === "json"
+        ? renderAuditJson(report)
+        : fmt === "csv"
+          ? renderAuditCsv(report)
+          : fmt === "prometheus"
+            ? renderPrometheus(
+                auditFamilies(
+                  tokens.map((t) => t.description),
+                  report,
+                ),
+              )
+            : renderAuditTable(report),
     );
     const violations = evaluatePolicy(report, { failOn, failOnFlag, policy });
     if (violations.length > 0) {

@@ -1,35 +1,14 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import { basename } from "node:path";
 import type { CommandModule } from "yargs";
-import { describeWanted, findTokens, tokenUri } from "../../inventory/index.js";
+import { describeWanted, findTokens, tokenJson, tokenUri } from "../../inventory/index.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
 
-export function tokenJson(d: TokenDescription) {
-  const f = d.flags;
-  return {
-    uri: tokenUri(d),
-    module: d.module,
-    slotId: d.slotId,
-    label: d.label,
-    manufacturer: d.manufacturer,
-    model: d.model,
-    serial: d.serial,
-    flags: {
-      loginRequired: f.loginRequired,
-      protectedAuthPath: f.protectedAuthPath,
-      userPinCountLow: f.userPinCountLow,
-      userPinFinalTry: f.userPinFinalTry,
-      userPinLocked: f.userPinLocked,
-      userPinInitialized: f.userPinInitialized,
-      removable: f.removable,
-      hardware: f.hardware,
-    },
-  };
-}
+export { tokenJson }; // moved to the inventory: the agent shows tokens the same way
 
 /** Compact flag marks; the ones that call for attention in upper case. */
 function flagMarks(d: TokenDescription): string {

@@ -1,0 +1,405 @@
+/**
+ * `keyport agent` on a fresh SoftHSM token (one agent for the file): the security rules (none of
+ * them changes the token), the JSON API against the CLI's own answers, slot events, metrics,
+ * 200 concurrent requests during an export, and a clean stop on SIGTERM.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { client, readEvents, startAgent, type RunningAgent } from "./support/agent.js";
+import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
+
+const PASSWORD = "agent test password";
+let tb: Testbed;
+let agent: RunningAgent;
+let api: ReturnType<typeof client>;
+let pin: string;
+let tokenUri: string;
+let metricsBase: string;
+
+const keyUri = (label: string) =>
+  `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=${label};type=private`;
+
+interface AuditDoc {
+  generatedAt: string;
+  keys: Array<{ uri: string; label: string; verdict: string; flags: string[] }>;
+  summary: Record<string, number>;
+}
+
+/** The token as seen by the CLI (a separate process), for "nothing changed" checks. */
+function cliAudit(): AuditDoc {
+  const r = keyport(["audit", "--json"], tb.env);
+  expect(r.status).toBe(0);
+  return JSON.parse(r.stdout) as AuditDoc;
+}
+const withoutTime = (d: AuditDoc) => ({ ...d, generatedAt: "" });
+
+beforeAll(async () => {
+  tb = makeTestbed("softhsm");
+  pin = readFileSync(tb.state.pinFile, "utf8").trim();
+  agent = await startAgent(tb, ["--metrics-listen", "127.0.0.1:0"]);
+  api = client(agent);
+  metricsBase = (await agent.waitLog(/metrics \(no secret, no login\) on (http:\/\/127\.0\.0\.1:\d+)\/metrics/))[1]!;
+  const tokens = (await (await api.get("/api/tokens")).json()) as { tokens: Array<{ uri: string }> };
+  tokenUri = tokens.tokens[0]!.uri;
+});
+afterAll(async () => {
+  if (agent?.proc.exitCode === null) await agent.stop();
+  tb?.destroy();
+});
+
+describe("usage", () => {
+  // the parsing itself is unit-tested (src/agent/address.test.ts); here: the real command stops at once
+  it.each([
+    [["--listen", "0.0.0.0:8080"], "loopback only"],
+    [["--iterations", "0"], "--iterations"],
+  ])("keyport agent %j is exit 2 before anything starts", (args, why) => {
+    const secretFile = join(tb.dir, "..", "usage.secret");
+    const r = keyport(["agent", "--secret-file", secretFile, ...args], tb.env);
+    expect([r.status, r.stdout]).toEqual([2, ""]);
+    expect(r.stderr).toContain(why);
+    expect(existsSync(secretFile)).toBe(false);
+  });
+});
+
+describe("security", () => {
+  let before: AuditDoc;
+  beforeAll(() => {
+    before = cliAudit();
+  });
+
+  it("refuses a request without the secret or with a wrong one (401)", async () => {
+    const none = await fetch(`${agent.base}/api/keys`);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: string }).error).toBe("auth");
+    const wrong = await fetch(`${agent.base}/api/tokens`, {
+      headers: { authorization: "Bearer AAAAAAAAAAAAAAAAAAAAAAAA" },
+    });
+    expect(wrong.status).toBe(401);
+    const metrics = await fetch(`${agent.base}/metrics`);
+    expect(metrics.status).toBe(401);
+  });
+
+  it("refuses a foreign Host header (DNS rebinding), even with the secret", async () => {
+    // fetch sets Host itself: a raw request names another host
+    const out = execFileSync(
+      "curl",
+      [
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "Host: attacker.example:80",
+        "-H",
+        `Authorization: Bearer ${agent.secret}`,
+        `${agent.base}/api/tokens`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(out).toBe("421");
+  });
+
+  it("refuses a foreign Origin: a login from another site does not happen", async () => {
+    const r = await api.post("/api/login", { token: tokenUri, pin }, { origin: "http://attacker.example" });
+    expect(r.status).toBe(403);
+    const r2 = await api.get("/api/keys", { origin: "http://127.0.0.1.attacker.example" });
+    expect(r2.status).toBe(403);
+    expect(r2.headers.get("access-control-allow-origin")).toBeNull();
+    const t = (await (await api.get("/api/tokens")).json()) as { tokens: Array<{ loggedIn: boolean }> };
+    expect(t.tokens.map((x) => x.loggedIn)).toEqual([false]);
+  });
+
+  it("refuses a state-changing request without Origin, and a form-encoded one (415)", async () => {
+    const noOrigin = await fetch(`${agent.base}/api/login`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ token: tokenUri, pin }),
+    });
+    expect(noOrigin.status).toBe(403);
+    const form = await api.post("/api/login", `token=${encodeURIComponent(tokenUri)}&pin=${pin}`, {
+      "content-type": "application/x-www-form-urlencoded",
+    });
+    expect(form.status).toBe(415);
+    const text = await api.post("/api/logout", JSON.stringify({ token: tokenUri }), { "content-type": "text/plain" });
+    expect(text.status).toBe(415);
+  });
+
+  it("refuses oversize bodies (413): JSON over 64 KiB, an upload over 4 MiB", async () => {
+    const big = await api.post("/api/login", { token: tokenUri, pin: "x".repeat(70 * 1024) });
+    expect(big.status).toBe(413);
+    const form = new FormData();
+    form.append("password", PASSWORD);
+    form.append("file", new Blob([new Uint8Array(4 * 1024 * 1024 + 1024)]), "big.p12");
+    const up = await fetch(`${agent.base}/api/verify`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.secret}`, origin: agent.base },
+      body: form,
+    });
+    expect(up.status).toBe(413);
+  });
+
+  it("sends the page with a CSP that allows no inline script, and no wildcard CORS", async () => {
+    const r = await fetch(`${agent.base}/`);
+    expect(r.status).toBe(200);
+    const csp = r.headers.get("content-security-policy") ?? "";
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(r.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("left the token as it was", () => {
+    expect(withoutTime(cliAudit())).toEqual(withoutTime(before));
+  });
+});
+
+describe("slot events", () => {
+  it("reports a SoftHSM token made and deleted while the agent runs", async () => {
+    const env = { ...process.env, SOFTHSM2_CONF: tb.state.softhsmConf };
+    const label = "agent-extra";
+    const events = await readEvents(
+      agent,
+      () => {
+        const r = run(
+          "softhsm2-util",
+          ["--init-token", "--free", "--label", label, "--pin", "123456", "--so-pin", "12345678"],
+          env,
+        );
+        expect(r.status, r.stderr).toBe(0);
+      },
+      (ev) => {
+        const added = ev.some((e) => e.type === "token-added" && (e.data as { label: string }).label === label);
+        if (added && !ev.some((e) => e.type === "deleted")) {
+          const r = run("softhsm2-util", ["--delete-token", "--token", label], env);
+          expect(r.status).toBe(0);
+          ev.push({ type: "deleted", data: null });
+        }
+        return ev.some((e) => e.type === "token-removed");
+      },
+    );
+    expect(events.map((e) => [e.type, (e.data as { label?: string } | null)?.label ?? null])).toEqual([
+      ["token-added", label],
+      ["deleted", null],
+      ["token-removed", label],
+    ]);
+  });
+});
+
+describe("API", () => {
+  it("lists the tokens as keyport tokens --json does, plus loggedIn", async () => {
+    const cli = JSON.parse(keyport(["tokens", "--json"], tb.env).stdout) as object[];
+    const body = (await (await api.get("/api/tokens")).json()) as { tokens: object[] };
+    expect(body.tokens).toEqual(cli.map((t) => ({ ...t, loggedIn: false })));
+  });
+
+  it("refuses a wrong PIN (403 auth) and logs in with the right one (204)", async () => {
+    const bad = await api.post("/api/login", { token: tokenUri, pin: `${pin}9` });
+    expect(bad.status).toBe(403);
+    expect(((await bad.json()) as { error: string }).error).toBe("auth");
+    const ok = await api.post("/api/login", { token: tokenUri, pin });
+    expect(ok.status).toBe(204);
+  });
+
+  it("GET /api/keys is the CLI's keyport.audit/v1 document", async () => {
+    const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
+    expect(withoutTime(doc)).toEqual(withoutTime(cliAudit()));
+    const one = (await (await api.get(`/api/keys?token=${encodeURIComponent(tokenUri)}`)).json()) as AuditDoc;
+    expect(one.keys).toEqual(doc.keys);
+  });
+
+  it("exports a key as a download that openssl opens, holding the token's key", async () => {
+    const r = await api.post("/api/export", {
+      key: keyUri("rsa-wrap"),
+      password: PASSWORD,
+      iterations: 2048,
+      chain: true,
+      delivery: "download",
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("content-type")).toBe("application/x-pkcs12");
+    expect(r.headers.get("cache-control")).toBe("no-store");
+    expect(r.headers.get("content-disposition")).toContain('filename="rsa-wrap.p12"');
+    const verified = JSON.parse(r.headers.get("x-keyport-verified") ?? "{}") as Record<string, unknown>;
+    const bytes = Buffer.from(await r.arrayBuffer());
+    const file = join(tb.dir, "..", "download.p12");
+    writeFileSync(file, bytes);
+    expect(verified.keyMatchesToken).toBe(true);
+    expect(verified.sha256).toBe(execFileSync("sha256sum", [file], { encoding: "utf8" }).split(" ")[0]);
+    const info = run("openssl", ["pkcs12", "-info", "-noout", "-in", file, "-passin", `pass:${PASSWORD}`], tb.env);
+    expect(info.status, info.stderr).toBe(0);
+    // the same key as on the token: the agent's verify with --against runs the challenge both ways
+    const form = new FormData();
+    form.append("password", PASSWORD);
+    form.append("against", keyUri("rsa-wrap"));
+    form.append("file", new Blob([bytes]), "download.p12");
+    const v = await fetch(`${agent.base}/api/verify`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.secret}`, origin: agent.base },
+      body: form,
+    });
+    expect(v.status).toBe(200);
+    const report = (await v.json()) as { ok: boolean; against: { keyMatchesToken: boolean; challengePassed: boolean } };
+    expect([report.ok, report.against.keyMatchesToken, report.against.challengePassed]).toEqual([true, true, true]);
+  });
+
+  it("verify with a wrong password is 422", async () => {
+    const form = new FormData();
+    form.append("password", "not the password");
+    form.append("file", new Blob([readFileSync(join(tb.dir, "..", "download.p12"))]), "download.p12");
+    const v = await fetch(`${agent.base}/api/verify`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${agent.secret}`, origin: agent.base },
+      body: form,
+    });
+    expect(v.status).toBe(422);
+    expect(((await v.json()) as { error: string }).error).toBe("verify");
+  });
+
+  it("STOP: a non-extractable key is 409 not-exportable with the explanation, nothing written", async () => {
+    const out = join(tb.dir, "..", "locked.p12");
+    const r = await api.post("/api/export", { key: keyUri("rsa-locked"), password: PASSWORD, delivery: { path: out } });
+    expect(r.status).toBe(409);
+    const body = (await r.json()) as { error: string; message: string };
+    expect(body.error).toBe("not-exportable");
+    expect(body.message).toContain("CKA_EXTRACTABLE");
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it("exports to a path (201, mode 0600) and never overwrites it (400)", async () => {
+    const out = join(tb.dir, "..", "ec384.p12");
+    const body = {
+      key: keyUri("ec384-plain"),
+      password: PASSWORD,
+      iterations: 2048,
+      placeholderCert: true,
+      delivery: { path: out },
+    };
+    const r = await api.post("/api/export", body);
+    expect(r.status).toBe(201);
+    const res = (await r.json()) as { file: string; certificate: { placeholder: boolean } };
+    expect([res.file, res.certificate.placeholder]).toEqual([out, true]);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const again = await api.post("/api/export", body);
+    expect(again.status).toBe(400);
+    expect(((await again.json()) as { error: string }).error).toBe("usage");
+  });
+
+  it("answers 200 concurrent requests during an export, each with its own right answer", async () => {
+    const keys = await (await api.get("/api/keys")).text();
+    const tokens = await (await api.get("/api/tokens")).text();
+    const exporting = api.post("/api/export", {
+      key: keyUri("ec-wrap"),
+      password: PASSWORD,
+      iterations: 2048,
+      delivery: "download",
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const r = await api.get(i % 2 === 0 ? "/api/keys" : "/api/tokens");
+        return [r.status, (await r.text()).replace(/"generatedAt": *"[^"]*"/, "")] as const;
+      }),
+    );
+    const want = (i: number) => [200, (i % 2 === 0 ? keys : tokens).replace(/"generatedAt": *"[^"]*"/, "")];
+    expect(answers).toEqual(answers.map((_, i) => want(i)));
+    const e = await exporting;
+    expect(e.status).toBe(200);
+    const file = join(tb.dir, "..", "ec-wrap.p12");
+    writeFileSync(file, Buffer.from(await e.arrayBuffer()));
+    const v = keyport(["verify", file, "--against", keyUri("ec-wrap")], {
+      ...tb.env,
+      KP: PASSWORD,
+      KEYPORT_PASSWORD_SOURCE: "env:KP",
+    });
+    expect(v.status, v.stderr).toBe(0);
+  });
+});
+
+describe("archival", () => {
+  it("deleteAfterVerify destroys the key after a verified export, and the keys say so", async () => {
+    let r: Response | undefined;
+    const events = await readEvents(
+      agent,
+      async () => {
+        r = await api.post("/api/export", {
+          key: keyUri("rsa-plain"),
+          password: PASSWORD,
+          iterations: 2048,
+          deleteAfterVerify: true,
+          delivery: "download",
+        });
+      },
+      (ev) => ev.some((e) => e.type === "keys-changed"),
+    );
+    if (!r) throw new Error("no answer");
+    expect(r.status).toBe(200);
+    expect(Number(r.headers.get("x-keyport-destroyed"))).toBeGreaterThan(0);
+    const file = join(tb.dir, "..", "archived.p12");
+    writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+    expect(events.map((e) => e.type)).toEqual(["keys-changed"]);
+    const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
+    expect(doc.keys.some((k) => k.label === "rsa-plain")).toBe(false);
+    expect(cliAudit().keys.map((k) => k.label)).toEqual(doc.keys.map((k) => k.label));
+    const v = keyport(["verify", file], { ...tb.env, KP: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP" });
+    expect(v.status, v.stderr).toBe(0);
+  });
+});
+
+describe("metrics", () => {
+  const sample = (text: string, name: string, labels: string) =>
+    Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(text)?.[1]);
+
+  it("counts keys by verdict as the audit does, and the exports", async () => {
+    const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
+    const text = await (await api.get("/metrics")).text();
+    const verdicts = ["plain", "wrap", "trusted-wrap", "non-extractable", "unknown"];
+    const serial = /keyport_token_present\{token="[^"]*",serial="([^"]*)"/.exec(text)?.[1];
+    const labels = (v: string) => `token="${tb.state.tokenLabel}",serial="${serial}",verdict="${v}"`;
+    expect(verdicts.map((v) => sample(text, "keyport_keys", labels(v)))).toEqual(verdicts.map((v) => doc.summary[v]));
+    const nse = doc.keys.filter((k) => k.flags.includes("NSE")).length;
+    expect(sample(text, "keyport_key_flag", `token="${tb.state.tokenLabel}",serial="${serial}",flag="NSE"`)).toBe(nse);
+    expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(4);
+    expect(sample(text, "keyport_exports_total", 'result="refused"')).toBe(1);
+  });
+
+  it("keyport audit --format prometheus gives the agent's families, in a format promtool accepts", async () => {
+    const cli = keyport(["audit", "--format", "prometheus"], tb.env);
+    expect(cli.status, cli.stderr).toBe(0);
+    const families = /^keyport_(token_present|keys|key_flag|pin_flag)\{/;
+    const samples = (text: string) =>
+      text
+        .split("\n")
+        .filter((l) => families.test(l))
+        .sort();
+    const agentText = await (await api.get("/metrics")).text();
+    expect(samples(cli.stdout)).toEqual(samples(agentText));
+    expect(samples(cli.stdout).length).toBe(1 + 5 + 10 + 3);
+    const check = spawnSync("promtool", ["check", "metrics"], { input: cli.stdout, encoding: "utf8" });
+    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
+  });
+
+  it("--metrics-listen serves /metrics without the secret, and nothing else", async () => {
+    const r = await fetch(`${metricsBase}/metrics`);
+    expect(r.status).toBe(200);
+    expect(await r.text()).toMatch(/^keyport_token_present\{token="keyport-test"/m);
+    expect((await fetch(`${metricsBase}/api/keys`)).status).toBe(404);
+  });
+});
+
+describe("stop", () => {
+  it("logs out and exits 0 on SIGTERM; no PIN, password or secret in its log", async () => {
+    const code = await agent.stop();
+    expect(code).toBe(0);
+    expect(agent.stderr()).toMatch(/stopped \(SIGTERM\): sessions logged out and closed, modules finalised/);
+    expect(existsSync(agent.secretFile)).toBe(false);
+    const all = agent.stdout() + agent.stderr();
+    // the PIN as a value of its own (a short PIN's digits may occur inside a hash or the secret)
+    const standalone = (s: string) => new RegExp(`(?<![A-Za-z0-9_-])${s}(?![A-Za-z0-9_-])`);
+    expect(all).not.toMatch(standalone(pin));
+    expect(all).not.toMatch(standalone(`${pin}9`));
+    expect(all.includes(PASSWORD)).toBe(false);
+    expect(agent.stderr().includes(agent.secret)).toBe(false);
+    expect(agent.stdout().split(agent.secret).length - 1).toBe(1);
+  });
+});

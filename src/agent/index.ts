@@ -1,0 +1,157 @@
+/**
+ * `keyport agent` (SPEC §5): the token pool, the HTTP server on loopback, the secret (printed once
+ * in the page URL's fragment, kept in a 0600 file), slot watching, idle logout, metrics, and a
+ * clean stop on SIGINT/SIGTERM (log out, close sessions, finalise modules).
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { AddressInfo } from "node:net";
+import type { TokenSelection } from "../inventory/index.js";
+import { closeAllModules } from "../pkcs11/index.js";
+import { escapeControl } from "../util/text.js";
+import { Mutex } from "../util/mutex.js";
+import { allowedHosts, allowedOrigins, type ListenAddress } from "./address.js";
+import { digest, type GuardConfig } from "./guard.js";
+import { AgentMetrics } from "./metrics.js";
+import { TokenPool } from "./pool.js";
+import { buildMetricsServer, buildServer, eventOf, type AgentEvent } from "./server.js";
+import { pollSlots } from "./watch.js";
+
+export { parseAddress, parseListen, isLoopback } from "./address.js";
+
+export interface AgentOptions {
+  listen: ListenAddress | { socket: string };
+  secretFile: string;
+  idleLogoutMs: number;
+  /** iterations of modern-profile exports whose request names none (default: keyport export's) */
+  iterations?: number;
+  metricsListen?: ListenAddress;
+  selection: TokenSelection;
+  /** where the agent's log lines go (stderr): never a PIN, password or the secret */
+  log: (line: string) => void;
+  /** the one line with the page URL and its secret (stdout) */
+  announce: (line: string) => void;
+  pollIntervalMs?: number;
+}
+
+/** The secret file: written to a 0600 temporary file beside it, then renamed into place. */
+function writeSecretFile(path: string, secret: string): void {
+  const tmp = join(dirname(path), `.keyport-secret-${randomBytes(6).toString("hex")}`);
+  const fd = openSync(tmp, "wx", 0o600);
+  try {
+    writeSync(fd, `${secret}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  chmodSync(tmp, 0o600);
+  renameSync(tmp, path);
+}
+
+export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: () => Promise<void> }> {
+  const log = (line: string) => o.log(`keyport agent: ${escapeControl(line)}`);
+  const secret = randomBytes(32).toString("base64url");
+  const pool = new TokenPool(o.selection, o.idleLogoutMs);
+  const listeners = new Set<(e: AgentEvent) => void>();
+  const emit = (e: AgentEvent) => {
+    log(`event ${e.type}: token "${e.token.label}" (serial ${e.token.serial})`);
+    for (const fn of listeners) fn(e);
+  };
+  const scanLock = new Mutex();
+  const refreshSlots = () =>
+    scanLock.run(async () => {
+      const { added, removed } = await pool.rescan();
+      for (const e of removed) emit(eventOf("token-removed", e));
+      for (const e of added) emit(eventOf("token-added", e));
+    });
+  await pool.rescan();
+
+  // SIGINT/SIGTERM: synchronously log out and close every session, finalise the modules, then exit
+  // (registered before anything else can install a handler that exits first)
+  let stopping = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    pool.closeAllNow();
+    closeAllModules();
+    rmSync(o.secretFile, { force: true });
+    if ("socket" in o.listen) rmSync(o.listen.socket, { force: true });
+    log(`stopped (${sig}): sessions logged out and closed, modules finalised`);
+    process.exit(0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const guard: GuardConfig = { hosts: new Set(), origins: new Set(), secretDigest: digest(secret) };
+  const metrics = new AgentMetrics(pool);
+  const app = await buildServer({
+    pool,
+    metrics,
+    guard,
+    log,
+    iterations: o.iterations,
+    emit,
+    subscribe: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  });
+  let url: string;
+  if ("socket" in o.listen) {
+    rmSync(o.listen.socket, { force: true });
+    await app.listen({ path: o.listen.socket });
+    chmodSync(o.listen.socket, 0o600);
+    guard.hosts = new Set(["localhost"]);
+    guard.origins = new Set(["http://localhost"]);
+    url = `http://localhost/#token=${secret} (on the socket ${o.listen.socket})`;
+  } else {
+    await app.listen({ host: o.listen.host, port: o.listen.port });
+    const port = (app.server.address() as AddressInfo).port;
+    guard.hosts = allowedHosts(o.listen.host, port);
+    guard.origins = allowedOrigins(guard.hosts);
+    const shown = o.listen.host.includes(":") ? `[${o.listen.host}]` : o.listen.host;
+    url = `http://${shown}:${port}/#token=${secret}`;
+  }
+  writeSecretFile(o.secretFile, secret);
+
+  let metricsApp: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
+  if (o.metricsListen) {
+    metricsApp = await buildMetricsServer(metrics, log);
+    await metricsApp.listen({ host: o.metricsListen.host, port: o.metricsListen.port });
+    const port = (metricsApp.server.address() as AddressInfo).port;
+    log(`metrics (no secret, no login) on http://${o.metricsListen.host}:${port}/metrics`);
+  }
+
+  const watcher = pollSlots(
+    refreshSlots,
+    (e) => log(`slot scan failed: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`),
+    o.pollIntervalMs,
+  );
+  const idle = setInterval(
+    async () => {
+      for (const e of await pool.idleLogout()) {
+        log(`logged out of token "${e.description.label}" after ${Math.round(o.idleLogoutMs / 1000)} s idle`);
+        emit(eventOf("keys-changed", e));
+      }
+    },
+    Math.max(250, Math.min(o.idleLogoutMs / 4, 15_000)),
+  );
+  idle.unref();
+
+  const tokens = pool.all().length;
+  log(`serving ${tokens} token${tokens === 1 ? "" : "s"}; slot watching: ${watcher.mode}; secret in ${o.secretFile}`);
+  o.announce(`Open the export wizard: ${url}`);
+
+  return {
+    url,
+    stop: async () => {
+      watcher.stop();
+      clearInterval(idle);
+      await pool.closeAll();
+      await app.close();
+      await metricsApp?.close();
+      rmSync(o.secretFile, { force: true });
+    },
+  };
+}

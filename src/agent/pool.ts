@@ -1,0 +1,293 @@
+/**
+ * The agent's tokens: modules stay initialised, each token's inventory is cached (refreshed on slot
+ * events and after changes the agent makes), a login is held in one open session until logout,
+ * removal, idle time-out or shutdown, and one token's operations run one at a time.
+ */
+import { selectedKeyFacts, tokenSummary, buildAuditReport, type AuditReport } from "../audit/index.js";
+import {
+  findTokens,
+  readInventory,
+  tokenMatchesUri,
+  tokenUri,
+  type TokenInventory,
+  type TokenSelection,
+} from "../inventory/index.js";
+import { reinitializeModules, withSession, type Session, type Token, type TokenDescription } from "../pkcs11/index.js";
+import { displaySelector, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
+import { KeyportError } from "../util/errors.js";
+import { Mutex } from "../util/mutex.js";
+
+/** A login held open: the session that logged in, and how to end it (closing logs out). */
+interface Held {
+  session: Session;
+  release: () => void;
+  /** settles once withSession has logged out and closed the session */
+  done: Promise<unknown>;
+}
+
+export class TokenEntry {
+  readonly mutex = new Mutex();
+  held: Held | null = null;
+  private cached: TokenInventory | null = null;
+  /** whether the cached inventory was read logged in */
+  private cachedHeld = false;
+  lastUse = 0;
+  /** operations running now (not those waiting for the lock) */
+  active = 0;
+
+  constructor(
+    readonly id: string,
+    readonly token: Token,
+  ) {}
+
+  get description(): TokenDescription {
+    return this.token.description;
+  }
+
+  get uri(): string {
+    return tokenUri(this.token.description);
+  }
+
+  get loggedIn(): boolean {
+    return this.held !== null;
+  }
+
+  invalidate(): void {
+    this.cached = null;
+  }
+
+  /** The cached inventory if it is current (read without the lock: it is never changed once read). */
+  peek(): TokenInventory | null {
+    return this.cached && this.cachedHeld === (this.held !== null) ? this.cached : null;
+  }
+
+  /** Runs fn on the held session, else on a fresh session without login (inside the token's lock). */
+  async use<T>(fn: (s: Session, inv: () => TokenInventory) => Promise<T>, now: number): Promise<T> {
+    return this.mutex.run(async () => {
+      this.lastUse = now;
+      this.active++;
+      try {
+        return await this.useLocked(fn);
+      } finally {
+        this.active--;
+      }
+    });
+  }
+
+  private async useLocked<T>(fn: (s: Session, inv: () => TokenInventory) => Promise<T>): Promise<T> {
+    {
+      const inventory = (s: Session) => () => {
+        if (!this.cached || this.cachedHeld !== (this.held !== null)) {
+          this.cachedHeld = this.held !== null;
+          this.cached = readInventory(s, {
+            loggedIn: this.held !== null || !this.description.flags.loginRequired,
+            data: false,
+            publicKeys: "always",
+          });
+        }
+        return this.cached;
+      };
+      if (this.held) return fn(this.held.session, inventory(this.held.session));
+      return withSession(this.token, { login: null }, (s) => fn(s, inventory(s)));
+    }
+  }
+
+  /** Logs in once (SPEC §2 rules: flags read first, one try) and keeps the session open. */
+  async login(pin: Buffer | null, warn: (line: string) => void, now: number): Promise<void> {
+    await this.mutex.run(async () => {
+      this.lastUse = now;
+      this.active++;
+      try {
+        await this.loginLocked(pin, warn);
+      } finally {
+        this.active--;
+      }
+    });
+  }
+
+  private async loginLocked(pin: Buffer | null, warn: (line: string) => void): Promise<void> {
+    {
+      if (this.held) {
+        pin?.fill(0);
+        return;
+      }
+      const write = !this.description.flags.writeProtected;
+      let ready!: (h: Held) => void;
+      const holding = new Promise<Held>((r) => (ready = r));
+      const done = withSession(
+        this.token,
+        {
+          write,
+          login: {
+            pin: async () => {
+              if (!pin)
+                throw new KeyportError("usage", `token "${this.description.label}" needs a PIN: send {token, pin}`);
+              return pin;
+            },
+            allowFinalTry: false,
+            warn,
+          },
+        },
+        (session) =>
+          new Promise<void>((release) => {
+            ready({ session, release, done });
+          }),
+      );
+      // a failed login rejects `done` before `holding` settles
+      const held = await Promise.race([holding, done.then(() => null)]);
+      pin?.fill(0);
+      if (!held) throw new KeyportError("internal", "login ended early");
+      this.held = held;
+      this.cached = null;
+    }
+  }
+
+  /** Logs out and closes the held session (also when the token is gone). */
+  async logout(): Promise<boolean> {
+    return this.mutex.run(async () => this.releaseHeld());
+  }
+
+  async releaseHeld(): Promise<boolean> {
+    const h = this.held;
+    if (!h) return false;
+    this.held = null;
+    this.cached = null;
+    h.release();
+    await h.done.catch(() => undefined);
+    return true;
+  }
+
+  /** For a signal handler: close the held session now, synchronously (C_Logout, C_CloseSession). */
+  closeNow(): void {
+    const h = this.held;
+    this.held = null;
+    h?.session.close();
+  }
+}
+
+/** The audit facts of an inventory, worked out once per inventory read (certificates parsed once). */
+const factsCache = new WeakMap<TokenInventory, ReturnType<typeof selectedKeyFacts>>();
+function factsOf(inv: TokenInventory) {
+  let facts = factsCache.get(inv);
+  if (!facts) {
+    facts = selectedKeyFacts(inv, undefined).map((f) => ({ ...f, tokenUri: inv.tokenUri }));
+    factsCache.set(inv, facts);
+  }
+  return facts;
+}
+
+/** A token's identity across slot scans: module, slot, serial, label. */
+export function tokenId(d: TokenDescription): string {
+  return `${d.module}\0${d.slotId}\0${d.serial}\0${d.label}`;
+}
+
+export interface PoolChange {
+  added: TokenEntry[];
+  removed: TokenEntry[];
+}
+
+export class TokenPool {
+  private entries = new Map<string, TokenEntry>();
+  private rescans = 0;
+
+  constructor(
+    private readonly selection: TokenSelection,
+    readonly idleLogoutMs: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  all(): TokenEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /**
+   * Scans the slots: new tokens are added, vanished ones logged out and dropped. With no token
+   * logged in and nothing running, the modules are re-initialised first: SoftHSM shows tokens other
+   * processes made only to a new C_Initialize (it reports no slot events).
+   */
+  async rescan(): Promise<PoolChange> {
+    const idle = this.all().every((e) => !e.held && e.active === 0);
+    if (idle && this.entries.size + this.rescans > 0) {
+      reinitializeModules();
+      for (const e of this.all()) e.invalidate(); // object handles do not outlive C_Finalize
+    }
+    this.rescans++;
+    const seen = new Map<string, Token>();
+    for (const t of findTokens({ ...this.selection, skipUnreadable: true })) seen.set(tokenId(t.description), t);
+    const added: TokenEntry[] = [];
+    const removed: TokenEntry[] = [];
+    for (const [id, e] of this.entries) {
+      if (seen.has(id)) continue;
+      this.entries.delete(id);
+      await e.releaseHeld();
+      removed.push(e);
+    }
+    for (const [id, t] of seen) {
+      if (this.entries.has(id)) continue;
+      const e = new TokenEntry(id, t);
+      this.entries.set(id, e);
+      added.push(e);
+    }
+    return { added, removed };
+  }
+
+  /** The one token a URI names (404 none, 400 several). */
+  byUri(text: string): TokenEntry {
+    let uri: Pkcs11Uri;
+    try {
+      uri = parsePkcs11Uri(text);
+    } catch {
+      throw new KeyportError("usage", `bad token URI ${displaySelector(text)}`);
+    }
+    const found = this.all().filter((e) => tokenMatchesUri(e.description, uri));
+    if (found.length === 1) return found[0] as TokenEntry;
+    if (found.length === 0) throw new KeyportError("not-found", `no token matches ${displaySelector(text)}`);
+    throw new KeyportError(
+      "usage",
+      `${found.length} tokens match ${displaySelector(text)}: ${found.map((e) => e.uri).join(" ; ")}`,
+      "name one by serial",
+    );
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** Logs out the tokens idle longer than the idle time-out; returns them. */
+  async idleLogout(): Promise<TokenEntry[]> {
+    const out: TokenEntry[] = [];
+    const now = this.clock();
+    for (const e of this.all()) {
+      if (e.held && now - e.lastUse >= this.idleLogoutMs) {
+        // a token busy in an operation is not idle: the lock waits for it, then re-checks
+        const ended = await e.mutex.run(async () =>
+          e.held && this.clock() - e.lastUse >= this.idleLogoutMs ? e.releaseHeld() : false,
+        );
+        if (ended) out.push(e);
+      }
+    }
+    return out;
+  }
+
+  /** The keyport.audit/v1 document over the selected tokens, from the cached inventories. */
+  async report(entries: TokenEntry[], now: Date): Promise<AuditReport> {
+    const summaries = [];
+    const keys = [];
+    const caps = new Map<string, { wrapMechanisms: string[] }>();
+    for (const e of entries) {
+      const inv = e.peek() ?? (await e.use(async (_s, inventory) => inventory(), this.clock()));
+      summaries.push(tokenSummary(inv));
+      caps.set(inv.tokenUri, { wrapMechanisms: inv.wrapMechanisms });
+      keys.push(...factsOf(inv));
+    }
+    return buildAuditReport({ tokens: summaries, keys, capsByTokenUri: caps, now });
+  }
+
+  async closeAll(): Promise<void> {
+    for (const e of this.all()) await e.releaseHeld();
+  }
+
+  closeAllNow(): void {
+    for (const e of this.all()) e.closeNow();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Slot watching (SPEC §5) by polling every 2 s. C_WaitForSlotEvent is not used: SoftHSM answers it
+ * (CKF_DONT_BLOCK) with "no event" even after another process made or deleted a token; the rescan
+ * (with a re-initialisation when no token is in use, see TokenPool.rescan) is what sees them.
+ */
+export const POLL_INTERVAL_MS = 2000;
+
+export interface Watcher {
+  stop(): void;
+  readonly mode: "polling";
+}
+
+/** Calls rescan every interval; a rescan still running is not started twice. */
+export function pollSlots(
+  rescan: () => Promise<void>,
+  onError: (e: unknown) => void,
+  intervalMs = POLL_INTERVAL_MS,
+): Watcher {
+  let busy = false;
+  const timer = setInterval(async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      await rescan();
+    } catch (e) {
+      onError(e);
+    } finally {
+      busy = false;
+    }
+  }, intervalMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer), mode: "polling" };
+}
