@@ -206,8 +206,9 @@ describe("NSS cmsutil (RSA PKCS#1 v1.5 key transport only: it has no OAEP, ECDH 
     ok("pk12util", ["-i", p12, "-d", `sql:${db}`, "-w", pw]);
   });
 
-  it("cmsutil -D opens keyport's envelope (PKCS#1 v1.5, AES-256-CBC) next to an EC recipient", () => {
-    const env = sealEnvelope(content, [recipient("P-256"), recipient("rsa", { padding: "pkcs1" })], { aead: false });
+  // NSS cannot parse an envelope holding an EC (key agreement) recipient at all: SEC_ERROR_BAD_DER
+  it("cmsutil -D opens keyport's envelope (PKCS#1 v1.5, AES-256-CBC)", () => {
+    const env = sealEnvelope(content, [recipient("rsa", { padding: "pkcs1" })], { aead: false });
     const inFile = join(dir, "ours-nss.p7m");
     writeFileSync(inFile, env);
     ok("cmsutil", ["-D", "-d", `sql:${db}`, "-i", inFile, "-o", `${inFile}.out`]);
