@@ -11,3 +11,20 @@ export { checkDestination } from "./output.js";
 export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
 export { openBackup, readBackupFile, type FileReport, type OpenedFile } from "./verify-file.js";
+export {
+  openOnToken,
+  openWithKeyFile,
+  readEnvelopeFile,
+  readKeyFile,
+  writeOpened,
+  type KeyFile,
+  type OpenedEnvelope,
+} from "./open.js";
+export {
+  keyUsageClass,
+  prepareRecipients,
+  sealer,
+  SIGNING_KEY_WARNING,
+  type RecipientOptions,
+  type Recipients,
+} from "./archive.js";

@@ -25,6 +25,7 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["export", async () => (await import("./commands/export.js")).exportCommand as AnyCommand],
   ["verify", async () => (await import("./commands/verify.js")).verifyCommand as AnyCommand],
   ["import", async () => (await import("./commands/import.js")).importCommand as AnyCommand],
+  ["open", async () => (await import("./commands/open.js")).openCommand as AnyCommand],
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
 ];
 

@@ -83,7 +83,7 @@ function pemKey(name: Name) {
 }
 
 async function openWith(name: Name, envelope: Buffer): Promise<Buffer> {
-  return openEnvelope(parseEnvelope(envelope), pemKey(name));
+  return (await openEnvelope(parseEnvelope(envelope), pemKey(name))).content;
 }
 
 function opensslDecrypt(name: Name, envelope: Buffer): Buffer {

@@ -403,9 +403,12 @@ function decryptContent(env: ParsedEnvelope, cek: Buffer): Buffer {
 
 /**
  * Opens a parsed envelope with the recipient key: each candidate entry is tried until one yields a
- * content key that decrypts the contents. Returns the contents (the caller wipes them).
+ * content key that decrypts the contents. Returns the contents (the caller wipes them) and the entry used.
  */
-export async function openEnvelope(env: ParsedEnvelope, key: RecipientKey): Promise<Buffer> {
+export async function openEnvelope(
+  env: ParsedEnvelope,
+  key: RecipientKey,
+): Promise<{ content: Buffer; recipient: EnvelopeRecipient }> {
   const candidates = candidatesFor(env, key);
   if (candidates.length === 0) {
     const kinds = [...new Set(env.recipients.map((r) => r.algorithm))].join("; ");
@@ -427,7 +430,7 @@ export async function openEnvelope(env: ParsedEnvelope, key: RecipientKey): Prom
       throw e;
     }
     try {
-      return decryptContent(env, cek);
+      return { content: decryptContent(env, cek), recipient: r };
     } finally {
       cek.fill(0);
     }

@@ -14,8 +14,9 @@ import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
+import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./open.js";
 
-interface ImportArgs extends GlobalArgs {
+interface ImportArgs extends RecipientKeyArgs {
   file: string;
   id?: string;
   label?: string;
@@ -57,7 +58,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
     command: "import <file>",
     describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
     builder: (y) =>
-      passwordSourceOption(y as Argv<GlobalArgs>)
+      recipientKeyOptions(passwordSourceOption(y as Argv<GlobalArgs>))
         .positional("file", { type: "string", demandOption: true })
         .option("id", {
           type: "string",
@@ -81,11 +82,20 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         .check((a) => {
           if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
             throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
+          if (a.key !== undefined && a.keyFile !== undefined)
+            throw new KeyportError(
+              "usage",
+              "give one of --key SELECTOR or --key-file PEM (the envelope's recipient key)",
+            );
           return true;
         }) as unknown as Argv<ImportArgs>,
     handler: async (a) => {
       // the file is read and decrypted before the token is touched: a bad file changes nothing
-      const contents = await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
+      // a key archival envelope (--key/--key-file): opened and read in memory, no PKCS#12 written
+      const contents =
+        a.key !== undefined || a.keyFile !== undefined
+          ? await openSealedBackup(a)
+          : await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
       const token = oneToken(a, undefined);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);

@@ -1,0 +1,295 @@
+/**
+ * Key archival end to end (SPEC §5a) on SoftHSM: a user token's key exported sealed to a key
+ * recovery agent's certificates → the envelope opened on a second token that holds the recovery
+ * keys (imported from the agent's PKCS#12) → PKCS#12 → imported → the restored key signs, and the
+ * signature verifies with the original public key. One user token and one recovery token for the file.
+ */
+import { verify, X509Certificate } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
+
+const PASSWORD = "archive-pässword";
+const EMPTY = (label: string) => ({ token: { label, userPin: "1234", soPin: "12345678" }, keys: [] });
+/** one exportable key with a certificate: the user's encryption key */
+const USER_SPEC = {
+  token: { label: "user", userPin: "1234", soPin: "12345678" },
+  keys: [
+    {
+      label: "rsa-plain",
+      id: "01",
+      type: "rsa",
+      bits: 2048,
+      extractable: true,
+      sensitive: false,
+      certificate: "leaf",
+      expect: { verdict: "plain", flags: [] },
+    },
+  ],
+};
+const pw = (tb: Testbed) => ({ ...tb.env, KP_PW: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" });
+
+let user: Testbed;
+let recovery: Testbed;
+let work: string;
+const agent = {} as Record<"rsa" | "ec" | "signer", { key: string; cert: string }>;
+
+function ok(cmd: string, args: string[], env: NodeJS.ProcessEnv = { PATH: process.env.PATH }): string {
+  const r = run(cmd, args, env);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+beforeAll(() => {
+  user = makeTestbed("softhsm", USER_SPEC);
+  recovery = makeTestbed("softhsm", EMPTY("recovery"));
+  work = join(recovery.dir, "..", "work");
+  mkdirSync(work);
+  const pwFile = join(work, "agent.pw");
+  writeFileSync(pwFile, PASSWORD, { mode: 0o600 });
+  const make = (name: keyof typeof agent, newkey: string[], usage: string) => {
+    const key = join(work, `${name}.key`);
+    const cert = join(work, `${name}.crt`);
+    ok("openssl", [
+      "req",
+      "-x509",
+      ...newkey,
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      "30",
+      "-subj",
+      `/CN=key recovery agent ${name}`,
+      "-addext",
+      `keyUsage=critical,${usage}`,
+    ]);
+    agent[name] = { key, cert };
+    return { key, cert };
+  };
+  make("rsa", ["-newkey", "rsa:2048"], "keyEncipherment");
+  make("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "keyAgreement");
+  make("signer", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "digitalSignature");
+  // the agent's keys go onto the recovery token the way a CA's would: keyport import of its PKCS#12
+  for (const name of ["rsa", "ec"] as const) {
+    const p12 = join(work, `agent-${name}.p12`);
+    ok("openssl", [
+      "pkcs12",
+      "-export",
+      "-inkey",
+      agent[name].key,
+      "-in",
+      agent[name].cert,
+      "-name",
+      `kra-${name}`,
+      "-out",
+      p12,
+      "-passout",
+      `file:${pwFile}`,
+      "-certpbe",
+      "AES-256-CBC",
+      "-keypbe",
+      "AES-256-CBC",
+      "-macalg",
+      "sha256",
+    ]);
+    const r = keyport(["import", p12, "--label", `kra-${name}`], pw(recovery));
+    expect(r.status, r.stderr).toBe(0);
+  }
+});
+afterAll(() => {
+  user?.destroy();
+  recovery?.destroy();
+});
+
+const USER_KEY = "pkcs11:object=rsa-plain;type=private";
+let sealed: string;
+
+describe("archive → open on the recovery token → import", () => {
+  it("export --recipient seals the verified PKCS#12 to both agents and prints their fingerprints", () => {
+    sealed = join(work, "rsa-plain.p7m");
+    const r = keyport(
+      [
+        "export",
+        USER_KEY,
+        "--out",
+        sealed,
+        "--iterations",
+        "2048",
+        "--recipient",
+        agent.rsa.cert,
+        "--recipient",
+        agent.ec.cert,
+        "--json",
+      ],
+      pw(user),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const fp = ok("openssl", ["x509", "-in", agent.rsa.cert, "-noout", "-fingerprint", "-sha256"])
+      .split("=")[1]!
+      .trim();
+    expect(r.stderr).toContain(fp);
+    const doc = JSON.parse(r.stdout) as { sealedTo: Array<{ sha256: string }>; verification: object | null };
+    expect(doc.sealedTo.map((d) => d.sha256)).toContain(fp);
+    expect(doc.verification).not.toBeNull();
+    // no plaintext PKCS#12 anywhere in the directory
+    expect(readdirSync(work).filter((f) => f.startsWith("rsa-plain"))).toEqual(["rsa-plain.p7m"]);
+    // and openssl opens it with the agent's key: the PKCS#12 inside opens with its password
+    const out = join(work, "by-openssl.p12");
+    ok("openssl", [
+      "cms",
+      "-decrypt",
+      "-inform",
+      "DER",
+      "-in",
+      sealed,
+      "-recip",
+      agent.rsa.cert,
+      "-inkey",
+      agent.rsa.key,
+      "-out",
+      out,
+    ]);
+    const pwFile = join(work, "agent.pw");
+    ok("openssl", ["pkcs12", "-in", out, "-passin", `file:${pwFile}`, "-noout"]);
+  });
+
+  it("open --key on the token: RSA (raw RSA + OAEP SHA-256 in software on SoftHSM) and EC (ECDH on the token)", () => {
+    const expected = readFileSync(join(work, "by-openssl.p12"));
+    for (const [name, mechanism] of [
+      ["rsa", "CKM_RSA_X_509"],
+      ["ec", "CKM_ECDH1_DERIVE"],
+    ] as const) {
+      const out = join(work, `opened-${name}.p12`);
+      const r = keyport(
+        ["open", sealed, "--key", `pkcs11:object=kra-${name};type=private`, "--out", out, "--json"],
+        recovery.env,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ method: mechanism });
+      expect(readFileSync(out).equals(expected)).toBe(true);
+    }
+    const v = keyport(["verify", join(work, "opened-ec.p12")], pw(recovery));
+    expect(v.status, v.stderr).toBe(0);
+  });
+
+  it("--recipient-oaep sha1 --aead: the token decrypts OAEP itself; GCM opens with openssl too", () => {
+    const file = join(work, "sha1.p7m");
+    const r = keyport(
+      [
+        "export",
+        USER_KEY,
+        "--out",
+        file,
+        "--iterations",
+        "2048",
+        "--recipient",
+        agent.rsa.cert,
+        "--recipient-oaep",
+        "sha1",
+        "--aead",
+      ],
+      pw(user),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = join(work, "opened-sha1.p12");
+    const o = keyport(["open", file, "--key", "kra-rsa", "--out", out, "--json"], recovery.env);
+    expect(o.status, o.stderr).toBe(0);
+    expect(JSON.parse(o.stdout)).toMatchObject({
+      method: "CKM_RSA_PKCS_OAEP",
+      envelope: { kind: "auth-enveloped", contentAlgorithm: "AES-256-GCM" },
+    });
+    const viaOpenssl = join(work, "sha1-openssl.p12");
+    ok("openssl", [
+      "cms",
+      "-decrypt",
+      "-inform",
+      "DER",
+      "-in",
+      file,
+      "-recip",
+      agent.rsa.cert,
+      "-inkey",
+      agent.rsa.key,
+      "-out",
+      viaOpenssl,
+    ]);
+    expect(readFileSync(viaOpenssl).equals(readFileSync(out))).toBe(true);
+  });
+
+  it("import FILE.p7m --key: restored in one step; the restored key signs and the original public key verifies", () => {
+    const r = keyport(
+      ["import", sealed, "--key", "pkcs11:object=kra-ec;type=private", "--label", "restored", "--json"],
+      pw(recovery),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const data = join(work, "data.bin");
+    const sig = join(work, "data.sig");
+    writeFileSync(data, "archived and restored");
+    const st = recovery.state;
+    ok(
+      "pkcs11-tool",
+      [
+        "--module",
+        st.module,
+        "--token-label",
+        st.tokenLabel,
+        "--login",
+        "--pin",
+        readFileSync(st.pinFile, "utf8").trim(),
+        "--sign",
+        "--mechanism",
+        "SHA256-RSA-PKCS",
+        "--label",
+        "restored",
+        "--input-file",
+        data,
+        "--output-file",
+        sig,
+      ],
+      recovery.env,
+    );
+    const original = new X509Certificate(originalCertificate()).publicKey;
+    expect(verify("sha256", readFileSync(data), original, readFileSync(sig))).toBe(true);
+  });
+});
+
+/** The user key's certificate, read from the PKCS#12 openssl took out of the envelope. */
+function originalCertificate(): string {
+  return ok("openssl", [
+    "pkcs12",
+    "-in",
+    join(work, "by-openssl.p12"),
+    "-passin",
+    `file:${join(work, "agent.pw")}`,
+    "-nokeys",
+    "-clcerts",
+  ]).replace(/[\s\S]*?(-----BEGIN CERTIFICATE-----)/, "$1");
+}
+
+describe("refusals before any token work", () => {
+  it("a recipient certificate without keyEncipherment/keyAgreement: exit 2, nothing written", () => {
+    const file = join(work, "signer.p7m");
+    const r = keyport(["export", USER_KEY, "--out", file, "--recipient", agent.signer.cert], {
+      ...user.env,
+      KEYPORT_PIN_SOURCE: "file:/nonexistent",
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/keyAgreement/);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("an envelope the key is not a recipient of: exit 5, nothing written; --key-file opens with a PEM key", () => {
+    const nope = join(work, "nope.p12");
+    const r = keyport(["open", join(work, "sha1.p7m"), "--key", "kra-ec", "--out", nope], recovery.env);
+    expect(r.status, r.stderr).toBe(5);
+    expect(existsSync(nope)).toBe(false);
+    const out = join(work, "file.p12");
+    const f = keyport(["open", sealed, "--key-file", agent.ec.key, "--out", out], { PATH: process.env.PATH });
+    expect(f.status, f.stderr).toBe(0);
+    expect(readFileSync(out).equals(readFileSync(join(work, "by-openssl.p12")))).toBe(true);
+  });
+});
