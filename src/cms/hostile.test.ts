@@ -71,8 +71,18 @@ function counting(name: "rsa" | "ec"): { key: RecipientKey; uses: () => number }
   return {
     key: {
       ...inner,
-      transport: inner.transport && ((ek, p) => (n++, inner.transport!(ek, p))),
-      agree: inner.agree && ((pt) => (n++, inner.agree!(pt))),
+      transport:
+        inner.transport &&
+        ((ek, p) => {
+          n++;
+          return inner.transport!(ek, p);
+        }),
+      agree:
+        inner.agree &&
+        ((pt) => {
+          n++;
+          return inner.agree!(pt);
+        }),
     },
     uses: () => n,
   };
@@ -137,12 +147,6 @@ function corpus(): Array<{ what: string; bytes: Buffer; expect: Outcome }> {
     );
     return contentInfo(ENVELOPED, seq(tlv(0x02, Buffer.from([0])), tlv(0x31, Buffer.concat(Array(n).fill(ktri))), eci));
   };
-  const replaceOnce = (b: Buffer, from: Buffer, to: Buffer) => {
-    const i = b.indexOf(from);
-    if (i < 0) throw new Error("corpus: pattern not found");
-    return Buffer.concat([b.subarray(0, i), to, b.subarray(i + from.length)]);
-  };
-  const aes256cbc = oid("2.16.840.1.101.3.4.1.42");
   return [
     { what: "empty", bytes: Buffer.alloc(0), expect: "usage" },
     { what: "PEM without a CMS block", bytes: Buffer.from("-----BEGIN CERTIFICATE-----\nAAAA\n"), expect: "usage" },
