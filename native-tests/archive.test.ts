@@ -231,7 +231,7 @@ describe("archive → open on the recovery token → import", () => {
     expect(readFileSync(viaOpenssl).equals(readFileSync(out))).toBe(true);
   });
 
-  it("import FILE.p7m --key: restored in one step; the restored key signs and the original public key verifies", async () => {
+  it("import FILE.p7m --key in one step: the restored key signs, the original public key verifies", async () => {
     const r = keyport(
       ["import", sealed, "--key", "pkcs11:object=kra-ec;type=private", "--label", "restored", "--json"],
       pw(recovery),

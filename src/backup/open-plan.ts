@@ -19,6 +19,8 @@ const describePadding = (p: RsaPadding) =>
     ? "PKCS#1 v1.5"
     : `RSAES-OAEP ${p.hash}/MGF1-${p.mgfHash}${p.label.length ? " with a label" : ""}`;
 
+const WITH_ALLOWED = " (with the key's CKA_ALLOWED_MECHANISMS)";
+
 /** The token-side plans for one RSA recipient entry, best first; exit 5 naming what is missing when none fits. */
 export function transportPlans(
   padding: RsaPadding,
@@ -43,7 +45,7 @@ export function transportPlans(
     throw new KeyportError(
       "verify",
       `key ${keyUri}: cannot decrypt the envelope's ${describePadding(padding)} key on this token: ` +
-        `it offers neither ${names} for decryption${allowed === null ? "" : " (with the key's CKA_ALLOWED_MECHANISMS)"}`,
+        `it offers neither ${names} for decryption${allowed === null ? "" : WITH_ALLOWED}`,
       "open the envelope where the recovery key is on a token that offers one of them, or with --key-file",
     );
   }

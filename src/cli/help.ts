@@ -81,6 +81,16 @@ const HELP: Record<string, CommandHelp> = {
       ["$0 import signing.p12 --token mytoken --replace", "put a backup back over the same key pair"],
     ],
   },
+  open: {
+    login: true,
+    examples: [
+      [
+        "$0 open signing.p7m --key 'pkcs11:token=kra;object=recovery;type=private' --out signing.p12",
+        "key archival, CA side: open the envelope with the recovery key on a token",
+      ],
+      ["$0 open signing.p7m --key-file kra.pem --out signing.p12", "the same with a PEM key"],
+    ],
+  },
   testbed: {
     login: false,
     examples: [

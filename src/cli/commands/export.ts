@@ -400,9 +400,8 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           printResult(r);
           if (recipients) {
             const kind = a.aead ? "AuthEnvelopedData, AES-256-GCM" : "EnvelopedData, AES-256-CBC";
-            process.stdout.write(
-              `  sealed:       CMS ${kind}, to ${recipients.described.map((d) => escapeControl(d.subject)).join("; ")}\n`,
-            );
+            const to = recipients.described.map((d) => escapeControl(d.subject)).join("; ");
+            process.stdout.write(`  sealed:       CMS ${kind}, to ${to}\n`);
           }
         }
         if (a.deleteAfterVerify) {
