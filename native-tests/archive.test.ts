@@ -302,15 +302,38 @@ describe("export --all --recipient", () => {
 });
 
 describe("refusals before any token work", () => {
-  it("a recipient certificate without keyEncipherment/keyAgreement: exit 2, nothing written", () => {
-    const file = join(work, "signer.p7m");
-    const r = keyport(["export", USER_KEY, "--out", file, "--recipient", agent.signer.cert], {
-      ...user.env,
-      KEYPORT_PIN_SOURCE: "file:/nonexistent",
-    });
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/keyAgreement/);
-    expect(existsSync(file)).toBe(false);
+  // bad inputs in files (the command lines that are wrong in themselves: src/cli/commands/open.test.ts);
+  // a WRONG PIN: had keyport logged in, it would exit 4, not 2
+  const wrongPin = () => {
+    const f = join(work, "wrong.pin");
+    writeFileSync(f, "9999\n", { mode: 0o600 });
+    return { ...user.env, KEYPORT_PIN_SOURCE: `file:${f}`, KP_PW: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
+  };
+  const out = () => join(work, "never.p7m");
+  const cases: Array<[string, () => string[], RegExp]> = [
+    [
+      "a recipient without keyEncipherment/keyAgreement",
+      () => ["export", USER_KEY, "--out", out(), "--recipient", agent.signer.cert],
+      /does not allow keyAgreement/,
+    ],
+    [
+      "a recipient file that is missing",
+      () => ["export", USER_KEY, "--out", out(), "--recipient", join(work, "none.crt")],
+      /none\.crt: no such file/,
+    ],
+    [
+      "open of a missing envelope",
+      () => ["open", join(work, "none.p7m"), "--key", "kra-rsa", "--out", join(work, "never.p12")],
+      /no such file/,
+    ],
+  ];
+  it.each(cases)("%s: exit 2, one line, nothing written, no login", (_, args, message) => {
+    const r = keyport(args(), wrongPin());
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.trimEnd().split("\n").length).toBeLessThanOrEqual(2);
+    expect(existsSync(out()) || existsSync(join(work, "never.p12"))).toBe(false);
   });
 
   it("an envelope the key is not a recipient of: exit 5, nothing written; --key-file opens with a PEM key", () => {
