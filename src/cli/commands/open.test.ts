@@ -56,6 +56,11 @@ describe("bad key archival command lines: exit 2, one line", () => {
     ["open without a recipient key", ["open", "x.p7m", "--out", "x.p12"], /--key/],
     ["open with both keys", ["open", "x.p7m", "--key", "k", "--key-file", "k.pem", "--out", "x.p12"], /--key/],
     ["open without --out", ["open", "x.p7m", "--key", "k"], /--out/],
+    [
+      "a pin-value in the --key URI",
+      ["open", "x.p7m", "--key", "pkcs11:object=k?pin-value=1234", "--out", "x.p12"],
+      /pin-value in a PKCS#11 URI is refused/,
+    ],
     ["import with both keys", ["import", "x.p7m", "--key", "k", "--key-file", "k.pem"], /--key/],
   ])("%s", async (_, argv, message) => {
     const r = await run(argv as string[]);
@@ -63,5 +68,6 @@ describe("bad key archival command lines: exit 2, one line", () => {
     expect(r.stdout).toBe("");
     expect(r.stderr).toMatch(message as RegExp);
     expect(r.stderr.trimEnd().split("\n").length).toBeLessThanOrEqual(2);
+    expect(r.stderr).not.toContain("1234");
   });
 });

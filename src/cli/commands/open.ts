@@ -19,7 +19,7 @@ import { exactlyOne, forEachInventory, keySelector, type KeySelector } from "../
 import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, type GlobalArgs } from "../options.js";
+import { checkPinOptions, loginOptions, outputFormat, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader } from "../secret-options.js";
 import { oneToken } from "./key-options.js";
 
@@ -46,6 +46,11 @@ export function recipientKeyOptions<T>(y: Argv<T>) {
       type: "string",
       requiresArg: true,
       describe: "the recipient's private key in a PEM (or DER PKCS#8) file, unencrypted",
+    })
+    .check((a) => {
+      // a pin-value in the --key URI is refused like one in any selector (never echoed)
+      const { key, allowPinValue } = a as { key?: string; allowPinValue?: boolean };
+      return checkPinOptions({ selector: key?.startsWith("pkcs11:") ? key : undefined, allowPinValue });
     });
 }
 
