@@ -321,6 +321,8 @@ describe("refusals before any token work", () => {
       () => ["export", USER_KEY, "--out", out(), "--recipient", join(work, "none.crt")],
       /none\.crt: no such file/,
     ],
+    ["verify of an envelope", () => ["verify", sealed], /is a key archival envelope \(CMS\), not a PKCS#12/],
+    ["import of an envelope without --key", () => ["import", sealed], /is a key archival envelope/],
     [
       "open of a missing envelope",
       () => ["open", join(work, "none.p7m"), "--key", "kra-rsa", "--out", join(work, "never.p12")],

@@ -16,6 +16,7 @@ export {
   openWithKeyFile,
   readEnvelopeFile,
   readKeyFile,
+  refuseEnvelopeAsPkcs12,
   writeOpened,
   type KeyFile,
   type OpenedEnvelope,

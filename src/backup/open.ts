@@ -213,3 +213,28 @@ export function writeOpened(out: string, content: Buffer, force: boolean): { fil
     content.fill(0);
   }
 }
+
+const ENVELOPE_OIDS = [
+  Buffer.from("06092a864886f70d010703", "hex"), // envelopedData
+  Buffer.from("060b2a864886f70d0109100117", "hex"), // authEnvelopedData
+];
+
+/**
+ * A file that is a key archival envelope rather than a PKCS#12 (its ContentInfo names EnvelopedData
+ * or AuthEnvelopedData, DER or PEM): refused with a hint before any password is asked.
+ */
+export function refuseEnvelopeAsPkcs12(path: string): void {
+  let head: Buffer;
+  try {
+    head = readBounded(path, "", DEFAULT_ENVELOPE_LIMITS.maxBytes).subarray(0, 64);
+  } catch {
+    return; // the PKCS#12 path reports a missing or unreadable file itself
+  }
+  const pem = head.toString("latin1").includes("-----BEGIN CMS-----");
+  if (!pem && !ENVELOPE_OIDS.some((o) => head.subarray(0, 24).includes(o))) return;
+  throw new KeyportError(
+    "usage",
+    `${path} is a key archival envelope (CMS), not a PKCS#12`,
+    "give the recipient's key with --key SELECTOR or --key-file PEM, or run keyport open first",
+  );
+}

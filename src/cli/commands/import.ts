@@ -5,7 +5,13 @@
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "../../backup/index.js";
+import {
+  ImportInterrupted,
+  importBackup,
+  refuseEnvelopeAsPkcs12,
+  type ImportHooks,
+  type ImportResult,
+} from "../../backup/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
@@ -92,10 +98,11 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
     handler: async (a) => {
       // the file is read and decrypted before the token is touched: a bad file changes nothing
       // a key archival envelope (--key/--key-file): opened and read in memory, no PKCS#12 written
-      const contents =
-        a.key !== undefined || a.keyFile !== undefined
-          ? await openSealedBackup(a)
-          : await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
+      const sealed = a.key !== undefined || a.keyFile !== undefined;
+      if (!sealed) refuseEnvelopeAsPkcs12(a.file);
+      const contents = sealed
+        ? await openSealedBackup(a)
+        : await withFilePassword(a.file, a.passwordSource, (der, pw) => readPkcs12(der, pw));
       const token = oneToken(a, undefined);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);

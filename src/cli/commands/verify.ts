@@ -3,7 +3,13 @@
  * PKCS#12.
  */
 import type { Argv, CommandModule } from "yargs";
-import { type AgainstToken, type FileReport, openBackup, verifyAgainstToken } from "../../backup/index.js";
+import {
+  type AgainstToken,
+  type FileReport,
+  openBackup,
+  refuseEnvelopeAsPkcs12,
+  verifyAgainstToken,
+} from "../../backup/index.js";
 import { forEachInventory, keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
@@ -80,6 +86,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
     // the file is measured and read before the password is asked: a missing or huge file asks nothing
+    refuseEnvelopeAsPkcs12(a.file); // a .p7m: opened first with keyport open
     const { report, contents } = await withFilePassword(a.file, a.passwordSource, (der, pw) =>
       openBackup(a.file, der, pw),
     );
