@@ -8,8 +8,12 @@ import { verify, X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { openOnToken } from "../src/backup/index.js";
+import { parseEnvelope } from "../src/cms/index.js";
 import { readInventory } from "../src/inventory/index.js";
 import { closeAllModules, listTokens, openModule, withSession } from "../src/pkcs11/index.js";
+import { KeyportError } from "../src/util/errors.js";
 import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
 const PASSWORD = "archive-pässword";
@@ -253,6 +257,42 @@ describe("archive → open on the recovery token → import", () => {
     const original = new X509Certificate(originalCertificate()).publicKey;
     expect(verify("sha256", data, original, signature)).toBe(true);
     expect(verify("sha256", Buffer.from("something else"), original, signature)).toBe(false);
+  });
+
+  it("the token side on hostile envelopes (mutation fuzz, in process): only exit 2 or 5, never an internal error", async () => {
+    const st = recovery.state;
+    if (st.softhsmConf) process.env.SOFTHSM2_CONF = st.softhsmConf;
+    const m = openModule({ name: "softhsm", path: st.module, params: st.moduleParams });
+    const [token] = listTokens(m).filter((t) => t.description.label === st.tokenLabel);
+    const pin = readFileSync(st.pinFile, "utf8").trim();
+    const source = readFileSync(sealed);
+    const mutation = fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean()), {
+      minLength: 1,
+      maxLength: 3,
+    });
+    const codes = new Set<string>();
+    await withSession(token!, { login: { pin: async () => Buffer.from(pin) } }, async (s) => {
+      const groups = readInventory(s, { loggedIn: true }).groups;
+      const kra = (label: string) => groups.find((g) => g.privateKey?.label === label)!;
+      await fc.assert(
+        fc.asyncProperty(mutation, fc.constantFrom("kra-rsa", "kra-ec"), async (muts, label) => {
+          const bytes = Buffer.from(source);
+          for (const [pos, val, cut] of muts) bytes[pos % bytes.length] = cut ? 0 : val;
+          try {
+            const opened = await openOnToken(s, kra(label), parseEnvelope(bytes));
+            opened.content.fill(0);
+            codes.add("ok");
+          } catch (e) {
+            expect(e).toBeInstanceOf(KeyportError);
+            expect(["usage", "verify"], (e as Error).message).toContain((e as KeyportError).code);
+            codes.add((e as KeyportError).code);
+          }
+        }),
+        { numRuns: 150 },
+      );
+    });
+    closeAllModules();
+    expect(codes.has("usage") || codes.has("verify")).toBe(true);
   });
 });
 

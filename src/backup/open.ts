@@ -106,6 +106,23 @@ const REFUSED = [
   "CKR_KEY_FUNCTION_NOT_PERMITTED",
 ];
 
+/** C_Decrypt's answers to a ciphertext that is not for this key (or was changed): that entry does not open. */
+const DECRYPT_FAILED = [
+  "CKR_ENCRYPTED_DATA_INVALID",
+  "CKR_ENCRYPTED_DATA_LEN_RANGE",
+  "CKR_DATA_LEN_RANGE",
+  "CKR_DATA_INVALID",
+  "CKR_ARGUMENTS_BAD",
+];
+
+/** C_DeriveKey's answers to an originator key it will not take (not on the curve, badly encoded). */
+const DERIVE_REFUSED = [
+  "CKR_ARGUMENTS_BAD",
+  "CKR_MECHANISM_PARAM_INVALID",
+  "CKR_DOMAIN_PARAMS_INVALID",
+  "CKR_DATA_INVALID",
+];
+
 /** A RecipientKey whose private half stays on the token. */
 export function tokenRecipientKey(s: Session, g: Group, used: { method: string }): RecipientKey {
   const key = g.privateKey;
@@ -124,6 +141,9 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
       keyType: "rsa",
       identifiers,
       transport: async (ek, padding) => {
+        // a hostile length never reaches the token
+        if (bits > 0 && ek.length !== Math.ceil(bits / 8))
+          throw new KeyportError("verify", `an encrypted key of ${ek.length} bytes for a ${bits}-bit RSA key`);
         const refused: string[] = [];
         for (const plan of transportPlans(padding, offers, allowed, key.uri)) {
           let out: Buffer;
@@ -134,7 +154,7 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
               refused.push(`${plan.mechanism}: ${e.ckrName}`);
               continue;
             }
-            if (isCkr(e, "CKR_ENCRYPTED_DATA_INVALID", "CKR_ENCRYPTED_DATA_LEN_RANGE"))
+            if (isCkr(e, ...DECRYPT_FAILED))
               throw new KeyportError("verify", `RSA decryption on the token failed (${plan.mechanism})`);
             throw e;
           }
@@ -169,8 +189,11 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
       agree: async (point) => {
         const mechanism = agreementMechanism(offers, allowed, key.uri);
         used.method = mechanism;
+        if (point.length !== 1 + 2 * bytes || point[0] !== 4)
+          throw new KeyportError("verify", `the envelope's originator key is not an uncompressed ${key.curve} point`);
+        const derive = (data: Buffer) => s.deriveSharedSecret(mechanism, key.object.ref, data, bytes);
         try {
-          return s.deriveSharedSecret(mechanism, key.object.ref, point, bytes);
+          return derive(point);
         } catch (e) {
           if (isCkr(e, "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT"))
             throw new KeyportError(
@@ -179,14 +202,16 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
                 "the envelope's key agreement cannot run on it",
               "open the envelope with --key-file, or with a recovery key that may derive",
             );
-          if (!(e instanceof Pkcs11CallError) || !isCkr(e, "CKR_ARGUMENTS_BAD", "CKR_MECHANISM_PARAM_INVALID")) throw e;
-          // a token that wants the point as a DER OCTET STRING (as CKA_EC_POINT holds it)
-          return s.deriveSharedSecret(
-            mechanism,
-            key.object.ref,
-            Buffer.concat([Buffer.from([4, point.length]), point]),
-            bytes,
-          );
+          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
+        }
+        // a token that wants the point as a DER OCTET STRING (as CKA_EC_POINT holds it)
+        const len = point.length < 0x80 ? [point.length] : [0x81, point.length];
+        try {
+          return derive(Buffer.concat([Buffer.from([4, ...len]), point]));
+        } catch (e) {
+          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
+          const ckr = e instanceof Pkcs11CallError ? e.ckrName : "refused";
+          throw new KeyportError("verify", `the token refused the envelope's originator key (${ckr})`);
         }
       },
     };

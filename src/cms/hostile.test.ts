@@ -253,3 +253,19 @@ describe("checked before any key is used", () => {
     expect(() => parseEnvelope(shortIv(rsaEnvelope))).toThrow(/8-byte IV for AES-256-CBC/);
   });
 });
+
+describe("the invalid-curve attack on a static key", () => {
+  it("an originator point off the curve never reaches the key (exit 5)", async () => {
+    const r = parseEnvelope(ecEnvelope).recipients[0]!;
+    if (r.type !== "key-agreement") throw new Error("expected a key agreement recipient");
+    const at = ecEnvelope.indexOf(r.originatorPoint);
+    expect(at).toBeGreaterThan(0);
+    const bad = Buffer.from(ecEnvelope);
+    bad[at + r.originatorPoint.length - 1]! ^= 0x01; // y changed: no longer on P-256
+    const k = counting("ec");
+    const e = await openEnvelope(parseEnvelope(bad), k.key).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(KeyportError);
+    expect((e as KeyportError).code).toBe("verify");
+    expect(k.uses()).toBe(0);
+  });
+});

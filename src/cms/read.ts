@@ -360,6 +360,7 @@ async function contentKey(r: EnvelopeRecipient, key: RecipientKey, keyBytes: num
   }
   if (r.type !== "key-agreement" || !key.agree) throw cannotOpen("this key cannot do the key agreement");
   const wrap = KEY_WRAP[r.wrapOid]!;
+  checkPoint(r.originatorPoint, key.curve ?? r.curve);
   const z = await key.agree(r.originatorPoint);
   try {
     const kek = x963Kdf(r.kdfHash, z, sharedInfo(r.wrapOid, wrap.keyBytes, r.ukm), wrap.keyBytes);
@@ -378,6 +379,31 @@ async function contentKey(r: EnvelopeRecipient, key: RecipientKey, keyBytes: num
     }
   } finally {
     z.fill(0);
+  }
+}
+
+/**
+ * The originator's key must be an uncompressed point on the recipient key's curve before the key
+ * (above all one on a token) does ECDH with it: an off-curve point is the invalid-curve attack on
+ * a static key, and tokens answer it with errors that mean "device failure".
+ */
+function checkPoint(point: Buffer, curveName: string | null | undefined): void {
+  const curve = Object.values(CURVES).find((c) => c.name === curveName);
+  if (!curve) throw new KeyportError("verify", "the originator key's curve is unknown");
+  if (point.length !== 1 + 2 * curve.bytes || point[0] !== 4)
+    throw new KeyportError("verify", `the originator key is not an uncompressed ${curve.name} point`);
+  try {
+    createPublicKey({
+      key: {
+        kty: "EC",
+        crv: curve.name,
+        x: point.subarray(1, 1 + curve.bytes).toString("base64url"),
+        y: point.subarray(1 + curve.bytes).toString("base64url"),
+      },
+      format: "jwk",
+    });
+  } catch {
+    throw new KeyportError("verify", `the originator key is not a point on ${curve.name}`);
   }
 }
 
@@ -474,13 +500,14 @@ export function softwareRecipientKey(privateKey: KeyObject, identifiers: Recipie
     const curve = Object.values(CURVES).find((c) => c.node === named);
     if (!curve) throw new KeyportError("usage", `the key's curve ${named ?? "?"} is not P-256, P-384 or P-521`);
     const d = Buffer.from(privateKey.export({ format: "jwk" }).d ?? "", "base64url");
+    const ecdh = createECDH(curve.node);
+    ecdh.setPrivateKey(d);
+    d.fill(0);
     return {
       keyType: "ec",
       curve: curve.name,
       identifiers: ids,
       agree: async (point) => {
-        const ecdh = createECDH(curve.node);
-        ecdh.setPrivateKey(d);
         try {
           return ecdh.computeSecret(point);
         } catch {
