@@ -259,7 +259,7 @@ describe("archive → open on the recovery token → import", () => {
     expect(verify("sha256", Buffer.from("something else"), original, signature)).toBe(false);
   });
 
-  it("the token side on hostile envelopes (mutation fuzz, in process): only exit 2 or 5, never an internal error", async () => {
+  it("the token side on hostile envelopes (mutation fuzz, in process): only exit 2 or 5", async () => {
     const st = recovery.state;
     if (st.softhsmConf) process.env.SOFTHSM2_CONF = st.softhsmConf;
     const m = openModule({ name: "softhsm", path: st.module, params: st.moduleParams });
