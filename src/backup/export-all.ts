@@ -62,6 +62,8 @@ export interface ExportAllOptions extends Omit<ExportOptions, "out" | "tokenLock
   /** injected in tests; exportKey otherwise */
   exportOne?: typeof exportKey;
   lockDeps?: LockDeps;
+  /** key archival: only the keys this accepts (--usage) */
+  keyFilter?: (g: Group) => boolean;
 }
 
 export interface ExportAllResult {
@@ -225,7 +227,7 @@ export async function exportAll(
   const manifestPath = join(dir.given, MANIFEST_NAME);
   const lockDeps = o.lockDeps ?? DEFAULT_LOCK_DEPS;
   const exportOne = o.exportOne ?? exportKey;
-  const groups = selectForAll(inv, o.selector);
+  const groups = selectForAll(inv, o.selector).filter((g) => o.keyFilter?.(g) ?? true);
   // re-read (none yet if the directory is still missing): another run may have added keys meanwhile
   const recorded = readManifest(dir.path);
   const previous = new Map(recorded.map((e) => [e.uri, e]));

@@ -55,6 +55,8 @@ export interface ExportOptions {
   beforeExtract?: () => void | Promise<void>;
   /** injected by tests only (native-tests/support/keyport-hooked.mjs); never set by the keyport command */
   hooks?: ExportHooks;
+  /** key archival (SPEC §5a): the verified PKCS#12 is sealed in memory and only the envelope is written */
+  seal?: (p12: Buffer) => Buffer;
 }
 
 export interface ExportHooks {
@@ -161,11 +163,12 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
       profile: o.profile,
       iterations,
     });
-    const staged = stageFile(o.out, der, o.force);
+    const fileBytes = o.seal ? o.seal(der) : der;
+    const staged = stageFile(o.out, fileBytes, o.force);
     try {
       let verification: ExportResult["verification"] = null;
       if (o.verify) {
-        const back = await readPkcs12(readFileSync(staged.tempPath), password);
+        const back = await readPkcs12(o.seal ? der : readFileSync(staged.tempPath), password);
         const k = back.keys[0];
         if (!k || back.keys.length !== 1)
           throw new KeyportError("verify", "backup check failed: the written file does not hold exactly one key");
@@ -195,7 +198,7 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
       const certInfo = certDer ? parseCertificate(certDer) : null;
       return {
         file: staged.finalPath,
-        sha256: createHash("sha256").update(der).digest("hex"),
+        sha256: createHash("sha256").update(fileBytes).digest("hex"),
         profile: o.profile,
         iterations,
         key: {

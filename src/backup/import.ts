@@ -155,7 +155,12 @@ function usage(key: KeyObject, certKeyUsage: string[]): { priv: AttrTemplate; pu
     certKeyUsage.some((u) => u === "digitalSignature" || u === "nonRepudiation" || u === "keyCertSign");
   const canDecrypt =
     rsa && (certKeyUsage.length === 0 || certKeyUsage.some((u) => u === "keyEncipherment" || u === "dataEncipherment"));
-  return { priv: { sign: canSign, decrypt: canDecrypt }, pub: { verify: canSign, encrypt: canDecrypt } };
+  // an EC key for key agreement (a key recovery agent's, SPEC §5a open) derives: CKM_ECDH1_DERIVE
+  const canDerive = key.asymmetricKeyType === "ec" && certKeyUsage.includes("keyAgreement");
+  return {
+    priv: { sign: canSign, decrypt: canDecrypt, ...(canDerive ? { derive: true } : {}) },
+    pub: { verify: canSign, encrypt: canDecrypt },
+  };
 }
 
 /** Unwrap by a session key where the token refuses to create a sensitive key by value. */

@@ -22,3 +22,21 @@ export {
   type OpenedFile,
 } from "./verify-file.js";
 export { selectKey, type KeyChoice } from "./select-key.js";
+export {
+  openOnToken,
+  openWithKeyFile,
+  readEnvelopeFile,
+  readKeyFile,
+  refuseEnvelopeAsPkcs12,
+  writeOpened,
+  type KeyFile,
+  type OpenedEnvelope,
+} from "./open.js";
+export {
+  keyUsageClass,
+  prepareRecipients,
+  sealer,
+  SIGNING_KEY_WARNING,
+  type RecipientOptions,
+  type Recipients,
+} from "./archive.js";

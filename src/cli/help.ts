@@ -103,6 +103,16 @@ const HELP: Record<string, CommandHelp> = {
       ["$0 cert install alice-id.der --token mytoken", "a DER certificate onto one token"],
     ],
   },
+  open: {
+    login: true,
+    examples: [
+      [
+        "$0 open signing.p7m --key 'pkcs11:token=kra;object=recovery;type=private' --out signing.p12",
+        "key archival, CA side: open the envelope with the recovery key on a token",
+      ],
+      ["$0 open signing.p7m --key-file kra.pem --out signing.p12", "the same with a PEM key"],
+    ],
+  },
   testbed: {
     login: false,
     examples: [

@@ -28,6 +28,7 @@ const COMMANDS: Array<[string, () => Promise<AnyCommand>]> = [
   ["import", async () => (await import("./commands/import.js")).importCommand as AnyCommand],
   ["request", async () => (await import("./commands/request.js")).requestCommand as AnyCommand],
   ["cert", async () => (await import("./commands/cert.js")).certCommand as AnyCommand],
+  ["open", async () => (await import("./commands/open.js")).openCommand as AnyCommand],
   ["testbed", async () => (await import("./commands/testbed.js")).testbedCommand as AnyCommand],
   ["agent", async () => (await import("./commands/agent.js")).agentCommand as AnyCommand],
 ];

@@ -47,7 +47,8 @@ export type MechanismParams =
   | { kind: "iv"; iv: Buffer }
   | { kind: "oaep-sha256" }
   | { kind: "oaep-sha1" }
-  | { kind: "pss-sha256" };
+  | { kind: "pss-sha256" }
+  | { kind: "ecdh"; publicData: Buffer };
 
 export class Session {
   private findActive = false;
@@ -266,6 +267,41 @@ export class Session {
   }
 
   /**
+   * C_DeriveKey with an ECDH mechanism into a session-only, extractable generic secret, read and
+   * destroyed at once: the shared secret Z for a KDF run in software (CMS key agreement).
+   */
+  deriveSharedSecret(mechanism: string, key: ObjectRef, publicData: Buffer, length: number): Buffer {
+    const lib = this.lib;
+    const template = toPkcs11Template({
+      class: "secret-key",
+      keyType: "generic-secret",
+      token: false,
+      sensitive: false,
+      extractable: true,
+      valueLen: length,
+    });
+    const handle = call("C_DeriveKey", () =>
+      lib.C_DeriveKey(this.handle, mech(mechanism, { kind: "ecdh", publicData }), raw(key), template),
+    );
+    try {
+      const v = call("C_GetAttributeValue", () =>
+        lib.C_GetAttributeValue(this.handle, handle, [{ type: ATTRIBUTES.value.cka }]),
+      );
+      const value = v[0]?.value;
+      if (!Buffer.isBuffer(value)) throw new KeyportError("internal", "C_DeriveKey gave a secret without a value");
+      const out = Buffer.from(value);
+      value.fill(0);
+      return out;
+    } finally {
+      try {
+        lib.C_DestroyObject(this.handle, handle);
+      } catch {
+        /* a session object: it goes with the session anyway */
+      }
+    }
+  }
+
+  /**
    * The context-specific login (CKU_CONTEXT_SPECIFIC) a CKA_ALWAYS_AUTHENTICATE key needs right
    * after C_SignInit/C_DecryptInit. Tried once; the PIN Buffer is wiped.
    */
@@ -351,6 +387,15 @@ function mech(name: string, params: MechanismParams): pkcs11js.Mechanism {
       return { mechanism, parameter: oaep(CK.CKM_SHA256, CK.CKG_MGF1_SHA256) };
     case "oaep-sha1":
       return { mechanism, parameter: oaep(ckValue("CKM_SHA_1") ?? 0, ckValue("CKG_MGF1_SHA1") ?? 0) };
+    case "ecdh": // the raw shared secret (CKD_NULL): the caller runs the KDF it needs
+      return {
+        mechanism,
+        parameter: {
+          type: ckValue("CK_PARAMS_EC_DH") ?? 0,
+          kdf: ckValue("CKD_NULL") ?? 1,
+          publicData: params.publicData,
+        } as pkcs11js.ECDH1,
+      };
     case "pss-sha256": // salt as long as the hash, as RFC 8017 recommends and OpenSSL verifies by default
       return {
         mechanism,

@@ -10,6 +10,10 @@ import {
   exportAll,
   exportKey,
   prepareExportAll,
+  keyUsageClass,
+  prepareRecipients,
+  sealer,
+  SIGNING_KEY_WARNING,
   type ExportAllResult,
   type ExportResult,
   type ManifestEntry,
@@ -41,6 +45,13 @@ interface ExportArgs extends KeyArgs, WithDeps {
   strict: boolean;
   deleteAfterVerify: boolean;
   yes: boolean;
+  recipient?: string[];
+  recipientPadding: "oaep" | "pkcs1";
+  recipientOaep: "sha256" | "sha1";
+  recipientId: "issuer-serial" | "ski";
+  recipientCa?: string;
+  aead: boolean;
+  usage?: "encryption" | "signing";
 }
 
 const PROFILE_ALGORITHMS: Record<Profile, string> = {
@@ -220,7 +231,58 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         default: false,
         describe: "do not ask for confirmation (--delete-after-verify)",
       })
+      .option("recipient", {
+        type: "string",
+        array: true,
+        requiresArg: true,
+        describe: "key archival: seal the backup to this certificate (PEM/DER; repeatable) and write a CMS .p7m",
+      })
+      .option("recipient-padding", {
+        choices: ["oaep", "pkcs1"] as const,
+        default: "oaep" as const,
+        describe: "RSA recipients: RSAES-OAEP, or PKCS#1 v1.5 for old Windows CAs",
+      })
+      .option("recipient-oaep", {
+        choices: ["sha256", "sha1"] as const,
+        default: "sha256" as const,
+        describe: "RSA-OAEP hash (sha1 for a recovery token that decrypts OAEP with SHA-1 only)",
+      })
+      .option("recipient-id", {
+        choices: ["issuer-serial", "ski"] as const,
+        default: "issuer-serial" as const,
+        describe: "how the envelope names each recipient (Windows and NSS look up issuer-serial)",
+      })
+      .option("recipient-ca", {
+        type: "string",
+        requiresArg: true,
+        describe: "PEM bundle the recipient certificates must chain to",
+      })
+      .option("aead", {
+        type: "boolean",
+        default: false,
+        describe: "with --recipient: AuthEnvelopedData with AES-256-GCM instead of AES-256-CBC",
+      })
+      .option("usage", {
+        choices: ["encryption", "signing"] as const,
+        describe: "with --all: only encryption keys (what CA key recovery archives) or only signing keys",
+      })
       .check((a) => {
+        const sealed = (a.recipient?.length ?? 0) > 0;
+        if (!sealed) {
+          const given = [
+            a.recipientCa !== undefined && "--recipient-ca",
+            a.aead && "--aead",
+            a.usage !== undefined && "--usage",
+          ].filter(Boolean);
+          if (given.length) throw new KeyportError("usage", `${given.join(", ")} go(es) with --recipient CERT`);
+        }
+        if (a.usage !== undefined && !a.all)
+          throw new KeyportError("usage", "--usage selects keys for --all; one key is named by its selector");
+        if (sealed && a.deleteAfterVerify)
+          throw new KeyportError(
+            "usage",
+            "--delete-after-verify with --recipient: the envelope cannot be opened here to prove it",
+          );
         if (a.all && a.out !== undefined)
           throw new KeyportError("usage", "--out names one file: with --all, give --out-dir DIR");
         if (!a.all && a.outDir !== undefined)
@@ -254,11 +316,29 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       );
     }
     const selector = keySelector(a.selector, a.label, a.id);
+    const sealed = (a.recipient?.length ?? 0) > 0;
+    // key archival: every recipient certificate read and checked before any module, PIN or token
+    const recipients = sealed
+      ? prepareRecipients({
+          files: a.recipient ?? [],
+          padding: a.recipientPadding,
+          oaepHash: a.recipientOaep,
+          id: a.recipientId,
+          caFile: a.recipientCa,
+        })
+      : undefined;
+    if (sealed && a.all && a.nameTemplate === "{label}.p12") a.nameTemplate = "{label}.p7m";
     if (a.all) checkTemplate(a.nameTemplate);
     // before any module, PIN or password: the --out-dir (a file there is exit 2) and its manifest
     const target = a.all ? prepareExportAll(a.outDir ?? "") : undefined;
     if (!a.all) checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
     const chain = a.chain !== undefined ? readPemBundle(a.chain) : undefined; // a bad --chain file costs no PIN
+    for (const r of recipients?.described ?? []) {
+      warnLine(
+        `keyport: sealing to ${escapeControl(r.subject)} (${r.key}, valid until ${r.notAfter}); ` +
+          `certificate SHA-256 ${r.sha256}: compare it with the recipient's`,
+      );
+    }
     const token = oneToken(a, selector);
     const question = a.all ? passwordQuestions.backupFiles(a.outDir ?? ".") : passwordQuestions.backupFile(a.out ?? "");
     const password = passwordReader(a.passwordSource, true, question);
@@ -272,6 +352,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       placeholderCert: a.placeholderCert,
       verify: a.verify,
       warn: warnLine,
+      seal: recipients ? sealer(recipients, a.aead) : undefined,
     };
     await forEachInventory(
       [token],
@@ -289,6 +370,15 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
             nameTemplate: a.nameTemplate,
             strict: a.strict,
             selector,
+            keyFilter: sealed
+              ? (g) => {
+                  const cls = keyUsageClass(g);
+                  if (a.usage !== undefined) return cls === a.usage;
+                  if (cls === "signing")
+                    warn(`keyport: warning: ${g.privateKey?.uri ?? "a key"}: ${SIGNING_KEY_WARNING}`);
+                  return true;
+                }
+              : undefined,
             onKey: view.onKey,
             password: () => {
               view.clear(); // the prompt gets a line of its own
@@ -303,14 +393,26 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           .filter((g) => g.privateKey || g.secretKey)
           .map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
         const { group } = exactlyOne(candidates, selector!);
+        if (sealed && keyUsageClass(group) === "signing")
+          warnLine(`keyport: warning: ${group.privateKey?.uri ?? "the key"}: ${SIGNING_KEY_WARNING}`);
         const r = await exportKey(s, inv, group, {
           ...common,
           out: a.out ?? "",
           password,
           hooks: a[DEPS]?.exportHooks,
         });
-        if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");
-        else printResult(r);
+        if (outputFormat(a) === "json") {
+          const sealedTo = recipients ? { sealedTo: recipients.described, aead: a.aead } : {};
+          process.stdout.write(JSON.stringify({ ...r, ...sealedTo }, null, 2) + "\n");
+        }
+        if (outputFormat(a) !== "json") {
+          printResult(r);
+          if (recipients) {
+            const kind = a.aead ? "AuthEnvelopedData, AES-256-GCM" : "EnvelopedData, AES-256-CBC";
+            const to = recipients.described.map((d) => escapeControl(d.subject)).join("; ");
+            process.stdout.write(`  sealed:       CMS ${kind}, to ${to}\n`);
+          }
+        }
         if (a.deleteAfterVerify) {
           if (!a.yes) {
             if (!process.stdin.isTTY)

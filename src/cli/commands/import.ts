@@ -12,6 +12,7 @@ import {
   REEXPORT_ADVICE,
   selectKey,
   warningsOf,
+  refuseEnvelopeAsPkcs12,
   type ImportHooks,
   type ImportResult,
 } from "../../backup/index.js";
@@ -24,8 +25,9 @@ import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../option
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
 import { oneToken } from "./key-options.js";
+import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./open.js";
 
-interface ImportArgs extends GlobalArgs, FileOpenArgs {
+interface ImportArgs extends RecipientKeyArgs, FileOpenArgs {
   file: string;
   id?: string;
   label?: string;
@@ -67,7 +69,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
     command: "import <file>",
     describe: "restore a PKCS#12 backup onto a token: key, certificate, public key and chain under one CKA_ID",
     builder: (y) =>
-      fileOpenOptions(passwordSourceOption(y as Argv<GlobalArgs>))
+      fileOpenOptions(recipientKeyOptions(passwordSourceOption(y as Argv<GlobalArgs>)))
         .positional("file", { type: "string", demandOption: true })
         .option("id", {
           type: "string",
@@ -91,20 +93,31 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         .check((a) => {
           if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
             throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
+          if (a.key !== undefined && a.keyFile !== undefined)
+            throw new KeyportError(
+              "usage",
+              "give one of --key SELECTOR or --key-file PEM (the envelope's recipient key)",
+            );
           return true;
         }) as unknown as Argv<ImportArgs>,
     handler: async (a) => {
       // the file is read and decrypted before the token is touched: a bad file changes nothing
-      const contents = await withFilePassword(
-        a.file,
-        a.passwordSource,
-        async (der, pw) =>
-          selectKey(await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }), {
-            keyName: a.keyName,
-            keyIndex: a.keyIndex,
-          }),
-        a.emptyPassword,
-      );
+      // a key archival envelope (--key/--key-file): opened and read in memory, no PKCS#12 written
+      const sealed = a.key !== undefined || a.keyFile !== undefined;
+      if (!sealed) refuseEnvelopeAsPkcs12(a.file);
+      const choice = { keyName: a.keyName, keyIndex: a.keyIndex };
+      const contents = sealed
+        ? selectKey(await openSealedBackup(a), choice)
+        : await withFilePassword(
+            a.file,
+            a.passwordSource,
+            async (der, pw) =>
+              selectKey(
+                await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }),
+                choice,
+              ),
+            a.emptyPassword,
+          );
       const weak = warningsOf(contents).filter(isWeakCipherWarning);
       for (const w of weak) warnLine(`keyport: warning: ${w}`);
       if (weak.length) warnLine(`keyport: ${REEXPORT_ADVICE}`);

@@ -9,6 +9,7 @@ import {
   isWeakCipherWarning,
   openBackup,
   REEXPORT_ADVICE,
+  refuseEnvelopeAsPkcs12,
   verifyAgainstToken,
 } from "../../backup/index.js";
 import { forEachInventory, keySelector } from "../../inventory/index.js";
@@ -98,6 +99,7 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
   handler: async (a) => {
     const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
     // the file is measured and read before the password is asked: a missing or huge file asks nothing
+    refuseEnvelopeAsPkcs12(a.file); // a .p7m: opened first with keyport open
     const { report, contents } = await withFilePassword(
       a.file,
       a.passwordSource,
