@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
@@ -39,6 +39,24 @@ const BANNER =
   'import { createRequire as __kpCreateRequire } from "node:module";\n' +
   "const require = __kpCreateRequire(import.meta.url);";
 
+/**
+ * yargs renders the whole help text (cliui, string-width over every option) after every command it runs, so that
+ * a later showHelp() prints the command's help: 60–180 ms per run on this machine. keyport never shows help after
+ * a command ran (its .fail() prints one line), so the bundle's yargs skips that rendering. The build stops if
+ * the line is not found (a yargs upgrade): look again before changing the pattern.
+ */
+const yargsNoHelpCache = {
+  name: "yargs-no-help-cache",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]yargs[\\/]build[\\/]lib[\\/]usage\.js$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      const line = "cachedHelpMessage = this.help();";
+      if (!text.includes(line)) throw new Error(`yargs-no-help-cache: "${line}" not in ${args.path}`);
+      return { contents: text.replace(line, "cachedHelpMessage = undefined;"), loader: "js" };
+    });
+  },
+};
+
 function run(label, cmd, args) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
   if (r.status !== 0) {
@@ -48,7 +66,9 @@ function run(label, cmd, args) {
 }
 
 export async function bundle(b) {
-  const outdir = join(root, b.outdir);
+  // built beside, then swapped in: a keyport started during the build runs the old bundle or the new one
+  const final = join(root, b.outdir);
+  const outdir = `${final}.next`;
   rmSync(outdir, { recursive: true, force: true });
   await esbuild.build({
     absWorkingDir: root,
@@ -70,7 +90,12 @@ export async function bundle(b) {
     tsconfig: join(root, "tsconfig.json"),
     logLevel: "warning",
     legalComments: "linked",
+    plugins: [yargsNoHelpCache],
   });
+  rmSync(`${final}.old`, { recursive: true, force: true });
+  if (existsSync(final)) renameSync(final, `${final}.old`);
+  renameSync(outdir, final);
+  rmSync(`${final}.old`, { recursive: true, force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
