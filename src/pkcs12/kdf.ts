@@ -2,12 +2,13 @@
  * The PKCS#12 key derivation (RFC 7292 Appendix B.2), used for the MAC key and the legacy
  * pbeWithSHAAnd3-KeyTripleDES-CBC key and IV. node:crypto has no such function, so the
  * construction is written here: the first hash of each block by node:crypto, the thousands of
- * repeats after it in JavaScript for SHA-1/SHA-256 (sha-iterate.ts); tested against published
- * vectors and node-forge. The password goes in as a BMPString: UTF-16BE with a two-byte terminator.
+ * repeats after it without a call per iteration — SHA-256 in WebAssembly (sha256-wasm.ts), SHA-1 in
+ * JavaScript (sha-iterate.ts); tested against published vectors and node-forge. The password goes in as a BMPString: UTF-16BE with a two-byte terminator.
  */
 import * as crypto from "node:crypto";
 import type { HashName } from "./oids.js";
-import { sha1Iterate, sha256Iterate } from "./sha-iterate.js";
+import { sha1Iterate } from "./sha-iterate.js";
+import { sha256Iterate } from "./sha256-wasm.js";
 
 const BLOCK: Record<HashName, number> = { sha1: 64, sha256: 64, sha384: 128, sha512: 128 };
 const OUT: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };

@@ -2,6 +2,7 @@ import * as crypto from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sha1Iterate, sha256Iterate } from "./sha-iterate.js";
+import { sha256Iterate as sha256IterateWasm } from "./sha256-wasm.js";
 
 /** The reference: node:crypto called once per iteration. */
 function viaNode(alg: "sha1" | "sha256", start: Buffer, times: number): string {
@@ -49,5 +50,34 @@ describe.each(CASES)("%s repeated in JavaScript", (alg, iterate, size) => {
 
   it("refuses a digest of another size", () => {
     expect(() => iterate(Buffer.alloc(size + 1), 1)).toThrow(RangeError);
+  });
+});
+
+describe("sha256 repeated in WebAssembly", () => {
+  it("agrees with node:crypto for random digests and repeat counts, and with the JavaScript loop", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.integer({ min: 0, max: 300 }), (u, n) => {
+        const d = Buffer.from(u);
+        const j = Buffer.from(u);
+        sha256IterateWasm(d, n);
+        sha256Iterate(j, n);
+        expect(d.toString("hex")).toBe(viaNode("sha256", Buffer.from(u), n));
+        expect(j).toEqual(d);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("agrees with node:crypto over 100,000 repeats, on a digest inside a larger buffer", () => {
+    const start = crypto.createHash("sha256").update("keyport wasm").digest();
+    const big = Buffer.alloc(40, 0xee);
+    start.copy(big, 5);
+    sha256IterateWasm(big.subarray(5, 37), 100_000);
+    expect(big.subarray(5, 37).toString("hex")).toBe(viaNode("sha256", start, 100_000));
+    expect([...big.subarray(0, 5), ...big.subarray(37)]).toEqual(Array(8).fill(0xee));
+  });
+
+  it("refuses a digest of another size", () => {
+    expect(() => sha256IterateWasm(Buffer.alloc(20), 1)).toThrow(RangeError);
   });
 });
