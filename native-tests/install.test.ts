@@ -25,7 +25,9 @@ describe("the packed and installed keyport", () => {
   beforeAll(() => {
     dir = tempDir("keyport-install-");
     // npm test built dist/ already (pretest); packing runs no build again
-    const npmEnv = { ...baseEnv(), npm_config_nodedir: existsSync("/usr/include/node") ? "/usr" : undefined };
+    // Node's headers for building pkcs11js: Debian's, where installed (else npm's own nodedir setting)
+    const npmEnv: NodeJS.ProcessEnv = { ...baseEnv() };
+    if (existsSync("/usr/include/node/node_version.h")) npmEnv.npm_config_nodedir = "/usr";
     const pack = run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dir, ROOT], npmEnv);
     expect(pack.status, pack.stderr).toBe(0);
     tarball = join(dir, `${pkg.name}-${pkg.version}.tgz`);

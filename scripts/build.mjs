@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync } from "node:fs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
@@ -48,7 +48,9 @@ function run(label, cmd, args) {
 }
 
 export async function bundle(b) {
-  const outdir = join(root, b.outdir);
+  // built beside, then swapped in: a keyport started during the build runs the old bundle or the new one
+  const final = join(root, b.outdir);
+  const outdir = `${final}.next`;
   rmSync(outdir, { recursive: true, force: true });
   await esbuild.build({
     absWorkingDir: root,
@@ -71,6 +73,10 @@ export async function bundle(b) {
     logLevel: "warning",
     legalComments: "linked",
   });
+  rmSync(`${final}.old`, { recursive: true, force: true });
+  if (existsSync(final)) renameSync(final, `${final}.old`);
+  renameSync(outdir, final);
+  rmSync(`${final}.old`, { recursive: true, force: true });
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

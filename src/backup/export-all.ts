@@ -8,10 +8,12 @@
  * The run finishes every key, then exits with the most severe failure (see SEVERITY), else 3 with
  * --strict when a key was skipped, else 0. Each outcome is merged into DIR/manifest.json as it
  * happens (manifest.ts), so a crash or a concurrent run loses no entry.
- * Two keys are exported at a time (PBKDF2 runs on the thread pool, so both cores work); token
- * operations stay serialised.
+ * Several keys are exported at a time (EXPORTS_AT_ONCE): their PBKDF2 jobs run on libuv's thread pool
+ * while the main thread derives another key's MAC key, builds and re-reads its file; token operations stay
+ * serialised (tokenLock).
  */
 import { createHash } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { lstatSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { matchGroups, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
@@ -30,6 +32,13 @@ import {
 } from "./manifest.js";
 import { fileNameFor, isPlainFileName } from "./naming.js";
 import { checkOutDir, ensureOutDir, type OutDir } from "./output.js";
+
+/**
+ * Keys in flight: one per core for the thread pool's PBKDF2 jobs (two per key) plus one whose main-thread
+ * work (MAC derivation, ASN.1, the verifying re-read, manifest I/O) overlaps them. libuv's default pool has
+ * four threads; more keys at once would only queue.
+ */
+const EXPORTS_AT_ONCE = Math.min(4, Math.max(2, availableParallelism() + 1));
 
 /**
  * Failure exit codes, most severe first. 7 (the key is gone: the token changed under the run, the
@@ -355,7 +364,7 @@ export async function exportAll(
     }
   };
   try {
-    await Promise.all([worker(), worker()]);
+    await Promise.all(Array.from({ length: EXPORTS_AT_ONCE }, () => worker()));
   } finally {
     if (password)
       await password.then(

@@ -2,8 +2,11 @@
 import { hideBin } from "yargs/helpers";
 import { main } from "./main.js";
 
-const code = await main(hideBin(process.argv));
 // Only a command opens PKCS#11 modules (and loads the PKCS#11 layer with it): `--version` and `--help` alone
-// skip loading the native addon just to close nothing.
-if (process.argv.slice(2).some((a) => !a.startsWith("-"))) (await import("../pkcs11/index.js")).closeAllModules();
+// skip loading the native addon just to close nothing. Imported at the start, beside the command, not after it.
+const pkcs11 = process.argv.slice(2).some((a) => !a.startsWith("-"))
+  ? import("../pkcs11/index.js").catch(() => null)
+  : null;
+const code = await main(hideBin(process.argv));
+(await pkcs11)?.closeAllModules();
 process.exitCode = code;

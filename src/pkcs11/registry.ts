@@ -197,14 +197,12 @@ export function registeredModules(
  * Resolves `--module`: a path (contains "/"), a registered name, an alias, or a library file
  * name in p11-kit's module directories. Without a spec: every registered module.
  */
-export function resolveModules(
-  spec: string | undefined,
-  params?: string,
-  paths: P11KitPaths = p11kitPaths(),
-): ModuleRef[] {
+export function resolveModules(spec: string | undefined, params?: string, given?: P11KitPaths): ModuleRef[] {
+  // p11-kit's paths (found by running ldconfig) only when a name must be looked up, not for a library path
+  const lookup = () => given ?? p11kitPaths();
   const withParams = (r: ModuleRef): ModuleRef => (params !== undefined ? { ...r, params } : r);
   if (spec === undefined || spec === "") {
-    const all = registeredModules(paths);
+    const all = registeredModules(lookup());
     if (all.length === 0) {
       throw new KeyportError(
         "not-found",
@@ -218,11 +216,11 @@ export function resolveModules(
     if (!existsSync(spec)) throw new KeyportError("not-found", `module not found: ${spec}: no such file`);
     return [withParams({ name: basename(spec), path: spec })];
   }
-  const registered = registeredModules(paths);
+  const registered = registeredModules(lookup());
   for (const name of [spec, ...(ALIASES[spec] ?? [])]) {
     const hit = registered.find((m) => m.name === name);
     if (hit) return [withParams(hit)];
-    const lib = findLibrary(name, paths);
+    const lib = findLibrary(name, lookup());
     if (lib) return [withParams({ name: basename(lib), path: lib })];
   }
   const known = registered.map((m) => m.name).join(", ") || "none";

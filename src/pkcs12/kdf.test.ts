@@ -68,6 +68,18 @@ describe("RFC 7292 Appendix B key derivation", () => {
     );
   });
 
+  it.each([
+    ["sha1", 2048],
+    ["sha256", 2048],
+    ["sha384", 300],
+  ] as const)("agrees with node-forge at %s over %i iterations, several output blocks", (hash, iter) => {
+    const salt = Buffer.from("a1b2c3d4e5f60718293a4b5c6d7e8f90", "hex");
+    for (const id of [1, 2, 3] as const)
+      expect(pkcs12Kdf(hash, Buffer.from("pässwörd 🔑"), salt, id, iter, 70).toString("hex")).toBe(
+        forgeKdf("pässwörd 🔑", salt, id, iter, 70, hash),
+      );
+  });
+
   it("encodes the password as a terminated BMPString, astral characters as surrogate pairs", () => {
     expect(bmpPassword(Buffer.from("")).toString("hex")).toBe("0000");
     expect(bmpPassword(Buffer.from("aé")).toString("hex")).toBe("006100e90000");

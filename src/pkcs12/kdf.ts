@@ -1,11 +1,15 @@
 /**
  * The PKCS#12 key derivation (RFC 7292 Appendix B.2), used for the MAC key and the legacy
  * pbeWithSHAAnd3-KeyTripleDES-CBC key and IV. node:crypto has no such function, so the
- * construction is written here over node:crypto's hashes (tested against published vectors
- * and node-forge). The password goes in as a BMPString: UTF-16BE with a two-byte terminator.
+ * construction is written here: the first hash of each block by node:crypto, the thousands of
+ * repeats after it without a call per iteration — SHA-256 in WebAssembly (sha256-wasm.ts), SHA-1 in
+ * JavaScript (sha-iterate.ts); tested against published vectors and node-forge. The password goes
+ * in as a BMPString: UTF-16BE with a two-byte terminator.
  */
 import * as crypto from "node:crypto";
 import type { HashName } from "./oids.js";
+import { sha1Iterate } from "./sha-iterate.js";
+import { sha256Iterate } from "./sha256-wasm.js";
 
 const BLOCK: Record<HashName, number> = { sha1: 64, sha256: 64, sha384: 128, sha512: 128 };
 const OUT: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
@@ -15,6 +19,15 @@ const oneShot = (crypto as { hash?: (alg: string, data: Buffer, enc: "buffer") =
 const digest = oneShot
   ? (alg: HashName, data: Buffer) => oneShot(alg, data, "buffer")
   : (alg: HashName, data: Buffer) => crypto.createHash(alg).update(data).digest();
+
+/**
+ * The repeated hashing (A = H(A)) without a call into node:crypto per iteration, where written here: SHA-1 and
+ * SHA-256, the MAC hashes keyport writes and legacy files use. SHA-384/512 keep the call per iteration.
+ */
+const ITERATE: Partial<Record<HashName, (digest: Uint8Array, times: number) => void>> = {
+  sha1: sha1Iterate,
+  sha256: sha256Iterate,
+};
 
 /** Decodes one UTF-8 sequence at `i` → [code point, length], or null when it is not valid UTF-8. */
 function utf8At(b: Buffer, i: number): [number, number] | null {
@@ -101,11 +114,14 @@ export function pkcs12Kdf(
   const B = Buffer.alloc(v);
   for (let block = 0; block * u < length; block++) {
     let A = digest(hash, DI);
-    for (let r = 1; r < iterations; r++) {
-      const next = digest(hash, A);
-      A.fill(0);
-      A = next;
-    }
+    const iterate = ITERATE[hash];
+    if (iterate) iterate(A, iterations - 1);
+    else
+      for (let r = 1; r < iterations; r++) {
+        const next = digest(hash, A);
+        A.fill(0);
+        A = next;
+      }
     A.copy(out, block * u);
     if ((block + 1) * u >= length) {
       A.fill(0);
