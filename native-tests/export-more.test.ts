@@ -31,6 +31,26 @@ describe("export details (SoftHSM)", () => {
   });
   afterAll(() => tb?.destroy());
 
+  it("--profile pbmac1: a verified file with a PBMAC1 MAC; verify names the readers that open it", () => {
+    const out = join(dir, "pbmac1.p12");
+    const r = keyport(
+      ["export", uri("rsa-wrap"), "--out", out, "--profile", "pbmac1", "--iterations", "2048"],
+      pwEnv("pw"),
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/The export was successful/);
+    const v = keyport(["verify", out, "--against", uri("rsa-wrap"), "--json"], pwEnv("pw"));
+    expect(v.status, v.stderr).toBe(0);
+    const report = JSON.parse(v.stdout) as { mac: { scheme: string }; warnings: string[] };
+    expect(report.mac.scheme).toBe("PBMAC1");
+    expect(report.warnings).toEqual([
+      "PBMAC1 (RFC 9579) integrity: opens in OpenSSL >= 3.4 and keyport; not in OpenSSL 3.0, NSS pk12util, " +
+        "GnuTLS 3.7 or Java 17",
+    ]);
+    // the password is checked by the PBMAC1 MAC as by the classic one
+    expect(keyport(["verify", out], pwEnv("not the password")).status).toBe(5);
+  });
+
   it("leaves no file and no temporary file when killed mid-export (SIGTERM)", async () => {
     const out = join(dir, "killed.p12");
     // the hooked CLI holds right after verification, with the file staged and not yet published

@@ -177,7 +177,8 @@ if (ONLY.includes("batch")) {
   const dir = (who, i) => join(WORK, `batch-${who}-${i}`);
   const labels = b.state.keys.filter((k) => k.status === "provisioned").map((k) => k.label);
   const loopLabels = labels.slice(0, LOOP_KEYS);
-  const script = `set -e; for l in ${loopLabels.join(" ")}; do "${NODE}" "${KEYPORT}" export "pkcs11:object=$l;type=private" --out "$D/$l.p12"; done`;
+  const single = `"${NODE}" "${KEYPORT}" export "pkcs11:object=$l;type=private" --out "$D/$l.p12"`;
+  const script = `set -e; for l in ${loopLabels.join(" ")}; do ${single}; done`;
   const [all, loop, one] = alternate([
     {
       label: `keyport export --all (${labels.length} keys)`,
@@ -299,14 +300,16 @@ writeFileSync(RESULTS, `${JSON.stringify({ command: "npm run bench", runsPerSide
 
 // the table (Markdown)
 const lines = [
-  "| benchmark | keyport: wall median (min–max); CPU | reference: wall median (min–max); CPU | ratio | target | met |",
+  "| benchmark | keyport: wall median (min–max); CPU | reference: wall median (min–max); CPU " +
+    "| ratio | target | met |",
   "|---|---|---|---|---|---|",
 ];
 for (const r of results) {
   const side = (s) =>
     `${s.label}: ${range(s.wall)}; CPU ${ms(s.cpu.median)}${s.keysPerSecond ? `; ${s.keysPerSecond} keys/s` : ""}`;
   lines.push(
-    `| ${r.what} | ${side(r.keyport)} | ${side(r.reference)} | ${r.ratio} | ${r.target} | ${r.met ? "yes" : "**no**"} |`,
+    `| ${r.what} | ${side(r.keyport)} | ${side(r.reference)} ` +
+      `| ${r.ratio} | ${r.target} | ${r.met ? "yes" : "**no**"} |`,
   );
 }
 const calls = results.find((r) => r.keyport.pkcs11CallsPerKey !== undefined);
@@ -315,11 +318,13 @@ if (calls)
     "",
     `PKCS#11 calls (pkcs11-spy, ${calls.id}): keyport ${calls.keyport.pkcs11CallsPerKey} per key ` +
       `(${calls.keyport.getAttributeValuePerKey} C_GetAttributeValue); pkcs11-tool ` +
-      `${calls.reference.pkcs11CallsPerObject} per object (${calls.reference.getAttributeValuePerObject} C_GetAttributeValue).`,
+      `${calls.reference.pkcs11CallsPerObject} per object ` +
+      `(${calls.reference.getAttributeValuePerObject} C_GetAttributeValue).`,
   );
 lines.push(
   "",
-  `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, Linux ${machine.kernel}, Node ${machine.node}; ` +
+  `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGb} GB, ` +
+    `Linux ${machine.kernel}, Node ${machine.node}; ` +
     `load average ${machine.loadAverageAtStart.join("/")} at start, ${machine.loadAverageAtEnd.join("/")} at end; ` +
     `${RUNS} runs per side, alternating; ${started}.`,
 );

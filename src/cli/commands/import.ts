@@ -25,7 +25,7 @@ import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../option
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
 import { oneToken } from "./key-options.js";
-import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./open.js";
+import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./recipient-key.js";
 
 interface ImportArgs extends RecipientKeyArgs, FileOpenArgs {
   file: string;

@@ -5,114 +5,16 @@
  * file, and the PKCS#12 inside written (0600, never over a file without --force).
  */
 import type { Argv, CommandModule } from "yargs";
-import {
-  checkDestination,
-  openOnToken,
-  openWithKeyFile,
-  readEnvelopeFile,
-  readKeyFile,
-  writeOpened,
-  type OpenedEnvelope,
-} from "../../backup/index.js";
-import type { ParsedEnvelope } from "../../cms/index.js";
-import { exactlyOne, forEachInventory, keySelector, type KeySelector } from "../../inventory/index.js";
-import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
+import { checkDestination, readEnvelopeFile, writeOpened } from "../../backup/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { checkPinOptions, loginOptions, outputFormat, type GlobalArgs } from "../options.js";
-import { passwordQuestions, passwordReader } from "../secret-options.js";
-import { oneToken } from "./key-options.js";
-
-export interface RecipientKeyArgs extends GlobalArgs {
-  key?: string;
-  keyFile?: string;
-}
+import { outputFormat, type GlobalArgs } from "../options.js";
+import { prepareRecipient, recipientKeyOptions, type RecipientKeyArgs } from "./recipient-key.js";
 
 interface OpenArgs extends RecipientKeyArgs {
   file: string;
   out: string;
   force: boolean;
-}
-
-/** --key and --key-file, for open and import. */
-export function recipientKeyOptions<T>(y: Argv<T>) {
-  return y
-    .option("key", {
-      type: "string",
-      requiresArg: true,
-      describe: "the recipient's private key on a token: a pkcs11: URI or a label",
-    })
-    .option("key-file", {
-      type: "string",
-      requiresArg: true,
-      describe: "the recipient's private key in a PEM (or DER PKCS#8) file, unencrypted",
-    })
-    .check((a) => {
-      // a pin-value in the --key URI is refused like one in any selector (never echoed)
-      const { key, allowPinValue } = a as { key?: string; allowPinValue?: boolean };
-      return checkPinOptions({ selector: key?.startsWith("pkcs11:") ? key : undefined, allowPinValue });
-    });
-}
-
-/** The --key selector: a pkcs11: URI, else a label. */
-export function recipientSelector(key: string): KeySelector {
-  const sel = key.startsWith("pkcs11:")
-    ? keySelector(key, undefined, undefined)
-    : keySelector(undefined, key, undefined);
-  if (!sel) throw new KeyportError("usage", "--key needs a pkcs11: URI or a label");
-  return sel;
-}
-
-/**
- * The recipient key, checked before anything is opened: the key file read, or the selector parsed.
- * Returns the function that opens a parsed envelope with it (the token part logs in then).
- */
-export function prepareRecipient(a: RecipientKeyArgs): (env: ParsedEnvelope) => Promise<OpenedEnvelope> {
-  if ((a.key === undefined) === (a.keyFile === undefined))
-    throw new KeyportError("usage", "name the recipient's private key: --key SELECTOR (on a token) or --key-file PEM");
-  if (a.keyFile !== undefined) {
-    const kf = readKeyFile(a.keyFile);
-    return (env) => openWithKeyFile(env, kf);
-  }
-  const selector = recipientSelector(a.key ?? "");
-  const token = oneToken(a, selector);
-  return async (env) => {
-    const [opened] = await forEachInventory(
-      [token],
-      { login: loginOptions(a, selector.uri), data: false },
-      async (inv, s) => {
-        const candidates = inv.groups
-          .filter((g) => g.privateKey)
-          .map((g) => ({ group: g, uri: g.privateKey?.uri ?? "" }));
-        const { group } = exactlyOne(candidates, selector);
-        return openOnToken(s, group, env);
-      },
-    );
-    if (!opened) throw new KeyportError("not-found", "no token to open the envelope with");
-    return opened;
-  };
-}
-
-/**
- * `import FILE.p7m --key …`: the envelope opened and the PKCS#12 inside read with its password, in
- * memory (never written). The envelope and the key are checked before any token or password.
- */
-export async function openSealedBackup(
-  a: RecipientKeyArgs & { file: string; passwordSource?: string },
-): Promise<Pkcs12Contents> {
-  const env = readEnvelopeFile(a.file);
-  const open = prepareRecipient(a);
-  const opened = await open(env);
-  try {
-    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-    try {
-      return await readPkcs12(opened.content, password);
-    } finally {
-      password.fill(0);
-    }
-  } finally {
-    opened.content.fill(0);
-  }
 }
 
 export const openCommand: CommandModule<GlobalArgs, OpenArgs> = {
