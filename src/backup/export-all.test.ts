@@ -200,6 +200,30 @@ describe("export --all statuses", () => {
     expect(r.exit).toBeNull();
   });
 
+  it("a sealed re-run (.p7m template) after a plain one writes envelopes beside the .p12 files", async () => {
+    await run();
+    const r = await run({}, { nameTemplate: "{label}.p7m" });
+    const sealed = (n: number, label: string): ManifestEntry => ({
+      ...exportedEntry(n, label),
+      file: `${label}.p7m`,
+      sha256: sha(`${label}.p7m`),
+    });
+    const expected = [sealed(1, "rsa-a"), skippedLocked, sealed(3, "rsa-b"), sealed(4, "ec-c")];
+    expect(r.keys).toEqual(expected);
+    expect(manifestKeys()).toEqual(expected);
+    expect(r.exported.sort()).toEqual(["ec-c", "rsa-a", "rsa-b"]);
+    // the earlier plain backups are left as they were
+    expect(readdirSync(outDir).sort()).toEqual([
+      "ec-c.p12",
+      "ec-c.p7m",
+      "manifest.json",
+      "rsa-a.p12",
+      "rsa-a.p7m",
+      "rsa-b.p12",
+      "rsa-b.p7m",
+    ]);
+  });
+
   it("a changed file is not present: failed (exit 2), the others done; --force redoes it", async () => {
     await run();
     writeFileSync(join(outDir, "rsa-b.p12"), "changed");

@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { lstatSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { matchGroups, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
 import { isCkr, type Session } from "../pkcs11/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
@@ -219,7 +219,10 @@ function assignNames(
   const assigned = new Set<string>(); // a name two entries claim (a hand-edited manifest) goes to the first only
   return groups.map((group) => {
     const recorded = previous.get(group.privateKey.uri)?.file;
-    const reuse = recorded && isPlainFileName(recorded) && !assigned.has(recorded.toLowerCase());
+    // a recorded name is the key's again only for the same kind of file: a sealed run (.p7m) after a
+    // plain one (.p12) into the same folder writes envelopes, it does not find the PKCS#12 "present"
+    const sameKind = !!recorded && extname(recorded).toLowerCase() === extname(template).toLowerCase();
+    const reuse = recorded && sameKind && isPlainFileName(recorded) && !assigned.has(recorded.toLowerCase());
     const name = reuse ? recorded : fileNameFor(template, group, tokenLabel, taken);
     assigned.add(name.toLowerCase());
     return { group, name };
