@@ -27,7 +27,7 @@ import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString }
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { AuthEnvelopedData, GcmParameters } from "./asn.js";
-import { asBuffer, BerError, normalizeBer, readHeader } from "./ber.js";
+import { asBuffer, BerError, normalizeBer, readHeader } from "../util/ber.js";
 import { aesUnwrap, sharedInfo, x963Kdf } from "./kdf.js";
 import { CONTENT_CIPHERS, CURVES, ECDH_KDF_HASH, HASH_BY_OID, KEY_WRAP, OID, type HashName } from "./oids.js";
 import { decodeOaep, decodePkcs1, leftPad, PaddingError, type RsaPadding } from "./rsa-padding.js";

@@ -15,7 +15,7 @@ import {
   SubjectKeyIdentifier,
 } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
-import { asBuffer } from "./ber.js";
+import { asBuffer } from "../util/ber.js";
 import { CURVES } from "./oids.js";
 
 export interface RecipientCertificate {

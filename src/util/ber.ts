@@ -1,9 +1,9 @@
 /**
- * The bounded BER pre-parse for untrusted envelopes: indefinite lengths resolved, constructed
- * OCTET STRINGs flattened (NSS's cmsutil writes both), every length checked, nesting and element
- * count limited before the ASN.1 library (which recurses) sees the bytes. The same discipline as
- * src/pkcs12/der.ts; kept here because src/cms imports nothing of keyport's folders (SPEC §8).
+ * Hand-written DER/BER primitives shared by the PKCS#12 and CMS readers (src/pkcs12, src/cms): a
+ * tag-length-value writer, a bounded header read, and the bounded BER pre-parse every untrusted
+ * file goes through before the ASN.1 library (which recurses) sees its bytes.
  */
+/** ASN.1 library values (ArrayBuffer or a view) as a Buffer over the same memory. */
 export const asBuffer = (a: ArrayBuffer | ArrayBufferView): Buffer =>
   ArrayBuffer.isView(a) ? Buffer.from(a.buffer, a.byteOffset, a.byteLength) : Buffer.from(a);
 
@@ -25,6 +25,10 @@ export interface Tlv {
   length: number;
 }
 
+/**
+ * Reads one TLV header at `off`; null if it does not fit in `end`. Definite lengths only (DER/BER both
+ * allowed here).
+ */
 export function readHeader(buf: Buffer, off: number, end: number): Tlv | null {
   if (off + 2 > end) return null;
   const tag = buf[off]!;
@@ -38,6 +42,13 @@ export function readHeader(buf: Buffer, off: number, end: number): Tlv | null {
   return off + 2 + n + length <= end ? { tag, header: 2 + n, length } : null;
 }
 
+/**
+ * BER → DER-shaped bytes for the ASN.1 library, bounded for untrusted input. PKCS#12 is BER:
+ * NSS's pk12util writes indefinite lengths and constructed OCTET STRINGs. This resolves
+ * indefinite lengths, flattens constructed OCTET STRINGs (tag 0x24) into primitive ones, checks
+ * every length, limits nesting and element count, and refuses trailing bytes. Primitive contents
+ * are copied byte for byte, so a MAC over an OCTET STRING's content still sees what was written.
+ */
 export class BerError extends Error {}
 
 export function normalizeBer(buf: Buffer, maxDepth: number): Buffer {
