@@ -6,11 +6,8 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import {
   certificatesFromFile,
-  decodeOaep,
-  decodePkcs1,
-  leftPad,
   openEnvelope,
-  PaddingError,
+  unpad,
   parseEnvelope,
   parseRecipientCertificate,
   softwareRecipientKey,
@@ -160,14 +157,9 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
           }
           used.method = plan.mechanism;
           if (plan.decode === "none") return out;
-          const em = leftPad(out, Math.ceil(bits / 8));
           try {
-            return padding.scheme === "oaep" ? decodeOaep(em, padding) : decodePkcs1(em);
-          } catch (e) {
-            if (e instanceof PaddingError) throw new KeyportError("verify", "RSA decryption failed (padding)");
-            throw e;
+            return unpad(out, Math.ceil(bits / 8), padding);
           } finally {
-            em.fill(0);
             out.fill(0);
           }
         }

@@ -20,5 +20,5 @@ export {
   readRecipientCertificate,
   type RecipientCertificate,
 } from "./recipient.js";
-export { decodeOaep, decodePkcs1, leftPad, PaddingError, type RsaPadding } from "./rsa-padding.js";
+export { decodeOaep, decodePkcs1, leftPad, PaddingError, unpad, type RsaPadding } from "./rsa-padding.js";
 export type { HashName } from "./oids.js";

@@ -30,7 +30,7 @@ import { AuthEnvelopedData, GcmParameters } from "./asn.js";
 import { asBuffer, BerError, normalizeBer, readHeader } from "../util/ber.js";
 import { aesUnwrap, sharedInfo, x963Kdf } from "./kdf.js";
 import { CONTENT_CIPHERS, CURVES, ECDH_KDF_HASH, HASH_BY_OID, KEY_WRAP, OID, type HashName } from "./oids.js";
-import { decodeOaep, decodePkcs1, leftPad, PaddingError, type RsaPadding } from "./rsa-padding.js";
+import { type RsaPadding, unpad } from "./rsa-padding.js";
 
 export interface EnvelopeLimits {
   maxBytes: number;
@@ -478,19 +478,16 @@ export function softwareRecipientKey(privateKey: KeyObject, identifiers: Recipie
       keyType: "rsa",
       identifiers: ids,
       transport: async (ek, padding) => {
-        let em: Buffer;
+        let raw: Buffer;
         try {
-          em = leftPad(privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ek), k);
+          raw = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ek);
         } catch {
           throw new KeyportError("verify", "RSA decryption failed");
         }
         try {
-          return padding.scheme === "oaep" ? decodeOaep(em, padding) : decodePkcs1(em);
-        } catch (e) {
-          if (e instanceof PaddingError) throw new KeyportError("verify", "RSA decryption failed (padding)");
-          throw e;
+          return unpad(raw, k, padding);
         } finally {
-          em.fill(0);
+          raw.fill(0);
         }
       },
     };
