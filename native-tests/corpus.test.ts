@@ -1,13 +1,4 @@
-/**
- * The producer corpus: PKCS#12 files written at test time by the producers installed here
- * (OpenSSL 3 in its default, -legacy, -descert, NONE, -nomac and empty-password forms; Java
- * keytool's default and legacy keystores; NSS pk12util; GnuTLS certtool with and without a
- * password; Python `cryptography`'s three encryptions), each from one RSA or EC key made by
- * openssl. Each file: `verify` exit 0 with the right key and certificate, then `import` onto one
- * SoftHSM token, after which the restored key signs (pkcs11-tool) and openssl verifies the
- * signature with the original public key. Producers run once in beforeAll; one token per file.
- */
-import { spawnSync } from "node:child_process";
+
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -141,10 +132,8 @@ const PRODUCERS: Producer[] = [
   },
 ];
 
-const hasPythonCryptography =
-  spawnSync("python3", ["-c", "import cryptography.hazmat.primitives.serialization.pkcs12"]).status === 0;
-/** the producers installed here (Python's `cryptography` may not be) */
-const RUNNABLE = PRODUCERS.filter((p) => hasPythonCryptography || !p.name.startsWith("python"));
+/** every producer: scripts/install-deps installs them all (Python's `cryptography`: python3-cryptography) */
+const RUNNABLE = PRODUCERS;
 
 interface VerifyDoc {
   keys: Array<{ type: string; bits: number | null }>;
@@ -263,7 +252,6 @@ describe("files other producers write: verify, import, sign", () => {
     expect(ok.stdout.trim(), `${name}: ${ok.stderr}`).toBe("Verified OK");
   }
 
-  if (!hasPythonCryptography) it.skip("python-* (Python cryptography is not importable here)", () => {});
   it.each(RUNNABLE.map((p) => [p.name, p, PRODUCERS.indexOf(p)] as const))("%s", (name, p, i) => {
     const file = made.get(name)!;
     const env = p.open === "empty" ? tb.env : { ...tb.env, KP_PW: PW, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" };
