@@ -1,4 +1,12 @@
-
+/**
+ * The producer corpus: PKCS#12 files written at test time by the producers installed here
+ * (OpenSSL 3 in its default, -legacy, -descert, NONE, -nomac and empty-password forms; Java
+ * keytool's default and legacy keystores; NSS pk12util; GnuTLS certtool with and without a
+ * password; Python `cryptography`'s three encryptions), each from one RSA or EC key made by
+ * openssl. Each file: `verify` exit 0 with the right key and certificate, then `import` onto one
+ * SoftHSM token, after which the restored key signs (pkcs11-tool) and openssl verifies the
+ * signature with the original public key. Producers run once in beforeAll; one token per file.
+ */
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -69,6 +69,19 @@ export function reportError(e: unknown, debug: boolean): number {
 /** A usage error worded by yargs: it quotes the command line as given. */
 class YargsUsageError extends KeyportError {}
 
+/**
+ * yargs names a misspelt dashed option twice, as typed and in camelCase ("Unknown arguments:
+ * empty-pasword, emptyPasword"): the camelCase twin of a listed name is dropped.
+ */
+function dedupeUnknown(message: string): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m?.[1]) return message;
+  const names = m[1].split(", ");
+  const camel = (n: string) => n.replace(/-+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  const kept = names.filter((n) => !names.some((o) => o !== n && o.includes("-") && camel(o) === n));
+  return `Unknown argument${kept.length > 1 ? "s" : ""}: ${kept.join(", ")}`;
+}
+
 function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): KeyportError {
   const first = argv.find((x) => !x.startsWith("-"));
   const unknown =
@@ -79,7 +92,7 @@ function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): Keyport
     first !== "completion";
   // yargs quotes unknown arguments as given: a URI among them is shown without its pin-value
   // (keyport's own messages print URIs through the formatter already)
-  const oneLine = e.message.replace(/\s*\n\s*/g, " ").trim();
+  const oneLine = dedupeUnknown(e.message.replace(/\s*\n\s*/g, " ").trim());
   const given = fromYargs ? oneLine.replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u)) : oneLine;
   const message = unknown ? `unknown command "${first}"` : given;
   return message === e.message
