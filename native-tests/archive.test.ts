@@ -14,6 +14,7 @@ import { parseEnvelope } from "../src/cms/index.js";
 import { readInventory } from "../src/inventory/index.js";
 import { closeAllModules, listTokens, openModule, withSession } from "../src/pkcs11/index.js";
 import { KeyportError } from "../src/util/errors.js";
+import { faultModule } from "./support/fault.js";
 import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
 const PASSWORD = "archive-pässword";
@@ -189,6 +190,25 @@ describe("archive → open on the recovery token → import", () => {
       expect(JSON.parse(r.stdout)).toMatchObject({ method: mechanism });
       expect(readFileSync(out).equals(expected)).toBe(true);
     }
+  });
+
+  it("a token that will not derive an ECDH secret keyport can read: exit 5 naming why, nothing written", () => {
+    const m = faultModule({
+      target: recovery.state.module,
+      fail: [{ fn: "C_DeriveKey", when: "*", rv: "CKR_TEMPLATE_INCONSISTENT" }],
+    });
+    const out = join(work, "withheld.p12");
+    const r = keyport(["open", sealed, "--key", "pkcs11:object=kra-ec;type=private", "--out", out], {
+      ...recovery.env,
+      PKCS11_MODULE: m.path,
+      ...m.env,
+    });
+    m.remove();
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr.split("\n")[0]).toMatch(
+      /will not derive a shared secret keyport can read \(CKR_TEMPLATE_INCONSISTENT\)/,
+    );
+    expect(existsSync(out)).toBe(false);
   });
 
   it("--recipient-oaep sha1 --aead: the token decrypts OAEP itself; GCM opens with openssl too", () => {

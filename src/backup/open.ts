@@ -10,6 +10,7 @@ import {
   unpad,
   parseEnvelope,
   parseRecipientCertificate,
+  RecipientKeyUnusable,
   softwareRecipientKey,
   spkiSki,
   DEFAULT_ENVELOPE_LIMITS,
@@ -113,6 +114,18 @@ const DECRYPT_FAILED = [
 ];
 
 /** C_DeriveKey's answers to an originator key it will not take (not on the curve, badly encoded). */
+/**
+ * The ECDH secret is derived as a session object that may be read (CKA_SENSITIVE false,
+ * CKA_EXTRACTABLE true): a token that refuses such a template, or keeps the value secret, cannot
+ * open the envelope (the key wrap after the derivation runs in software).
+ */
+const SECRET_WITHHELD = [
+  "CKR_TEMPLATE_INCONSISTENT",
+  "CKR_TEMPLATE_INCOMPLETE",
+  "CKR_ATTRIBUTE_VALUE_INVALID",
+  "CKR_ATTRIBUTE_TYPE_INVALID",
+  "CKR_ATTRIBUTE_SENSITIVE",
+];
 const DERIVE_REFUSED = [
   "CKR_ARGUMENTS_BAD",
   "CKR_MECHANISM_PARAM_INVALID",
@@ -188,12 +201,19 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
           return derive(point);
         } catch (e) {
           if (isCkr(e, "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT"))
-            throw new KeyportError(
-              "verify",
+            throw new RecipientKeyUnusable(
               `key ${key.uri}: the token does not let it derive (CKA_DERIVE is not true): ` +
                 "the envelope's key agreement cannot run on it",
               "open the envelope with --key-file, or with a recovery key that may derive",
             );
+          if (isCkr(e, ...SECRET_WITHHELD)) {
+            const ckr = e instanceof Pkcs11CallError ? e.ckrName : "refused";
+            throw new RecipientKeyUnusable(
+              `key ${key.uri}: the token will not derive a shared secret keyport can read (${ckr}): ` +
+                "the envelope's key agreement needs it in software",
+              "open the envelope with --key-file, or with a recovery key on a token that gives the secret out",
+            );
+          }
           if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
         }
         // a token that wants the point as a DER OCTET STRING (as CKA_EC_POINT holds it)

@@ -5,6 +5,7 @@ export {
   DEFAULT_ENVELOPE_LIMITS,
   openEnvelope,
   parseEnvelope,
+  RecipientKeyUnusable,
   softwareRecipientKey,
   spkiSki,
   type EnvelopeLimits,

@@ -48,6 +48,16 @@ export const DEFAULT_ENVELOPE_LIMITS: EnvelopeLimits = {
 };
 
 export const notEnvelope = (why: string) => new KeyportError("usage", `not a CMS envelope keyport reads: ${why}`);
+/**
+ * The recipient key cannot do what the envelope needs at all (the token will not derive, or keeps
+ * the derived secret): said as it is, not taken for "not one of the recipients" (exit 5).
+ */
+export class RecipientKeyUnusable extends KeyportError {
+  constructor(message: string, hint?: string) {
+    super("verify", message, hint);
+  }
+}
+
 const cannotOpen = (why: string, hint?: string) => new KeyportError("verify", `cannot open the envelope: ${why}`, hint);
 
 /** How the envelope names a recipient. */
@@ -449,6 +459,7 @@ export async function openEnvelope(
     try {
       cek = await contentKey(r, key, env.cipher.keyBytes);
     } catch (e) {
+      if (e instanceof RecipientKeyUnusable) throw e;
       if (e instanceof KeyportError && e.code === "verify") {
         lastVerify = e;
         continue;
