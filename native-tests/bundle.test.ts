@@ -1,12 +1,12 @@
 /**
  * The CLI bundle (npm run build → dist/bundle): what `keyport --version` loads is yargs and keyport's option
  * parsing only — no command, no PKCS#11 layer, no native addon — and each command of src/cli/main.ts's COMMANDS
- * list is its own chunk, loaded when that command runs. Reads the built files; spawns nothing.
+ * list is its own chunk, loaded when that command runs. Reads the built files; spawns keyport only for --version.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT } from "./support/testbed.js";
+import { KEYPORT, ROOT, run } from "./support/testbed.js";
 
 const BUNDLE = join(ROOT, "dist", "bundle");
 const read = (file: string) => readFileSync(join(BUNDLE, file), "utf8");
@@ -64,5 +64,18 @@ describe("the CLI bundle", () => {
   it("keeps source maps beside every file", () => {
     for (const file of closure)
       expect(read(file).trimEnd().endsWith(`//# sourceMappingURL=${file}.map`), file).toBe(true);
+  });
+});
+
+describe("keyport --version", () => {
+  it("bin/keyport's short path (no CLI loaded) and the bundle's yargs both print package.json's version", () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    const short = run(process.execPath, [KEYPORT, "--version"], { PATH: process.env.PATH });
+    // with another option beside it, --version goes through the bundle's yargs
+    const full = run(process.execPath, [KEYPORT, "--version", "--debug"], { PATH: process.env.PATH });
+    expect([short, full].map((r) => [r.status, r.stdout, r.stderr])).toEqual([
+      [0, `${version}\n`, ""],
+      [0, `${version}\n`, ""],
+    ]);
   });
 });
