@@ -96,11 +96,11 @@ async function inProcess(argv: string[], env: Record<string, string>): Promise<R
 }
 
 /**
- * The token's objects as "class label id" lines, read with raw PKCS#11 calls on SoftHSM itself
- * (not through keyport), then those with the ID `removeId` destroyed. Finalises whatever a faulted
- * run left initialised.
+ * Runs `use` on SoftHSM itself with raw PKCS#11 calls (not through keyport or the fault module),
+ * initialised whatever a faulted run left behind, and finalised after: so a run whose C_Finalize
+ * failed by injection (never forwarded) leaves nothing initialised for the next case either.
  */
-function tokenObjects(tb: Testbed, removeId?: string): string[] {
+function onSoftHSM<T>(tb: Testbed, use: (lib: pkcs11js.PKCS11) => T): T {
   process.env.SOFTHSM2_CONF = tb.state.softhsmConf;
   const lib = new pkcs11js.PKCS11();
   lib.load(tb.state.module);
@@ -110,6 +110,16 @@ function tokenObjects(tb: Testbed, removeId?: string): string[] {
     if (!/ALREADY_INITIALIZED/.test(String(e))) throw e;
   }
   try {
+    return use(lib);
+  } finally {
+    lib.C_Finalize();
+    lib.close();
+  }
+}
+
+/** The token's objects as "class label id" lines; then those with the ID `removeId` destroyed. */
+function tokenObjects(tb: Testbed, removeId?: string): string[] {
+  return onSoftHSM(tb, (lib) => {
     const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.trim() === tb.state.tokenLabel);
     if (slot === undefined) throw new Error("the testbed token is gone");
     const s = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
@@ -129,24 +139,7 @@ function tokenObjects(tb: Testbed, removeId?: string): string[] {
       if (hex === removeId) lib.C_DestroyObject(s, h);
     }
     return lines.sort();
-  } finally {
-    lib.C_Finalize();
-    lib.close();
-  }
-}
-
-/** Finalises SoftHSM when a run's C_Finalize failed by injection (it was never forwarded). */
-function finalizeTarget(tb: Testbed): void {
-  process.env.SOFTHSM2_CONF = tb.state.softhsmConf;
-  const lib = new pkcs11js.PKCS11();
-  lib.load(tb.state.module);
-  try {
-    lib.C_Initialize();
-  } catch (e) {
-    if (!/ALREADY_INITIALIZED/.test(String(e))) throw e;
-  }
-  lib.C_Finalize();
-  lib.close();
+  });
 }
 
 /**
@@ -217,7 +210,7 @@ describe("the fault matrix: every call of five commands fails in six ways (SoftH
     const log = m.calls();
     m.remove();
     modules.pop();
-    if (log.some((l) => l.startsWith("C_Finalize ") && l.endsWith(" injected"))) finalizeTarget(on);
+    if (log.some((l) => l.startsWith("C_Finalize ") && l.endsWith(" injected"))) onSoftHSM(on, () => undefined);
     if (c) {
       const label = `${c.rv} at ${c.fn} #${c.n}`;
       expect(
