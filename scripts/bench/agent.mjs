@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KEYPORT, ROOT, run, stats, timeRuns } from "./common.mjs";
+import { KEYPORT, opensslModernExport, ROOT, run, stats, timeRuns } from "./common.mjs";
 
 const DIR = join(ROOT, ".bench", "agent-token");
 const WORK = join(ROOT, ".bench", "agent-work");
@@ -118,28 +118,7 @@ const exportMedian = exports[Math.floor(exports.length / 2)];
 const os = timeRuns(RUNS, (i) =>
   run(
     "openssl",
-    [
-      "pkcs12",
-      "-export",
-      "-inkey",
-      keyPem,
-      "-in",
-      leafPem,
-      "-name",
-      "rsa-wrap",
-      "-keypbe",
-      "AES-256-CBC",
-      "-certpbe",
-      "AES-256-CBC",
-      "-macalg",
-      "sha256",
-      "-iter",
-      String(ITER),
-      "-out",
-      join(WORK, `os-${i}.p12`),
-      "-passout",
-      "env:BENCH_PW",
-    ],
+    opensslModernExport({ key: keyPem, cert: leafPem, name: "rsa-wrap", iter: ITER, out: join(WORK, `os-${i}.p12`) }),
     env,
   ),
 );

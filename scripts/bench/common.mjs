@@ -42,3 +42,33 @@ export const fmt = (ms) => `${ms.toFixed(0)} ms`;
 
 /** "median X (min Y, max Z, N runs)" for timeRuns results. */
 export const stats = (t) => `median ${fmt(t.median)} (min ${fmt(t.min)}, max ${fmt(t.max)}, ${t.times.length} runs)`;
+
+/**
+ * `openssl pkcs12 -export` with keyport's modern profile (PBES2 AES-256-CBC for key and certificates,
+ * HMAC-SHA256 MAC, `iter` iterations), the password from $BENCH_PW: the reference for one export.
+ */
+export function opensslModernExport({ key, cert, chain, name, iter, out }) {
+  return [
+    "pkcs12",
+    "-export",
+    "-inkey",
+    key,
+    "-in",
+    cert,
+    ...(chain ? ["-certfile", chain] : []),
+    "-name",
+    name,
+    "-keypbe",
+    "AES-256-CBC",
+    "-certpbe",
+    "AES-256-CBC",
+    "-macalg",
+    "sha256",
+    "-iter",
+    String(iter),
+    "-passout",
+    "env:BENCH_PW",
+    "-out",
+    out,
+  ];
+}

@@ -3,7 +3,7 @@
 // same algorithms and iterations on the same key and certificates in PEM. Target ratio ≤ 1.5.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { stats, KEYPORT, ROOT, run, timeRuns } from "./common.mjs";
+import { stats, KEYPORT, opensslModernExport, ROOT, run, timeRuns } from "./common.mjs";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ITER = 200_000; // keyport's default (DEFAULT_MODERN_ITERATIONS)
@@ -58,30 +58,14 @@ const kp = timeRuns(RUNS, (i) =>
 const os = timeRuns(RUNS, (i) =>
   run(
     "openssl",
-    [
-      "pkcs12",
-      "-export",
-      "-inkey",
-      keyPem,
-      "-in",
-      leafPem,
-      "-certfile",
-      chainPem,
-      "-name",
-      "rsa-wrap",
-      "-keypbe",
-      "AES-256-CBC",
-      "-certpbe",
-      "AES-256-CBC",
-      "-macalg",
-      "sha256",
-      "-iter",
-      String(ITER),
-      "-out",
-      join(WORK, `os-${i}.p12`),
-      "-passout",
-      "env:BENCH_PW",
-    ],
+    opensslModernExport({
+      key: keyPem,
+      cert: leafPem,
+      chain: chainPem,
+      name: "rsa-wrap",
+      iter: ITER,
+      out: join(WORK, `os-${i}.p12`),
+    }),
     env,
   ),
 );

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { KEYPORT, ROOT } from "./common.mjs";
+import { KEYPORT, opensslModernExport, ROOT } from "./common.mjs";
 import { auditSpec, batchSpec, oneSpec, token } from "./tokens.mjs";
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
@@ -131,28 +131,14 @@ if (ONLY.includes("startup") || ONLY.includes("export")) {
           label: `openssl pkcs12 -export (${label})`,
           cmd: (i) => [
             "openssl",
-            "pkcs12",
-            "-export",
-            "-inkey",
-            keyPem,
-            "-in",
-            leafPem,
-            "-certfile",
-            chainPem,
-            "-name",
-            name,
-            "-keypbe",
-            "AES-256-CBC",
-            "-certpbe",
-            "AES-256-CBC",
-            "-macalg",
-            "sha256",
-            "-iter",
-            String(ITER),
-            "-passout",
-            "env:BENCH_PW",
-            "-out",
-            out("os", i),
+            ...opensslModernExport({
+              key: keyPem,
+              cert: leafPem,
+              chain: chainPem,
+              name,
+              iter: ITER,
+              out: out("os", i),
+            }),
           ],
           env,
         },
