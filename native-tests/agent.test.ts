@@ -316,6 +316,56 @@ describe("API", () => {
   });
 });
 
+describe("changes made outside the agent", () => {
+  // another process (pkcs11-tool) makes and deletes a key pair while the agent is logged in: the
+  // agent's re-read sees it, says keys-changed once each time, and its keys match the CLI's again
+  const p11 = (args: string[]) => {
+    const r = run(
+      "pkcs11-tool",
+      ["--module", tb.state.module, "--token-label", tb.state.tokenLabel, "--login", "--pin", "env:P", ...args],
+      { ...tb.env, P: pin },
+    );
+    expect(r.status, r.stderr).toBe(0);
+  };
+  const labels = async () => ((await (await api.get("/api/keys")).json()) as AuditDoc).keys.map((k) => k.label).sort();
+
+  it("reports a key pair another process made, then deleted, and lists the keys as the CLI does", async () => {
+    const login = await api.post("/api/login", { token: tokenUri, pin });
+    expect(login.status).toBe(204);
+    const before = await labels();
+    expect(before).not.toContain("outside");
+    const made = await readEvents(
+      agent,
+      () => p11(["--keypairgen", "--key-type", "EC:prime256v1", "--label", "outside", "--id", "7f01"]),
+      (ev) => ev.length > 0,
+    );
+    expect(made.map((e) => [e.type, (e.data as { label: string }).label])).toEqual([
+      ["keys-changed", tb.state.tokenLabel],
+    ]);
+    expect(await labels()).toEqual([...before, "outside"].sort());
+    expect(
+      cliAudit()
+        .keys.map((k) => k.label)
+        .sort(),
+    ).toEqual(await labels());
+    const deleted = await readEvents(
+      agent,
+      () => {
+        // both objects in one process (p11tool deletes all the URI matches), so no re-read falls between
+        const uri = `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};object=outside`;
+        const r = run("p11tool", ["--provider", tb.state.module, "--login", "--batch", "--delete", uri], {
+          ...tb.env,
+          GNUTLS_PIN: pin,
+        });
+        expect(r.status, r.stderr).toBe(0);
+      },
+      (ev) => ev.length > 0,
+    );
+    expect(deleted.map((e) => e.type)).toEqual(["keys-changed"]);
+    expect(await labels()).toEqual(before);
+  });
+});
+
 describe("archival", () => {
   it("deleteAfterVerify destroys the key after a verified export, and the keys say so", async () => {
     let r: Response | undefined;

@@ -20,6 +20,9 @@ import { pollSlots } from "./watch.js";
 
 export { parseAddress, parseListen, isLoopback } from "./address.js";
 
+/** The largest share of time the deep slot check (re-initialisation, re-reading keys) may take. */
+export const DEEP_SHARE = 0.1;
+
 export interface AgentOptions {
   listen: ListenAddress | { socket: string };
   secretFile: string;
@@ -58,12 +61,24 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     log(`event ${e.type}: token "${e.token.label}" (serial ${e.token.serial})`);
     for (const fn of listeners) fn(e);
   };
+  pool.onChangedOutside = (e) => emit(eventOf("keys-changed", e));
   const scanLock = new Mutex();
+  // Every poll lists the slots. The deep check (re-initialising idle modules, which is how SoftHSM
+  // shows tokens other processes made, and re-reading the tokens read before, which is how keys
+  // others added or deleted are seen) costs time in proportion to the objects: it runs at most
+  // DEEP_SHARE of the time, so an idle agent on a 20,000-object token does not keep a core busy.
+  let nextDeep = 0;
   const refreshSlots = () =>
     scanLock.run(async () => {
-      const { added, removed } = await pool.rescan();
+      const start = performance.now();
+      const deep = start >= nextDeep;
+      const { added, removed } = await pool.rescan(deep);
       for (const e of removed) emit(eventOf("token-removed", e));
       for (const e of added) emit(eventOf("token-added", e));
+      if (!deep) return;
+      await pool.recheckKeys();
+      const took = performance.now() - start;
+      nextDeep = start + took / DEEP_SHARE;
     });
   await pool.rescan();
 

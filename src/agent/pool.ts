@@ -1,8 +1,10 @@
 /**
  * The agent's tokens: modules stay initialised, each token's inventory is cached (refreshed on slot
- * events and after changes the agent makes), a login is held in one open session until logout,
- * removal, idle time-out or shutdown, and one token's operations run one at a time.
+ * events, after changes the agent makes, and when a re-read finds that another process changed the
+ * keys), a login is held in one open session until logout, removal, idle time-out or shutdown, and
+ * one token's operations run one at a time.
  */
+import { createHash } from "node:crypto";
 import { selectedKeyFacts, tokenSummary, buildAuditReport, type AuditReport } from "../audit/index.js";
 import {
   findTokens,
@@ -31,6 +33,11 @@ export class TokenEntry {
   private cached: TokenInventory | null = null;
   /** whether the cached inventory was read logged in */
   private cachedHeld = false;
+  /**
+   * What the last read showed (a digest of its audit facts, and whether it was logged in), to tell a
+   * change made outside the agent; null after the agent's own changes (it reports those itself).
+   */
+  private seen: { digest: string; held: boolean } | null = null;
   lastUse = 0;
   /** operations running now (not those waiting for the lock) */
   active = 0;
@@ -38,6 +45,8 @@ export class TokenEntry {
   constructor(
     readonly id: string,
     readonly token: Token,
+    /** called when a read finds keys that differ from the last read's (another process changed them) */
+    private readonly changedOutside: (e: TokenEntry) => void = () => undefined,
   ) {}
 
   get description(): TokenDescription {
@@ -52,8 +61,27 @@ export class TokenEntry {
     return this.held !== null;
   }
 
+  /** After a change the agent made (and reports itself): the next read starts afresh. */
   invalidate(): void {
     this.cached = null;
+    this.seen = null;
+  }
+
+  /** Object handles do not outlive C_Finalize: the next read re-reads, and compares with this one. */
+  forgetHandles(): void {
+    this.cached = null;
+  }
+
+  /**
+   * Re-reads the keys of a token read before (none for a token nobody asked about), so that changes
+   * made by other processes are seen (reported through changedOutside).
+   */
+  async recheck(): Promise<void> {
+    if (this.seen === null) return;
+    await this.mutex.run(async () => {
+      this.cached = null;
+      await this.useLocked(async (_s, inventory) => inventory());
+    });
   }
 
   /** The cached inventory if it is current (read without the lock: it is never changed once read). */
@@ -78,12 +106,20 @@ export class TokenEntry {
     {
       const inventory = (s: Session) => () => {
         if (!this.cached || this.cachedHeld !== (this.held !== null)) {
-          this.cachedHeld = this.held !== null;
-          this.cached = readInventory(s, {
-            loggedIn: this.held !== null || !this.description.flags.loginRequired,
+          const held = this.held !== null;
+          const inv = readInventory(s, {
+            loggedIn: held || !this.description.flags.loginRequired,
             data: false,
             publicKeys: "always",
           });
+          this.cached = inv;
+          this.cachedHeld = held;
+          const digest = createHash("sha256")
+            .update(JSON.stringify(factsOf(inv)))
+            .digest("hex");
+          const before = this.seen;
+          this.seen = { digest, held };
+          if (before && before.held === held && before.digest !== digest) this.changedOutside(this);
         }
         return this.cached;
       };
@@ -138,7 +174,7 @@ export class TokenEntry {
       pin?.fill(0);
       if (!held) throw new KeyportError("internal", "login ended early");
       this.held = held;
-      this.cached = null;
+      this.invalidate();
     }
   }
 
@@ -151,7 +187,7 @@ export class TokenEntry {
     const h = this.held;
     if (!h) return false;
     this.held = null;
-    this.cached = null;
+    this.invalidate();
     h.release();
     await h.done.catch(() => undefined);
     return true;
@@ -190,6 +226,9 @@ export class TokenPool {
   private entries = new Map<string, TokenEntry>();
   private rescans = 0;
 
+  /** called when a re-read finds a token's keys changed by another process */
+  onChangedOutside: (e: TokenEntry) => void = () => undefined;
+
   constructor(
     private readonly selection: TokenSelection,
     readonly idleLogoutMs: number,
@@ -201,15 +240,15 @@ export class TokenPool {
   }
 
   /**
-   * Scans the slots: new tokens are added, vanished ones logged out and dropped. With no token
-   * logged in and nothing running, the modules are re-initialised first: SoftHSM shows tokens other
-   * processes made only to a new C_Initialize (it reports no slot events).
+   * Scans the slots: new tokens are added, vanished ones logged out and dropped. With `reinitialize`,
+   * no token logged in and nothing running, the modules are re-initialised first: SoftHSM shows
+   * tokens other processes made only to a new C_Initialize (it reports no slot events).
    */
-  async rescan(): Promise<PoolChange> {
+  async rescan(reinitialize = true): Promise<PoolChange> {
     const idle = this.all().every((e) => !e.held && e.active === 0);
-    if (idle && this.entries.size + this.rescans > 0) {
+    if (reinitialize && idle && this.entries.size + this.rescans > 0) {
       reinitializeModules();
-      for (const e of this.all()) e.invalidate(); // object handles do not outlive C_Finalize
+      for (const e of this.all()) e.forgetHandles();
     }
     this.rescans++;
     const seen = new Map<string, Token>();
@@ -224,11 +263,16 @@ export class TokenPool {
     }
     for (const [id, t] of seen) {
       if (this.entries.has(id)) continue;
-      const e = new TokenEntry(id, t);
+      const e = new TokenEntry(id, t, (changed) => this.onChangedOutside(changed));
       this.entries.set(id, e);
       added.push(e);
     }
     return { added, removed };
+  }
+
+  /** Re-reads the tokens read before, to see keys other processes added, changed or deleted. */
+  async recheckKeys(): Promise<void> {
+    for (const e of this.all()) await e.recheck();
   }
 
   /** The one token a URI names (404 none, 400 several). */
