@@ -161,6 +161,19 @@ function best<P extends Part>(cs: Candidate<P>[], id: string): Candidate<P> | un
   )[0];
 }
 
+/** Items by a key (SPKI or CKA_ID; null: not indexed), each list in the items' order: pairing stays linear. */
+function indexBy<T>(items: T[], key: (t: T) => string | null): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    if (k === null) continue;
+    const list = m.get(k);
+    if (list) list.push(t);
+    else m.set(k, [t]);
+  }
+  return m;
+}
+
 /**
  * Pairs each private key with the public key object and certificate that hold its public key.
  * Proof is the key itself: a private key whose token gives its public key (RSA: modulus and
@@ -199,6 +212,13 @@ export function groupObjects(
   });
   const usedPub = new Set<KeyInfo>();
   const usedCert = new Set<CertificateEntry>();
+  const pubBySpki = indexBy(publics, (c) => c.spki);
+  const certBySpki = indexBy(certs, (c) => c.spki);
+  const pubById = indexBy(publics, (c) => c.part.id);
+  const certById = indexBy(certs, (c) => c.part.id);
+  const freePubs = (list: Candidate<KeyInfo>[] | undefined) => (list ?? []).filter((c) => !usedPub.has(c.part));
+  const freeCerts = (list: Candidate<CertificateEntry>[] | undefined) =>
+    (list ?? []).filter((c) => !usedCert.has(c.part));
   const pending = (p: KeyInfo): Group => ({ kind: "pending-key-pair", pairedBy: null, privateKey: p });
   const groups = new Map<KeyInfo, Group>(privates.map((p) => [p, pending(p)]));
   type Pub = Candidate<KeyInfo> | undefined;
@@ -224,25 +244,18 @@ export function groupObjects(
     const spki = spkiOf(priv.publicKey);
     if (!spki) continue;
     const g = groups.get(priv)!;
-    const pub = best(
-      publics.filter((c) => !usedPub.has(c.part) && c.spki === spki),
-      priv.id,
-    );
-    const cert = best(
-      certs.filter((c) => !usedCert.has(c.part) && c.spki === spki),
-      priv.id,
-    );
-    attach(g, pub, cert, "key");
+    attach(g, best(freePubs(pubBySpki.get(spki)), priv.id), best(freeCerts(certBySpki.get(spki)), priv.id), "key");
   }
 
   // 2. Private keys that do not show their public key: by CKA_ID, only where unambiguous.
   const unproven = privates.filter((p) => !p.publicKey && p.id !== "");
+  const unprovenById = indexBy(unproven, (p) => p.id);
   for (const priv of unproven) {
     const kind = privateKind(priv);
-    const rivals = unproven.filter((p) => p.id === priv.id && privateKind(p) === kind);
+    const rivals = (unprovenById.get(priv.id) ?? []).filter((p) => privateKind(p) === kind);
     if (rivals.length !== 1 || kind === null) continue;
-    const pubs = publics.filter((c) => !usedPub.has(c.part) && c.part.id === priv.id && c.kind === kind);
-    const cs = certs.filter((c) => !usedCert.has(c.part) && c.part.id === priv.id && c.kind === kind);
+    const pubs = freePubs(pubById.get(priv.id)).filter((c) => c.kind === kind);
+    const cs = freeCerts(certById.get(priv.id)).filter((c) => c.kind === kind);
     const keys = new Set([...pubs, ...cs].map((c) => c.spki));
     if (keys.size !== 1 || keys.has(null)) continue;
     const g = groups.get(priv)!;
@@ -250,15 +263,7 @@ export function groupObjects(
     // the key is now known from its public-key object: a certificate under another CKA_ID may hold it
     const spki = [...keys][0]!;
     if (!g.certificate) {
-      attach(
-        g,
-        undefined,
-        best(
-          certs.filter((c) => !usedCert.has(c.part) && c.spki === spki),
-          priv.id,
-        ),
-        "key",
-      );
+      attach(g, undefined, best(freeCerts(spki === null ? undefined : certBySpki.get(spki)), priv.id), "key");
     }
     if (g.publicKey?.publicKey) priv.publicKey = g.publicKey.publicKey;
   }

@@ -5,6 +5,7 @@
  */
 import {
   isCkr,
+  valueOf,
   type AttrMap,
   type AttrName,
   type KeyTypeName,
@@ -89,23 +90,51 @@ const KEY_PLANS: Record<"private" | "public", Plan[]> = {
 };
 
 /**
- * Searches cost the token a pass over all its objects (SoftHSM's file store checks every file),
- * so the class is searched once, then per key type only until every object is accounted for.
+ * Searches cost the token a pass over all its objects (SoftHSM's file store checks every file), so
+ * the class is searched once, then per key type: first the type of the first key found (a token's
+ * keys are mostly of one type), then the others only while many keys are left; the last few are
+ * asked their CKA_KEY_TYPE one by one (one call each, cheaper than another pass over the token).
  */
 export function readClass(s: Session, cls: ObjectClassName, plans: Plan[]): TokenObject[] {
   const all = s.findObjects({ class: cls });
   const pending = new Map(all.map((ref) => [ref.key, ref]));
   const out: TokenObject[] = [];
-  for (const plan of plans) {
-    if (pending.size === 0) break;
-    const refs = plan.keyType ? s.findObjects({ class: cls, keyType: plan.keyType }) : [...pending.values()];
-    for (const ref of refs) {
-      if (!pending.delete(ref.key)) continue;
-      const attrs = readUnlessGone(s, ref, plan.template);
-      if (attrs) out.push({ ref, class: cls, attrs });
+  const readAs = (ref: ObjectRef, plan: Plan) => {
+    const attrs = readUnlessGone(s, ref, plan.template);
+    if (attrs) out.push({ ref, class: cls, attrs });
+  };
+  const typed = plans.filter((p) => p.keyType !== undefined);
+  const other = plans.find((p) => p.keyType === undefined);
+  if (!other) throw new Error(`readClass(${cls}): no plan for objects of any type`);
+  if (typed.length > 0 && all.length > 0) {
+    const first = keyTypeOf(s, all[0] as ObjectRef);
+    const order = [...typed.filter((p) => p.keyType === first), ...typed.filter((p) => p.keyType !== first)];
+    for (const plan of order) {
+      if (pending.size * FEW_LEFT <= all.length) break;
+      for (const ref of s.findObjects({ class: cls, keyType: plan.keyType })) {
+        if (pending.delete(ref.key)) readAs(ref, plan);
+      }
     }
   }
+  for (const ref of pending.values()) {
+    if (typed.length === 0) {
+      readAs(ref, other);
+      continue;
+    }
+    const type = keyTypeOf(s, ref);
+    if (type === null) continue; // gone since the search
+    readAs(ref, typed.find((p) => p.keyType === type) ?? other);
+  }
   return out;
+}
+
+/** Keys left after a search that are read one by one: at most a quarter of the class. */
+const FEW_LEFT = 4;
+
+/** A key's CKA_KEY_TYPE (undefined: a type keyport has no name for), or null when it is gone. */
+function keyTypeOf(s: Session, ref: ObjectRef): string | undefined | null {
+  const a = readUnlessGone(s, ref, ["keyType"]);
+  return a ? valueOf(a, "keyType") : null;
 }
 
 /**
