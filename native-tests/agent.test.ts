@@ -3,12 +3,13 @@
  * them changes the token), the JSON API against the CLI's own answers, slot events, metrics,
  * 200 concurrent requests during an export, and a clean stop on SIGTERM.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client, readEvents, startAgent, type RunningAgent } from "./support/agent.js";
-import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
+import { KEYPORT, keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
 const PASSWORD = "agent test password";
 let tb: Testbed;
@@ -425,8 +426,10 @@ describe("metrics", () => {
     const agentText = await (await api.get("/metrics")).text();
     expect(samples(cli.stdout)).toEqual(samples(agentText));
     expect(samples(cli.stdout).length).toBe(1 + 5 + 10 + 3);
+    // promtool comes with Debian's prometheus, which the set-up installs
     const check = spawnSync("promtool", ["check", "metrics"], { input: cli.stdout, encoding: "utf8" });
-    if (check.error === undefined) expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.error).toBeUndefined();
+    expect(check.status, check.stdout + check.stderr).toBe(0);
   });
 
   it("--metrics-listen serves /metrics without the secret, and nothing else", async () => {
@@ -434,6 +437,56 @@ describe("metrics", () => {
     expect(r.status).toBe(200);
     expect(await r.text()).toMatch(/^keyport_token_present\{token="keyport-test"/m);
     expect((await fetch(`${metricsBase}/api/keys`)).status).toBe(404);
+  });
+});
+
+describe("unix socket", () => {
+  /** One GET over the socket, with the headers given (Host included: there is no address to name). */
+  const getOver = (socketPath: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ socketPath, path: "/api/tokens", headers }, (res) => {
+        let body = "";
+        res.on("data", (d: Buffer) => (body += d.toString("utf8")));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+
+  it("--socket serves the API on a 0600 socket, under the same secret and Host rules, removed at stop", async () => {
+    const socket = join(tb.dir, "..", "agent.sock");
+    const secretFile = join(tb.dir, "..", "agent-socket.secret");
+    const env = { ...tb.env };
+    delete env.KEYPORT_PIN_SOURCE;
+    delete env.PKCS11_TOKEN_LABEL;
+    const proc = spawn(process.execPath, [KEYPORT, "agent", "--socket", socket, "--secret-file", secretFile], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+    let out = "";
+    const line = await new Promise<string>((resolve, reject) => {
+      proc.stdout.on("data", (d: Buffer) => {
+        out += d.toString("utf8");
+        if (out.includes("\n")) resolve(out.split("\n")[0] ?? "");
+      });
+      proc.on("exit", (code) => reject(new Error(`agent exited ${code} before its URL`)));
+    });
+    const secret = readFileSync(secretFile, "utf8").trim();
+    expect(line).toBe(`Open the export wizard: http://localhost/#token=${secret} (on the socket ${socket})`);
+    expect(statSync(socket).mode & 0o777).toBe(0o600);
+    const ok = await getOver(socket, { host: "localhost", authorization: `Bearer ${secret}` });
+    expect(ok.status).toBe(200);
+    const cli = JSON.parse(keyport(["tokens", "--json"], tb.env).stdout) as Array<{ label: string }>;
+    expect((JSON.parse(ok.body) as { tokens: Array<{ label: string }> }).tokens.map((t) => t.label)).toEqual(
+      cli.map((t) => t.label),
+    );
+    expect((await getOver(socket, { host: "localhost" })).status).toBe(401);
+    expect((await getOver(socket, { host: "attacker.example", authorization: `Bearer ${secret}` })).status).toBe(421);
+    proc.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(existsSync(socket)).toBe(false);
+    expect(existsSync(secretFile)).toBe(false);
   });
 });
 

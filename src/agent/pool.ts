@@ -38,6 +38,8 @@ export class TokenEntry {
    * change made outside the agent; null after the agent's own changes (it reports those itself).
    */
   private seen: { digest: string; held: boolean } | null = null;
+  /** the handles of all objects at the last recheck (a digest): the same objects need no re-read */
+  private objects: string | null = null;
   lastUse = 0;
   /** operations running now (not those waiting for the lock) */
   active = 0;
@@ -73,14 +75,21 @@ export class TokenEntry {
   }
 
   /**
-   * Re-reads the keys of a token read before (none for a token nobody asked about), so that changes
-   * made by other processes are seen (reported through changedOutside).
+   * Sees changes other processes made to a token read before (none for a token nobody asked about):
+   * one search for all objects first, and the keys re-read only when the objects are not the ones
+   * of the last check, or the handles were dropped (reported through changedOutside).
    */
   async recheck(): Promise<void> {
     if (this.seen === null) return;
     await this.mutex.run(async () => {
-      this.cached = null;
-      await this.useLocked(async (_s, inventory) => inventory());
+      await this.useLocked(async (s, inventory) => {
+        const keys = s.findObjects({}).map((r) => r.key);
+        const objects = createHash("sha256").update(keys.sort().join(",")).digest("hex");
+        if (this.cached && objects === this.objects) return;
+        this.objects = objects;
+        this.cached = null;
+        inventory();
+      });
     });
   }
 
