@@ -6,16 +6,10 @@
  */
 import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import {
-  Certificate,
-  id_ce_keyUsage,
-  id_ce_subjectKeyIdentifier,
-  KeyUsage,
-  KeyUsageFlags,
-  SubjectKeyIdentifier,
-} from "@peculiar/asn1-x509";
+import { Certificate, id_ce_subjectKeyIdentifier, SubjectKeyIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { asBuffer } from "../util/ber.js";
+import { keyUsageOf } from "../util/key-usage.js";
 import { CURVES } from "./oids.js";
 
 export interface RecipientCertificate {
@@ -56,16 +50,6 @@ export function certificatesFromFile(bytes: Buffer, file: string): Buffer[] {
   return out;
 }
 
-const USAGES: Array<[number, string]> = [
-  [KeyUsageFlags.digitalSignature, "digitalSignature"],
-  [KeyUsageFlags.nonRepudiation, "nonRepudiation"],
-  [KeyUsageFlags.keyEncipherment, "keyEncipherment"],
-  [KeyUsageFlags.dataEncipherment, "dataEncipherment"],
-  [KeyUsageFlags.keyAgreement, "keyAgreement"],
-  [KeyUsageFlags.keyCertSign, "keyCertSign"],
-  [KeyUsageFlags.cRLSign, "cRLSign"],
-];
-
 function colonHex(b: Buffer): string {
   return (b.toString("hex").match(/../g) ?? []).join(":").toUpperCase();
 }
@@ -103,12 +87,7 @@ export function parseRecipientCertificate(der: Buffer, file: string): RecipientC
   }
   const tbs = parsed.tbsCertificate;
   const exts = tbs.extensions ?? [];
-  const ku = exts.find((e) => e.extnID === id_ce_keyUsage);
-  let keyUsage: string[] | null = null;
-  if (ku) {
-    const n = AsnConvert.parse(ku.extnValue, KeyUsage).toNumber();
-    keyUsage = USAGES.filter(([bit]) => (n & bit) !== 0).map(([, name]) => name);
-  }
+  const keyUsage = keyUsageOf(exts);
   const skiExt = exts.find((e) => e.extnID === id_ce_subjectKeyIdentifier);
   const ski = skiExt
     ? Buffer.from(asBuffer(AsnConvert.parse(skiExt.extnValue, SubjectKeyIdentifier).buffer))
