@@ -93,6 +93,26 @@ export function pkcs12Kdf(
   iterations: number,
   length: number,
 ): Buffer {
+  const bmp = bmpPassword(password);
+  try {
+    return pkcs12KdfOfString(hash, bmp, salt, id, iterations, length);
+  } finally {
+    bmp.fill(0);
+  }
+}
+
+/**
+ * RFC 7292 B.2 over the password string P as the derivation sees it: BMPString bytes with their
+ * terminator (pkcs12Kdf), or no bytes at all for a file written with a NULL password.
+ */
+export function pkcs12KdfOfString(
+  hash: HashName,
+  passwordString: Buffer,
+  salt: Buffer,
+  id: 1 | 2 | 3,
+  iterations: number,
+  length: number,
+): Buffer {
   const v = BLOCK[hash];
   const u = OUT[hash];
   if (v === undefined || u === undefined) throw new RangeError(`pkcs12Kdf: unsupported hash ${String(hash)}`);
@@ -101,14 +121,12 @@ export function pkcs12Kdf(
   if (!Number.isSafeInteger(length) || length < 0)
     throw new RangeError("pkcs12Kdf: length must be a non-negative integer");
   if (id !== 1 && id !== 2 && id !== 3) throw new RangeError("pkcs12Kdf: id must be 1, 2 or 3");
-  const bmp = bmpPassword(password);
   const S = repeatTo(salt, v);
-  const P = repeatTo(bmp, v);
+  const P = repeatTo(passwordString, v);
   // D || I in one buffer: each block hashes it whole, then I (after D) is updated in place
   const DI = Buffer.alloc(v + S.length + P.length, id);
   S.copy(DI, v);
   P.copy(DI, v + S.length);
-  bmp.fill(0);
   P.fill(0);
   const out = Buffer.alloc(Math.ceil(length / u) * u);
   const B = Buffer.alloc(v);

@@ -10,7 +10,7 @@
  * ABSENT_PASSWORD is a distinct zero-length Buffer recognised by identity.
  */
 import { createHash } from "node:crypto";
-import { pkcs12Kdf } from "./kdf.js";
+import { pkcs12Kdf, pkcs12KdfOfString } from "./kdf.js";
 import type { HashName } from "./oids.js";
 
 export const ABSENT_PASSWORD: Buffer = Buffer.alloc(0);
@@ -20,13 +20,9 @@ export function emptyPasswordForms(): Buffer[] {
   return [Buffer.alloc(0), ABSENT_PASSWORD];
 }
 
-const BLOCK: Record<HashName, number> = { sha1: 64, sha256: 64, sha384: 128, sha512: 128 };
-const OUT: Record<HashName, number> = { sha1: 20, sha256: 32, sha384: 48, sha512: 64 };
-
 /**
- * RFC 7292 B.2 with an empty password string P (not even the BMPString terminator). Written here
- * because kdf.ts's pkcs12Kdf always appends the terminator; only files written with a NULL
- * password need this, and only their few derivations run it.
+ * RFC 7292 B.2 with an empty password string P (not even the BMPString terminator): only files
+ * written with a NULL password need this, and only their few derivations run it.
  */
 export function pkcs12KdfNoPassword(
   hash: HashName,
@@ -35,33 +31,7 @@ export function pkcs12KdfNoPassword(
   iterations: number,
   length: number,
 ): Buffer {
-  const v = BLOCK[hash];
-  const u = OUT[hash];
-  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new RangeError("iterations must be positive");
-  const I = Buffer.alloc(v * Math.ceil(salt.length / v));
-  for (let i = 0; i < I.length; i++) I[i] = salt[i % salt.length]!;
-  const D = Buffer.alloc(v, id);
-  const out = Buffer.alloc(Math.ceil(length / u) * u);
-  const B = Buffer.alloc(v);
-  for (let block = 0; block * u < length; block++) {
-    let A = createHash(hash).update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = createHash(hash).update(A).digest();
-    A.copy(out, block * u);
-    for (let k = 0; k < v; k++) B[k] = A[k % u]!;
-    A.fill(0);
-    for (let j = 0; j < I.length; j += v) {
-      let carry = 1;
-      for (let k = v - 1; k >= 0; k--) {
-        const sum = I[j + k]! + B[k]! + carry;
-        I[j + k] = sum & 0xff;
-        carry = sum >> 8;
-      }
-    }
-  }
-  const result = Buffer.from(out.subarray(0, length));
-  out.fill(0);
-  B.fill(0);
-  return result;
+  return pkcs12KdfOfString(hash, Buffer.alloc(0), salt, id, iterations, length);
 }
 
 /** The Appendix B derivation for any password form (UTF-8 bytes, or ABSENT_PASSWORD). */
