@@ -16,7 +16,7 @@ import { digest, type GuardConfig } from "./guard.js";
 import { AgentMetrics } from "./metrics.js";
 import { TokenPool } from "./pool.js";
 import { buildMetricsServer, buildServer, eventOf, type AgentEvent } from "./server.js";
-import { pollSlots } from "./watch.js";
+import { deepCheckSchedule, pollSlots } from "./watch.js";
 
 export { parseAddress, parseListen, isLoopback } from "./address.js";
 
@@ -67,18 +67,17 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
   // shows tokens other processes made, and re-reading the tokens read before, which is how keys
   // others added or deleted are seen) costs time in proportion to the objects: it runs at most
   // DEEP_SHARE of the time, so an idle agent on a 20,000-object token does not keep a core busy.
-  let nextDeep = 0;
+  const deepCheck = deepCheckSchedule(DEEP_SHARE);
   const refreshSlots = () =>
     scanLock.run(async () => {
       const start = performance.now();
-      const deep = start >= nextDeep;
+      const deep = deepCheck.due(start);
       const { added, removed } = await pool.rescan(deep);
       for (const e of removed) emit(eventOf("token-removed", e));
       for (const e of added) emit(eventOf("token-added", e));
       if (!deep) return;
       await pool.recheckKeys();
-      const took = performance.now() - start;
-      nextDeep = start + took / DEEP_SHARE;
+      deepCheck.ran(start, performance.now());
     });
   await pool.rescan();
 

@@ -32,3 +32,18 @@ export function pollSlots(
   timer.unref();
   return { stop: () => clearInterval(timer), mode: "polling" };
 }
+
+/**
+ * When the deep check (re-initialising idle modules, re-reading the tokens read before) may run
+ * again: it costs time in proportion to the objects, so after one that took `took` ms the next waits
+ * until it has used at most `share` of the time since it started.
+ */
+export function deepCheckSchedule(share: number): { due(now: number): boolean; ran(start: number, end: number): void } {
+  let next = 0;
+  return {
+    due: (now) => now >= next,
+    ran: (start, end) => {
+      next = start + (end - start) / share;
+    },
+  };
+}
