@@ -20,6 +20,8 @@ import { deepCheckSchedule, pollSlots } from "./watch.js";
 
 export { parseAddress, parseListen, isLoopback } from "./address.js";
 
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+
 /** The largest share of time the deep slot check (re-initialisation, re-reading keys) may take. */
 export const DEEP_SHARE = 0.1;
 
@@ -76,7 +78,7 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
       for (const e of removed) emit(eventOf("token-removed", e));
       for (const e of added) emit(eventOf("token-added", e));
       if (!deep) return;
-      await pool.recheckKeys();
+      await pool.recheckKeys((e, err) => log(`re-reading token "${e.description.label}" failed: ${firstLine(err)}`));
       deepCheck.ran(start, performance.now());
     });
   await pool.rescan();
@@ -137,11 +139,7 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     log(`metrics (no secret, no login) on http://${o.metricsListen.host}:${port}/metrics`);
   }
 
-  const watcher = pollSlots(
-    refreshSlots,
-    (e) => log(`slot scan failed: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`),
-    o.pollIntervalMs,
-  );
+  const watcher = pollSlots(refreshSlots, (e) => log(`slot scan failed: ${firstLine(e)}`), o.pollIntervalMs);
   const idle = setInterval(
     async () => {
       for (const e of await pool.idleLogout()) {

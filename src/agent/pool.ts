@@ -279,9 +279,18 @@ export class TokenPool {
     return { added, removed };
   }
 
-  /** Re-reads the tokens read before, to see keys other processes added, changed or deleted. */
-  async recheckKeys(): Promise<void> {
-    for (const e of this.all()) await e.recheck();
+  /**
+   * Re-reads the tokens read before, to see keys other processes added, changed or deleted; a token
+   * that fails is reported and the others still checked.
+   */
+  async recheckKeys(failed: (e: TokenEntry, err: unknown) => void): Promise<void> {
+    for (const e of this.all()) {
+      try {
+        await e.recheck();
+      } catch (err) {
+        failed(e, err);
+      }
+    }
   }
 
   /** The one token a URI names (404 none, 400 several). */
