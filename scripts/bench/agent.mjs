@@ -1,56 +1,25 @@
 // scripts/bench-agent: the agent warm against the CLI cold, on one SoftHSM token with 2,000 EC key
-// pairs (4,000 objects) and an RSA-2048 identity (built once, cached in .bench/agent-token):
+// pairs (4,000 objects) and an RSA-2048 identity (built once, cached in .bench/tokens/agent):
 // - GET /api/keys, second request, against `keyport audit --json` (target ≤ 0.1×);
 // - POST /api/export (download, 200,000 iterations, verified) against `openssl pkcs12 -export` with
 //   the same algorithms and iterations (target ≤ 1.0×);
 // - 200 concurrent API requests while an export runs (all answered, the export verified).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEYPORT, opensslModernExport, ROOT, run, stats, timeRuns } from "./common.mjs";
+import { agentSpec, token } from "./tokens.mjs";
 
-const DIR = join(ROOT, ".bench", "agent-token");
 const WORK = join(ROOT, ".bench", "agent-work");
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const ITER = 200_000;
 mkdirSync(WORK, { recursive: true });
 
-if (!existsSync(join(DIR, "testbed.json"))) {
-  const keys = [];
-  const id = (n) => n.toString(16).padStart(6, "0");
-  for (let i = 0; i < 2000; i++)
-    keys.push({
-      label: `ec-${i}`,
-      id: id(i + 1),
-      type: "ec",
-      curve: "P-256",
-      extractable: i % 2 === 0,
-      sensitive: true,
-      certificate: "none",
-      expect: { verdict: i % 2 === 0 ? "wrap" : "non-extractable", flags: [] },
-    });
-  keys.push({
-    label: "rsa-wrap",
-    id: id(5000),
-    type: "rsa",
-    bits: 2048,
-    extractable: true,
-    sensitive: true,
-    certificate: "leaf",
-    expect: { verdict: "wrap", flags: [] },
-  });
-  const spec = join(ROOT, ".bench", "agent-spec.json");
-  writeFileSync(spec, JSON.stringify({ token: { label: "bench-agent", userPin: "1234", soPin: "12345678" }, keys }));
-  console.log("building the benchmark token (once; cached in .bench/agent-token) …");
-  run(process.execPath, [KEYPORT, "testbed", "init", "--dir", DIR, "--spec", spec], process.env);
-}
-
+const t = token("agent", agentSpec());
+const DIR = t.dir;
 const env = {
   ...process.env,
-  SOFTHSM2_CONF: join(DIR, "softhsm2.conf"),
-  PKCS11_MODULE: "softhsm2",
-  PKCS11_TOKEN_LABEL: "bench-agent",
-  KEYPORT_PIN_SOURCE: `file:${join(DIR, "user.pin")}`,
+  ...t.env,
   BENCH_PW: "benchmark password",
   KEYPORT_PASSWORD_SOURCE: "env:BENCH_PW",
 };

@@ -1,11 +1,9 @@
 // Shared by the benchmark scripts: run a command N times, report the median wall time.
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 export const KEYPORT = join(ROOT, "bin", "keyport");
-export const RSS_HOOK = join(ROOT, "scripts", "bench", "rss-hook.mjs");
 
 export function run(cmd, args, env, { quiet = true } = {}) {
   const r = spawnSync(cmd, args, {
@@ -27,15 +25,6 @@ export function timeRuns(runs, fn) {
   }
   times.sort((a, b) => a - b);
   return { median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], times };
-}
-
-/** Runs keyport under the RSS hook and returns its peak memory in MB. */
-export function keyportPeakMb(args, env) {
-  const file = join(ROOT, ".bench", `rss-${process.pid}`);
-  run(process.execPath, ["--import", RSS_HOOK, KEYPORT, ...args], { ...env, KEYPORT_BENCH_RSS_FILE: file });
-  const kb = Number(readFileSync(file, "utf8"));
-  rmSync(file, { force: true });
-  return kb / 1024;
 }
 
 export const fmt = (ms) => `${ms.toFixed(0)} ms`;

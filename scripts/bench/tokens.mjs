@@ -72,6 +72,24 @@ export function auditSpec(objects) {
   return { token: { label: `bench-audit-${objects}`, userPin: PIN, soPin: "12345678" }, keys };
 }
 
+/** The agent benchmark's token: 2,000 P-256 pairs (every other extractable) and an RSA-2048 identity. */
+export function agentSpec() {
+  const keys = [];
+  for (let i = 0; i < 2000; i++)
+    keys.push({
+      label: `ec-${i}`,
+      id: id(i + 1),
+      type: "ec",
+      curve: "P-256",
+      extractable: i % 2 === 0,
+      sensitive: true,
+      certificate: "none",
+      expect: { verdict: i % 2 === 0 ? "wrap" : "non-extractable", flags: [] },
+    });
+  keys.push(wrapKey("rsa-wrap", 5000, { type: "rsa", bits: 2048, certificate: "leaf" }));
+  return { token: { label: "bench-agent", userPin: PIN, soPin: "12345678" }, keys };
+}
+
 /** The token for `spec`, built if missing or stale: { dir, state (testbed.json), env, built (s or null) }. */
 export function token(name, spec) {
   const dir = join(TOKENS_DIR, name);
