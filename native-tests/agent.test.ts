@@ -55,6 +55,7 @@ describe("usage", () => {
   it.each([
     [["--listen", "0.0.0.0:8080"], "loopback only"],
     [["--iterations", "0"], "--iterations"],
+    [["--listen", "127.0.0.1:0", "--socket", "agent.sock"], "--listen and --socket: give one"],
   ])("keyport agent %j is exit 2 before anything starts", (args, why) => {
     const secretFile = join(tb.dir, "..", "usage.secret");
     const r = keyport(["agent", "--secret-file", secretFile, ...args], tb.env);
@@ -481,10 +482,32 @@ describe("unix socket", () => {
     expect((JSON.parse(ok.body) as { tokens: object[] }).tokens).toEqual(cli.map((t) => ({ ...t, loggedIn: false })));
     expect((await getOver(socket, { host: "localhost" })).status).toBe(401);
     expect((await getOver(socket, { host: "attacker.example", authorization: `Bearer ${secret}` })).status).toBe(421);
+    // a second agent on the same socket stops at once, and the first one still serves
+    const second = keyport(["agent", "--socket", socket, "--secret-file", `${secretFile}.2`], env);
+    expect([second.status, second.stdout, second.stderr]).toEqual([
+      2,
+      "",
+      `keyport: --socket ${socket}: another program serves on it\nkeyport: stop it, or name another path\n`,
+    ]);
+    expect((await getOver(socket, { host: "localhost", authorization: `Bearer ${secret}` })).status).toBe(200);
     proc.kill("SIGTERM");
     expect(await exited).toBe(0);
     expect(existsSync(socket)).toBe(false);
     expect(existsSync(secretFile)).toBe(false);
+  });
+});
+
+describe("unix socket path", () => {
+  it("--socket naming a file that is not a socket is exit 2, and the file is left as it was", () => {
+    const file = join(tb.dir, "..", "not-a-socket.txt");
+    writeFileSync(file, "keep me\n");
+    const r = keyport(["agent", "--socket", file, "--secret-file", join(tb.dir, "..", "nosock.secret")], tb.env);
+    expect([r.status, r.stdout, r.stderr]).toEqual([
+      2,
+      "",
+      `keyport: --socket ${file}: a file that is not a socket is there; it is left as it is\n`,
+    ]);
+    expect(readFileSync(file, "utf8")).toBe("keep me\n");
   });
 });
 

@@ -1,5 +1,6 @@
 /** `keyport agent`: the local agent with the export wizard, JSON API, slot events and metrics (SPEC §5). */
-import { accessSync, constants, mkdirSync, statSync } from "node:fs";
+import { accessSync, constants, lstatSync, mkdirSync, statSync } from "node:fs";
+import { connect } from "node:net";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { Argv, CommandModule } from "yargs";
@@ -7,8 +8,10 @@ import { parseAddress, parseListen } from "../../agent/address.js";
 import { KeyportError } from "../../util/errors.js";
 import { tokenSelection, warnLine, type GlobalArgs } from "../options.js";
 
+const DEFAULT_LISTEN = "127.0.0.1:0";
+
 interface AgentArgs extends GlobalArgs {
-  listen: string;
+  listen?: string;
   socket?: string;
   secretFile?: string;
   idleLogout: number;
@@ -33,6 +36,32 @@ function checkSecretDir(file: string, isDefault: boolean): void {
   }
 }
 
+/**
+ * --socket's path: free (in a writable directory), or a stale socket the agent may replace. A file
+ * that is not a socket is never removed, nor a socket another program still serves on.
+ */
+async function checkSocketPath(path: string): Promise<void> {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    checkSecretDir(path, false);
+    return;
+  }
+  if (!isSocket)
+    throw new KeyportError("usage", `--socket ${path}: a file that is not a socket is there; it is left as it is`);
+  const served = await new Promise<boolean>((done) => {
+    const c = connect(path);
+    c.once("connect", () => {
+      c.destroy();
+      done(true);
+    });
+    c.once("error", () => done(false));
+  });
+  if (served)
+    throw new KeyportError("usage", `--socket ${path}: another program serves on it`, "stop it, or name another path");
+}
+
 export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
   command: "agent",
   describe: "run the local agent: the export wizard in the browser, a JSON API, slot events, Prometheus metrics",
@@ -40,7 +69,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
     (y as Argv<GlobalArgs>)
       .option("listen", {
         type: "string",
-        default: "127.0.0.1:0",
+        defaultDescription: DEFAULT_LISTEN,
         describe: "loopback HOST:PORT to serve on (port 0: a free port; the URL is printed)",
       })
       .option("socket", { type: "string", describe: "serve on this Unix socket instead of a TCP port" })
@@ -65,7 +94,9 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       })
       .check((argv) => {
         const a = argv as unknown as AgentArgs;
-        parseListen(a.listen);
+        if (a.listen !== undefined && a.socket !== undefined)
+          throw new KeyportError("usage", "--listen and --socket: give one (a TCP port or a Unix socket)");
+        parseListen(a.listen ?? DEFAULT_LISTEN);
         if (a.metricsListen !== undefined) parseAddress(a.metricsListen, "--metrics-listen");
         if (!Number.isFinite(a.idleLogout) || a.idleLogout <= 0 || a.idleLogout > 86_400)
           throw new KeyportError("usage", "--idle-logout must be a number of seconds from 1 to 86400");
@@ -80,10 +111,10 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
   handler: async (a) => {
     const secretFile = resolve(a.secretFile ?? defaultSecretFile());
     checkSecretDir(secretFile, a.secretFile === undefined);
-    if (a.socket !== undefined) checkSecretDir(resolve(a.socket), false);
+    if (a.socket !== undefined) await checkSocketPath(resolve(a.socket));
     const { startAgent } = await import("../../agent/index.js");
     await startAgent({
-      listen: a.socket !== undefined ? { socket: resolve(a.socket) } : parseListen(a.listen),
+      listen: a.socket !== undefined ? { socket: resolve(a.socket) } : parseListen(a.listen ?? DEFAULT_LISTEN),
       secretFile,
       idleLogoutMs: a.idleLogout * 1000,
       iterations: a.iterations,
