@@ -63,6 +63,29 @@ describe("usage", () => {
     expect(r.stderr).toContain(why);
     expect(existsSync(secretFile)).toBe(false);
   });
+
+  it("an address in use (the running agent's) is exit 2 with a hint, no secret written, nothing left running", () => {
+    const secretFile = join(tb.dir, "..", "in-use.secret");
+    const port = new URL(agent.base).port;
+    const metricsPort = new URL(metricsBase).port;
+    const tcp = keyport(["agent", "--listen", `127.0.0.1:${port}`, "--secret-file", secretFile], tb.env);
+    expect([tcp.status, tcp.stdout, tcp.stderr]).toEqual([
+      2,
+      "",
+      `keyport: --listen 127.0.0.1:${port}: the address is in use\nkeyport: name another port (0: a free one)\n`,
+    ]);
+    const metrics = keyport(
+      ["agent", "--metrics-listen", `127.0.0.1:${metricsPort}`, "--secret-file", secretFile],
+      tb.env,
+    );
+    expect([metrics.status, metrics.stdout, metrics.stderr]).toEqual([
+      2,
+      "",
+      `keyport: --metrics-listen 127.0.0.1:${metricsPort}: the address is in use\n` +
+        "keyport: name another port (0: a free one)\n",
+    ]);
+    expect(existsSync(secretFile)).toBe(false);
+  });
 });
 
 describe("security", () => {

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
 import type { TokenSelection } from "../inventory/index.js";
 import { closeAllModules } from "../pkcs11/index.js";
+import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import { Mutex } from "../util/mutex.js";
 import { allowedHosts, allowedOrigins, type ListenAddress } from "./address.js";
@@ -21,6 +22,31 @@ import { deepCheckSchedule, pollSlots } from "./watch.js";
 export { parseAddress, parseListen, isLoopback } from "./address.js";
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+
+const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+/** Starts listening; an address the system refuses is the user's to change (exit 2), said plainly. */
+async function listening(what: string, listen: () => Promise<unknown>): Promise<void> {
+  try {
+    await listen();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "EADDRINUSE"
+        ? "the address is in use"
+        : code === "EADDRNOTAVAIL"
+          ? "this machine has no such address"
+          : code === "EACCES"
+            ? "not allowed here (a port below 1024, or a directory the agent cannot write)"
+            : null;
+    if (why === null) throw e;
+    throw new KeyportError(
+      "usage",
+      `${what}: ${why}`,
+      code === "EADDRINUSE" ? "name another port (0: a free one)" : undefined,
+    );
+  }
+}
 
 /** The largest share of time the deep slot check (re-initialisation, re-reading keys) may take. */
 export const DEEP_SHARE = 0.1;
@@ -114,30 +140,46 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     },
   });
   let url: string;
-  if ("socket" in o.listen) {
-    rmSync(o.listen.socket, { force: true });
-    await app.listen({ path: o.listen.socket });
-    chmodSync(o.listen.socket, 0o600);
-    guard.hosts = new Set(["localhost"]);
-    guard.origins = new Set(["http://localhost"]);
-    url = `http://localhost/#token=${secret} (on the socket ${o.listen.socket})`;
-  } else {
-    await app.listen({ host: o.listen.host, port: o.listen.port });
-    const port = (app.server.address() as AddressInfo).port;
-    guard.hosts = allowedHosts(o.listen.host, port);
-    guard.origins = allowedOrigins(guard.hosts);
-    const shown = o.listen.host.includes(":") ? `[${o.listen.host}]` : o.listen.host;
-    url = `http://${shown}:${port}/#token=${secret}`;
+  let metricsApp: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
+  let boundSocket = false;
+  try {
+    if ("socket" in o.listen) {
+      const path = o.listen.socket;
+      rmSync(path, { force: true }); // a stale socket: the command line checked it is one, and unserved
+      await listening(`--socket ${path}`, () => app.listen({ path }));
+      boundSocket = true;
+      chmodSync(path, 0o600);
+      guard.hosts = new Set(["localhost"]);
+      guard.origins = new Set(["http://localhost"]);
+      url = `http://localhost/#token=${secret} (on the socket ${path})`;
+    } else {
+      const { host, port: asked } = o.listen;
+      await listening(`--listen ${hostPort(host, asked)}`, () => app.listen({ host, port: asked }));
+      const port = (app.server.address() as AddressInfo).port;
+      guard.hosts = allowedHosts(host, port);
+      guard.origins = allowedOrigins(guard.hosts);
+      url = `http://${hostPort(host, port)}/#token=${secret}`;
+    }
+    if (o.metricsListen) {
+      const { host, port: asked } = o.metricsListen;
+      metricsApp = await buildMetricsServer(metrics, log);
+      const m = metricsApp;
+      await listening(`--metrics-listen ${hostPort(host, asked)}`, () => m.listen({ host, port: asked }));
+      const port = (m.server.address() as AddressInfo).port;
+      log(`metrics (no secret, no login) on http://${hostPort(host, port)}/metrics`);
+    }
+  } catch (e) {
+    // nothing was announced and no secret written: undo the start and say why
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await app.close().catch(() => undefined);
+    await metricsApp?.close().catch(() => undefined);
+    if (boundSocket && "socket" in o.listen) rmSync(o.listen.socket, { force: true });
+    await pool.closeAll();
+    closeAllModules();
+    throw e;
   }
   writeSecretFile(o.secretFile, secret);
-
-  let metricsApp: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
-  if (o.metricsListen) {
-    metricsApp = await buildMetricsServer(metrics, log);
-    await metricsApp.listen({ host: o.metricsListen.host, port: o.metricsListen.port });
-    const port = (metricsApp.server.address() as AddressInfo).port;
-    log(`metrics (no secret, no login) on http://${o.metricsListen.host}:${port}/metrics`);
-  }
 
   const watcher = pollSlots(refreshSlots, (e) => log(`slot scan failed: ${firstLine(e)}`), o.pollIntervalMs);
   const idle = setInterval(
