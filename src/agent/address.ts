@@ -7,7 +7,7 @@ export interface ListenAddress {
   port: number;
 }
 
-/** "127.0.0.1:8080", "[::1]:8080", "localhost:8080" (port 0: any free port). */
+/** "127.0.0.1:8080", "[::1]:8080", "localhost:8080" (port 0: a free port). */
 export function parseAddress(text: string, option: string): ListenAddress {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : Number.NaN;

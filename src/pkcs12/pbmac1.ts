@@ -49,7 +49,7 @@ export interface Pbmac1Plan {
   keyLength: number;
 }
 
-/** The most a PBMAC1 key may be: any HMAC key longer than the hash's block is hashed down anyway. */
+/** The most a PBMAC1 key may be: an HMAC key longer than the hash's block is hashed down anyway. */
 const MAX_KEY_LENGTH = 128;
 
 /** Checks PBMAC1 parameters (its count spent from the budget) before any derivation. */
