@@ -14,6 +14,7 @@ import { parseEnvelope } from "../src/cms/index.js";
 import { readInventory } from "../src/inventory/index.js";
 import { closeAllModules, listTokens, openModule, withSession } from "../src/pkcs11/index.js";
 import { KeyportError } from "../src/util/errors.js";
+import { ecKey, RSA_2048, selfSigned } from "../test/support/openssl-certs.js";
 import { faultModule } from "./support/fault.js";
 import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
@@ -66,30 +67,18 @@ beforeAll(() => {
   const pwFile = join(work, "agent.pw");
   writeFileSync(pwFile, PASSWORD, { mode: 0o600 });
   const make = (name: keyof typeof agent, newkey: string[], usage: string) => {
-    const key = join(work, `${name}.key`);
-    const cert = join(work, `${name}.crt`);
-    ok("openssl", [
-      "req",
-      "-x509",
-      ...newkey,
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "30",
-      "-subj",
-      `/CN=key recovery agent ${name}`,
-      "-addext",
-      `keyUsage=critical,${usage}`,
-    ]);
-    agent[name] = { key, cert };
-    return { key, cert };
+    agent[name] = selfSigned({
+      dir: work,
+      name,
+      newkey,
+      subject: `/CN=key recovery agent ${name}`,
+      days: 30,
+      extensions: [`keyUsage=critical,${usage}`],
+    });
   };
-  make("rsa", ["-newkey", "rsa:2048"], "keyEncipherment");
-  make("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "keyAgreement");
-  make("signer", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "digitalSignature");
+  make("rsa", RSA_2048, "keyEncipherment");
+  make("ec", ecKey("P-256"), "keyAgreement");
+  make("signer", ecKey("P-256"), "digitalSignature");
   // the agent's keys go onto the recovery token the way a CA's would: keyport import of its PKCS#12
   for (const name of ["rsa", "ec"] as const) {
     const p12 = join(work, `agent-${name}.p12`);

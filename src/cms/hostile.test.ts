@@ -5,7 +5,6 @@
  * it never throws anything else, and it uses the key a bounded number of times.
  */
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +24,7 @@ import {
   type RecipientCertificate,
   type RecipientKey,
 } from "./index.js";
+import { ecKey, RSA_2048, selfSigned } from "../../test/support/openssl-certs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "keyport-cms-hostile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,18 +40,11 @@ let gcmEnvelope: Buffer;
 const content = Buffer.from("a PKCS#12 would be here");
 
 beforeAll(() => {
-  for (const [name, opts] of [
-    ["rsa", ["-newkey", "rsa:2048"]],
-    ["ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]],
+  for (const [name, newkey] of [
+    ["rsa", RSA_2048],
+    ["ec", ecKey("P-256")],
   ] as const) {
-    const key = join(dir, `${name}.key`);
-    const cert = join(dir, `${name}.crt`);
-    const r = spawnSync(
-      "openssl",
-      ["req", "-x509", ...opts, "-nodes", "-keyout", key, "-out", cert, "-subj", `/CN=${name}`, "-days", "2"],
-      { encoding: "utf8" },
-    );
-    if (r.status !== 0) throw new Error(r.stderr);
+    const { key, cert } = selfSigned({ dir, name, newkey, subject: `/CN=${name}`, days: 2, extensions: [] });
     parties[name] = {
       key: createPrivateKey(readFileSync(key)),
       cert: readRecipientCertificate(readFileSync(cert), cert),

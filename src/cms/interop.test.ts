@@ -20,6 +20,7 @@ import {
   type SealRecipient,
 } from "./index.js";
 import { createPrivateKey } from "node:crypto";
+import { ecKey, RSA_2048, selfSigned } from "../../test/support/openssl-certs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "keyport-cms-interop-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,27 +45,15 @@ const contentFile = join(dir, "content.bin");
 beforeAll(() => {
   writeFileSync(contentFile, content);
   for (const name of NAMES) {
-    const key = join(dir, `${name}.key`);
-    const cert = join(dir, `${name}.crt`);
-    const newkey =
-      name === "rsa" ? ["-newkey", "rsa:2048"] : ["-newkey", "ec", "-pkeyopt", `ec_paramgen_curve:${name}`];
     const usage = name === "rsa" ? "keyEncipherment" : "keyAgreement";
-    ok("openssl", [
-      "req",
-      "-x509",
-      ...newkey,
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-subj",
-      `/CN=recovery ${name}`,
-      "-days",
-      "2",
-      "-addext",
-      `keyUsage=critical,${usage}`,
-    ]);
+    const { key, cert } = selfSigned({
+      dir,
+      name,
+      newkey: name === "rsa" ? RSA_2048 : ecKey(name),
+      subject: `/CN=recovery ${name}`,
+      days: 2,
+      extensions: [`keyUsage=critical,${usage}`],
+    });
     files[name] = { key, cert };
     certs[name] = readRecipientCertificate(readFileSync(cert), cert);
   }

@@ -6,15 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyportError } from "../util/errors.js";
 import { checkRecipient, readRecipientCertificate, type RecipientCertificate } from "./index.js";
+import { ecKey, openssl, RSA_2048, selfSigned } from "../../test/support/openssl-certs.js";
 
 const dir = mkdtempSync(join(tmpdir(), "keyport-cms-recipient-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function openssl(args: string[]): string {
-  const r = spawnSync("openssl", args, { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 const file = (name: string) => join(dir, name);
 
 /** A self-signed certificate (or one signed by `ca`) with the given key and extensions. */
@@ -43,36 +39,21 @@ function cert(name: string, newkey: string[], exts: string[], ca?: string): Reci
       extFile,
     ]);
   } else {
-    openssl([
-      "req",
-      "-x509",
-      ...newkey,
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      crt,
-      "-subj",
-      `/CN=${name}`,
-      "-days",
-      "2",
-      ...exts.flatMap((e) => ["-addext", e]),
-    ]);
+    selfSigned({ dir, name, newkey, subject: `/CN=${name}`, days: 2, extensions: exts });
   }
   return readRecipientCertificate(readFileSync(crt), crt);
 }
 
-const RSA = ["-newkey", "rsa:2048"];
-const P256 = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
+const P256 = ecKey("P-256");
 const certs = {} as Record<string, RecipientCertificate>;
 
 beforeAll(() => {
   certs.ca = cert("ca", P256, ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign"]);
   certs.other = cert("other-ca", P256, ["basicConstraints=critical,CA:true", "keyUsage=critical,keyCertSign"]);
-  certs.kra = cert("kra", RSA, ["keyUsage=critical,keyEncipherment"], "ca");
+  certs.kra = cert("kra", RSA_2048, ["keyUsage=critical,keyEncipherment"], "ca");
   certs.ecSign = cert("ec-sign", P256, ["keyUsage=critical,digitalSignature"]);
   certs.ecAgree = cert("ec-agree", P256, ["keyUsage=critical,keyAgreement"]);
-  certs.noKu = cert("no-ku", RSA, []);
+  certs.noKu = cert("no-ku", RSA_2048, []);
 });
 
 const codeOf = (f: () => void): string | null => {
