@@ -43,7 +43,11 @@ async function listening(what: string, listen: () => Promise<unknown>): Promise<
     throw new KeyportError(
       "usage",
       `${what}: ${why}`,
-      code === "EADDRINUSE" ? "name another port (0: a free one)" : undefined,
+      code !== "EADDRINUSE"
+        ? undefined
+        : what.startsWith("--socket")
+          ? "name another path"
+          : "name another port (0: a free one)",
     );
   }
 }
