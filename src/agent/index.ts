@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AddressInfo } from "node:net";
-import type { TokenSelection } from "../inventory/index.js";
+import type { Selection } from "../app/index.js";
 import { closeAllModules } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
@@ -62,7 +62,7 @@ export interface AgentOptions {
   /** iterations of modern-profile exports whose request names none (default: keyport export's) */
   iterations?: number;
   metricsListen?: ListenAddress;
-  selection: TokenSelection;
+  selection: Selection;
   /** where the agent's log lines go (stderr): never a PIN, password or the secret */
   log: (line: string) => void;
   /** the one line with the page URL and its secret (stdout) */

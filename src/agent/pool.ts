@@ -5,15 +5,9 @@
  * one token's operations run one at a time.
  */
 import { createHash } from "node:crypto";
-import { selectedKeyFacts, tokenSummary, buildAuditReport, type AuditReport } from "../audit/index.js";
-import {
-  findTokens,
-  readInventory,
-  tokenMatchesUri,
-  tokenUri,
-  type TokenInventory,
-  type TokenSelection,
-} from "../inventory/index.js";
+import { auditReport, selectedKeyFacts, type Selection } from "../app/index.js";
+import type { AuditReport } from "../audit/index.js";
+import { findTokens, readInventory, tokenMatchesUri, tokenUri, type TokenInventory } from "../inventory/index.js";
 import { reinitializeModules, withSession, type Session, type Token, type TokenDescription } from "../pkcs11/index.js";
 import { displaySelector, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 import { KeyportError } from "../util/errors.js";
@@ -210,16 +204,8 @@ export class TokenEntry {
   }
 }
 
-/** The audit facts of an inventory, worked out once per inventory read (certificates parsed once). */
-const factsCache = new WeakMap<TokenInventory, ReturnType<typeof selectedKeyFacts>>();
-function factsOf(inv: TokenInventory) {
-  let facts = factsCache.get(inv);
-  if (!facts) {
-    facts = selectedKeyFacts(inv, undefined).map((f) => ({ ...f, tokenUri: inv.tokenUri }));
-    factsCache.set(inv, facts);
-  }
-  return facts;
-}
+/** The audit facts of an inventory (worked out once per inventory read, in the use-case layer). */
+const factsOf = (inv: TokenInventory) => selectedKeyFacts(inv, undefined);
 
 /** A token's identity across slot scans: module, slot, serial, label. */
 export function tokenId(d: TokenDescription): string {
@@ -239,7 +225,7 @@ export class TokenPool {
   onChangedOutside: (e: TokenEntry) => void = () => undefined;
 
   constructor(
-    private readonly selection: TokenSelection,
+    private readonly selection: Selection,
     readonly idleLogoutMs: number,
     private readonly clock: () => number = Date.now,
   ) {}
@@ -261,7 +247,11 @@ export class TokenPool {
     }
     this.rescans++;
     const seen = new Map<string, Token>();
-    for (const t of findTokens({ ...this.selection, skipUnreadable: true })) seen.set(tokenId(t.description), t);
+    for (const t of findTokens(
+      { module: this.selection.module, moduleParams: this.selection.moduleParams, skipUnreadable: true },
+      this.selection.token,
+    ))
+      seen.set(tokenId(t.description), t);
     const added: TokenEntry[] = [];
     const removed: TokenEntry[] = [];
     for (const [id, e] of this.entries) {
@@ -333,16 +323,9 @@ export class TokenPool {
 
   /** The keyport.audit/v1 document over the selected tokens, from the cached inventories. */
   async report(entries: TokenEntry[], now: Date): Promise<AuditReport> {
-    const summaries = [];
-    const keys = [];
-    const caps = new Map<string, { wrapMechanisms: string[] }>();
-    for (const e of entries) {
-      const inv = e.peek() ?? (await e.use(async (_s, inventory) => inventory(), this.clock()));
-      summaries.push(tokenSummary(inv));
-      caps.set(inv.tokenUri, { wrapMechanisms: inv.wrapMechanisms });
-      keys.push(...factsOf(inv));
-    }
-    return buildAuditReport({ tokens: summaries, keys, capsByTokenUri: caps, now });
+    const invs = [];
+    for (const e of entries) invs.push(e.peek() ?? (await e.use(async (_s, inventory) => inventory(), this.clock())));
+    return auditReport(invs, undefined, now);
   }
 
   async closeAll(): Promise<void> {

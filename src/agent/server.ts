@@ -9,16 +9,15 @@ import { basename, isAbsolute, join } from "node:path";
 import multipart from "@fastify/multipart";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import {
-  checkDestination,
-  destroyKeyPair,
-  exportKey,
-  fileNameFor,
-  openBackup,
-  verifyAgainstToken,
-  type AgainstToken,
-  type ExportResult,
-} from "../backup/index.js";
-import { exactlyOne, keySelector, tokenJson } from "../inventory/index.js";
+  checkExportRequest,
+  exportOne,
+  pickKey,
+  resolveSelection,
+  verifyBackup,
+  type TokenAccess,
+} from "../app/index.js";
+import { checkDestination, fileNameFor, type ExportResult } from "../backup/index.js";
+import { tokenJson } from "../inventory/index.js";
 import type { Profile } from "../pkcs12/index.js";
 import { displaySelector } from "../uri/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
@@ -256,28 +255,48 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
     return reply.code(204).send();
   });
 
+  /** The use-cases' way to the token an entry holds: its held session and cached inventory. */
+  const accessOf = (e: TokenEntry): TokenAccess => ({
+    run: (fn) => e.use((s, inventory) => fn(s, inventory()), pool.now()),
+    changed: () => e.invalidate(),
+  });
+
   app.post<{ Body: ExportBody }>("/api/export", { schema: { body: exportBody } }, async (req, reply) => {
     const b = req.body;
-    const selector = keySelector(b.key, undefined, undefined)!;
+    const sel = resolveSelection({ uri: b.key, uriName: "key" });
+    const key = sel.key!;
     const toPath = typeof b.delivery === "object" ? b.delivery.path : null;
-    if (b.iterations !== undefined && b.profile === "legacy")
-      throw new KeyportError("usage", "iterations applies to the modern profile (legacy is fixed at 2048)");
+    checkExportRequest({
+      profile: b.profile ?? "modern",
+      iterations: b.iterations,
+      verify: true,
+      sealed: false,
+      deleteAfterVerify: b.deleteAfterVerify === true,
+      delivery: toPath !== null ? "file" : "download",
+    });
     if (toPath !== null) {
       if (!isAbsolute(toPath)) throw new KeyportError("usage", "delivery.path must be an absolute path");
       checkDestination(toPath, false); // before the token: an existing file is refused at once
     }
     const warnings: string[] = [];
     const e = pool.byUri(b.key);
-    let outcome: { r: ExportResult; file: string; destroyed: string[] | null };
+    const password = Buffer.from(b.password, "utf8");
+    let outcome: Awaited<ReturnType<typeof exportOne>>;
     try {
-      outcome = await e.use(async (s, inventory) => {
-        const inv = inventory();
-        const candidates = inv.groups
-          .filter((g) => g.privateKey || g.secretKey)
-          .map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
-        const { group } = exactlyOne(candidates, selector);
-        const file = toPath ?? join(downloads, fileNameFor("{label}.p12", group, inv.token.label, new Set()));
-        const r = await exportKey(s, inv, group, {
+      // the download's file name comes from the key: picked first (the same pick the export makes)
+      const file =
+        toPath ??
+        join(
+          downloads,
+          await e.use(async (_s, inventory) => {
+            const inv = inventory();
+            return fileNameFor("{label}.p12", pickKey(inv, key, "private-or-secret"), inv.token.label, new Set());
+          }, pool.now()),
+        );
+      outcome = await exportOne(
+        accessOf(e),
+        {
+          key,
           out: file,
           force: false,
           profile: b.profile ?? "modern",
@@ -286,39 +305,38 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
           includeChain: b.chain === true,
           placeholderCert: b.placeholderCert === true,
           verify: true,
-          password: async () => Buffer.from(b.password, "utf8"),
+          deleteAfterVerify: b.deleteAfterVerify === true,
+          delivery: toPath !== null ? "file" : "download",
+        },
+        {
+          password: async () => Buffer.from(password),
           warn: (line) => warnings.push(line.replace(/^keyport: /, "")),
-        });
-        let destroyed: string[] | null = null;
-        if (b.deleteAfterVerify === true) {
-          destroyed = destroyKeyPair(s, group, r.verification).destroyed;
-          e.invalidate();
-        }
-        return { r, file, destroyed };
-      }, pool.now());
+        },
+      );
     } catch (err) {
       ctx.metrics.exports.inc({
         result: err instanceof KeyportError && err.code === "not-exportable" ? "refused" : "failed",
       });
       throw err;
+    } finally {
+      password.fill(0);
     }
     ctx.metrics.exports.inc({ result: "exported" });
-    const { r, file, destroyed } = outcome;
+    const { result: r, destroyed } = outcome;
     log(`exported ${displaySelector(r.key.uri)} (${toPath ? "to a file" : "download"}), SHA-256 ${r.sha256}`);
     for (const w of warnings) log(escapeControl(w));
     if (destroyed) {
       log(`destroyed the key objects of ${displaySelector(r.key.uri)} after the verified export`);
       ctx.emit(eventOf("keys-changed", e));
     }
-    if (toPath !== null) return reply.code(201).send({ ...r, warnings, destroyed });
-    const bytes = readFileSync(file);
-    unlinkSync(file);
+    if (toPath !== null) return reply.code(201).send({ ...r, warnings, destroyed: destroyed?.destroyed ?? null });
+    const bytes = readFileSync(r.file);
+    unlinkSync(r.file);
     return reply
       .code(200)
       .header("content-type", "application/x-pkcs12")
-      .header("content-disposition", attachment(basename(file)))
+      .header("content-disposition", attachment(basename(r.file)))
       .header("x-keyport-verified", verifiedHeader(r))
-      .header("x-keyport-destroyed", destroyed ? String(destroyed.length) : "0")
       .send(bytes);
   });
 
@@ -338,20 +356,17 @@ export async function buildServer(ctx: ServerContext): Promise<FastifyInstance> 
       }
       if (!der) throw new KeyportError("usage", "no file uploaded (field: file)");
       if (!password || password.length === 0) throw new KeyportError("usage", "the file's password is required");
-      const selector = against !== undefined ? keySelector(against, undefined, undefined) : undefined;
-      const { report, contents } = await openBackup(name, der, password);
-      let vs: AgainstToken | null = null;
-      const key = contents.keys[0];
-      if (selector && against !== undefined) {
-        if (!key) throw new KeyportError("verify", `${name} holds no private key to compare with the token`);
-        vs = await pool
-          .byUri(against)
-          .use((s, inventory) => verifyAgainstToken(s, inventory(), selector, key.privateKey), pool.now());
-      }
-      const ok =
-        report.keyMatchesCertificate !== false &&
-        report.unrelatedCertificates === 0 &&
-        (!vs || (vs.keyMatchesToken && vs.challengePassed));
+      const key = against !== undefined ? resolveSelection({ uri: against, uriName: "against" }).key : undefined;
+      const {
+        report,
+        against: vs,
+        ok,
+      } = await verifyBackup({
+        name,
+        der,
+        password,
+        against: key && against !== undefined ? { access: accessOf(pool.byUri(against)), key } : undefined,
+      });
       return { ...report, against: vs, ok };
     } finally {
       password?.fill(0);

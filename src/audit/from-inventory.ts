@@ -1,7 +1,7 @@
 /** Inventory entries → the audit's KeyFacts (the three-state attribute view of SPEC §3). */
 import type { AttrMap, AttrName } from "../pkcs11/index.js";
 import type { CertificateEntry, KeyInfo, TokenInventory } from "../inventory/index.js";
-import type { CertificateSummary, KeyFacts, Tri } from "./model.js";
+import type { CertificateSummary, KeyFacts, TokenSummary, Tri } from "./model.js";
 
 function tri(a: AttrMap, name: AttrName): Tri {
   const r = a[name];
@@ -56,4 +56,16 @@ export function inventoryKeyFacts(inv: TokenInventory): KeyFacts[] {
     if (g.secretKey) out.push(keyFacts(g.secretKey, "secret", inv.token.label));
   }
   return out;
+}
+
+export function tokenSummary(inv: TokenInventory): TokenSummary {
+  const t = inv.token;
+  return {
+    uri: inv.tokenUri,
+    label: t.label,
+    serial: t.serial,
+    manufacturer: t.manufacturer,
+    model: t.model,
+    module: t.module,
+  };
 }

@@ -24,7 +24,6 @@ export {
 export { keyDesc, renderAuditCsv, renderAuditJson, renderAuditTable } from "./render.js";
 export { auditKey, buildAuditReport, type AuditKey, type AuditReport } from "./report.js";
 export { verdict } from "./verdict.js";
-export { keyFacts, inventoryKeyFacts } from "./from-inventory.js";
-export { auditTokens, selectedKeyFacts, tokenSummary } from "./collect.js";
+export { keyFacts, inventoryKeyFacts, tokenSummary } from "./from-inventory.js";
 export { auditFamilies, PIN_FLAGS, renderPrometheus, type PromFamily, type PromToken } from "./prometheus.js";
 export { csvCell } from "./render.js";

@@ -1,6 +1,7 @@
 /**
- * Key archival's last step (`export --delete-after-verify`): destroys the key pair on the token
- * after a verified backup, and only what is proven to belong to it. The certificate is kept.
+ * Key archival's last step (`export --delete-after-verify`, the agent's POST /api/destroy): destroys
+ * the key pair on the token after a verified backup, and only what is proven to belong to it. The
+ * certificate is kept.
  */
 import type { KeyObject } from "node:crypto";
 import { groupPublicKey, type Group } from "../inventory/index.js";
@@ -19,7 +20,13 @@ export interface DestroyResult {
 
 const spki = (k: KeyObject | null) => (k ? k.export({ type: "spki", format: "der" }).toString("hex") : null);
 
-function verified(v: ExportResult["verification"]): boolean {
+/** What proves a backup holds the key pair's key: its public key and the challenge both ways. */
+export type DestroyProof = Pick<
+  NonNullable<ExportResult["verification"]>,
+  "keyMatchesToken" | "keyMatchesCertificate" | "tokenToFile" | "fileToToken"
+> | null;
+
+function verified(v: DestroyProof): boolean {
   return v?.keyMatchesToken === true && v.keyMatchesCertificate !== false && v.tokenToFile && v.fileToToken;
 }
 
@@ -29,7 +36,7 @@ function verified(v: ExportResult["verification"]): boolean {
  * encrypted to it and decrypted on the token). So a public-key object holding that same key is
  * the pair's own; one holding anything else, or nothing readable, is not destroyed.
  */
-export function destroyKeyPair(s: Session, g: Group, verification: ExportResult["verification"]): DestroyResult {
+export function destroyKeyPair(s: Session, g: Group, verification: DestroyProof): DestroyResult {
   const priv = g.privateKey;
   if (!priv) throw new KeyportError("internal", "destroyKeyPair: the group has no private key");
   if (!verified(verification)) {

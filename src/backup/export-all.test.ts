@@ -12,12 +12,16 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { keySelector, type Group, type TokenInventory } from "../inventory/index.js";
+import { resolveSelection } from "../app/index.js";
+import type { Group, TokenInventory } from "../inventory/index.js";
 import { ObjectRef, Pkcs11CallError, type AttrMap, type Session, type TokenDescription } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { classifyError, exportAll, prepareExportAll, SEVERITY, type ExportAllOptions } from "./export-all.js";
 import type { ExportResult } from "./export.js";
 import type { ManifestEntry } from "./manifest.js";
+
+/** a key selector as the resolver makes it from a URI or --label */
+const keyOf = (input: { uri?: string; label?: string }) => resolveSelection(input).key;
 
 /** What the injected exporter does for a key, by label. */
 type Behaviour = "ok" | "gone" | "verify" | "bug" | "enametoolong";
@@ -306,7 +310,7 @@ describe("export --all statuses", () => {
     expect((await run({}, { strict: true })).exit?.code).toBe("not-exportable");
     rmSync(outDir, { recursive: true });
     expect((await run({ "rsa-a": "enametoolong" }, { strict: true })).exit?.code).toBe("usage");
-    const onlyExportable = keySelector(undefined, "rsa-*", undefined);
+    const onlyExportable = keyOf({ label: "rsa-*" });
     rmSync(outDir, { recursive: true });
     expect((await run({}, { strict: true, selector: onlyExportable })).exit).toBeNull();
   });
@@ -358,7 +362,7 @@ describe("export --all file names", () => {
       join(outDir, "manifest.json"),
       JSON.stringify({ schema: "keyport.manifest/v1", keys: [claim(1, "rsa-a"), claim(3, "rsa-b")] }),
     );
-    const r = await run({}, { selector: keySelector(undefined, "rsa-*", undefined) });
+    const r = await run({}, { selector: keyOf({ label: "rsa-*" }) });
     expect(r.keys.map((k) => [k.label, k.status, k.file])).toEqual([
       ["rsa-a", "exported", "dup.p12"],
       ["rsa-b", "exported", "rsa-b.p12"],
@@ -369,26 +373,30 @@ describe("export --all file names", () => {
 
 describe("export --all selection", () => {
   it("a --label glob exports only the keys it matches", async () => {
-    const r = await run({}, { selector: keySelector(undefined, "rsa-*", undefined) });
+    const r = await run({}, { selector: keyOf({ label: "rsa-*" }) });
     expect(r.keys.map((k) => k.label)).toEqual(["rsa-a", "rsa-b"]);
     expect(readdirSync(outDir).sort()).toEqual(["manifest.json", "rsa-a.p12", "rsa-b.p12"]);
   });
 
   it("a token URI selects all; a key URI narrows to it; no match is exit 7 before any password", async () => {
+    expect((await run({}, { selector: keyOf({ uri: "pkcs11:token=t" }) })).keys.map((k) => k.label)).toEqual([
+      "rsa-a",
+      "locked",
+      "rsa-b",
+      "ec-c",
+    ]);
     expect(
-      (await run({}, { selector: keySelector("pkcs11:token=t", undefined, undefined) })).keys.map((k) => k.label),
-    ).toEqual(["rsa-a", "locked", "rsa-b", "ec-c"]);
-    expect(
-      (await run({}, { selector: keySelector("pkcs11:object=rsa-b;type=private", undefined, undefined) })).keys.map(
-        (k) => [k.label, k.status],
-      ),
+      (await run({}, { selector: keyOf({ uri: "pkcs11:object=rsa-b;type=private" }) })).keys.map((k) => [
+        k.label,
+        k.status,
+      ]),
     ).toEqual([["rsa-b", "present"]]);
     rmSync(outDir, { recursive: true });
     let asked = 0;
     const none = run(
       {},
       {
-        selector: keySelector(undefined, "nope*", undefined),
+        selector: keyOf({ label: "nope*" }),
         password: async () => {
           asked++;
           return Buffer.from("pw");

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { lstatSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
-import { matchGroups, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
+import { matchGroups, namesKeys, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
 import { isCkr, type Session } from "../pkcs11/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
@@ -85,34 +85,17 @@ export interface ExportAllResult {
   exit: KeyportError | null;
 }
 
-/** A shell-style glob (* and ?) over the whole label. */
-export function globToRegExp(glob: string): RegExp {
-  const body = [...glob]
-    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[\\^$.|+()[\]{}]/g, "\\$&")))
-    .join("");
-  return new RegExp(`^${body}$`, "su");
-}
-
 type PrivateGroup = Group & { privateKey: NonNullable<Group["privateKey"]> };
 
 /** The private keys --all works on: all of the token's, or those the selector names (--label is a glob). */
 export function selectForAll(inv: TokenInventory, sel: KeySelector | undefined): PrivateGroup[] {
   const privates = inv.groups.filter((g): g is PrivateGroup => g.privateKey !== undefined);
   if (!sel) return privates;
-  const { label, ...exact } = sel;
-  let hits = matchGroups(
+  const hits = matchGroups(
     privates.map((g) => ({ group: g, uri: g.privateKey.uri })),
-    exact,
+    sel,
   ).map((c) => c.group as PrivateGroup);
-  if (label !== undefined) {
-    const re = globToRegExp(label);
-    hits = hits.filter((g) =>
-      [g.privateKey.label, g.certificate?.label, g.publicKey?.label].some((l) => typeof l === "string" && re.test(l)),
-    );
-  }
-  const namesKeys =
-    label !== undefined || sel.id !== undefined || sel.uri?.object !== undefined || sel.uri?.id !== undefined;
-  if (namesKeys && hits.length === 0)
+  if (namesKeys(sel) && hits.length === 0)
     throw new KeyportError("not-found", `no key matches ${sel.text}`, "see the keys with: keyport list");
   return hits;
 }

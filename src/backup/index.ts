@@ -1,6 +1,6 @@
 /** The backup layer's public surface: export (one key, --all), verification, naming. */
 export { checkExportable, exportKey, type ExportOptions, type ExportResult } from "./export.js";
-export { destroyKeyPair, type DestroyResult } from "./destroy.js";
+export { destroyKeyPair, type DestroyProof, type DestroyResult } from "./destroy.js";
 export { exportAll, prepareExportAll, type ExportAllResult, type ExportAllTarget } from "./export-all.js";
 export type { KeyStatus, ManifestEntry } from "./manifest.js";
 export { checkTemplate, fileNameFor, safeName } from "./naming.js";
@@ -9,7 +9,7 @@ export { isPlaceholderCertificate } from "./placeholder-mark.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
 export { checkDestination, stageFile } from "./output.js";
-export { type AgainstToken, verifyAgainstToken } from "./verify-against.js";
+export { compareWithToken, type AgainstToken, type Comparison } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
 export {
   isWeakCipherWarning,
@@ -21,7 +21,7 @@ export {
   type FileReport,
   type OpenedFile,
 } from "./verify-file.js";
-export { selectKey, type KeyChoice } from "./select-key.js";
+export { chooseFileKey, type KeyChoice } from "./file-key.js";
 export {
   openOnToken,
   openWithKeyFile,

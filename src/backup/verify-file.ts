@@ -1,5 +1,5 @@
 /** `keyport verify FILE`: what a PKCS#12 holds, and whether its key and certificate agree. */
-import { createHash, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import { parseCertificate, publicKeyOfCertificate } from "../inventory/index.js";
 import {
   DEFAULT_LIMITS,
@@ -12,31 +12,8 @@ import { readBounded } from "../util/read-bounded.js";
 import { buildChain } from "./chain.js";
 import { sameKey } from "./challenge.js";
 import { isPlaceholderCertificate } from "./placeholder-mark.js";
-import { selectKey, type KeyChoice } from "./select-key.js";
-
-export interface KeyDescription {
-  type: string;
-  bits: number | null;
-  curve: string | null;
-}
-
-export function describeKey(k: KeyObject): KeyDescription {
-  const d = k.asymmetricKeyDetails ?? {};
-  const t = k.asymmetricKeyType ?? "unknown";
-  const curves: Record<string, string> = { prime256v1: "P-256", secp384r1: "P-384", secp521r1: "P-521" };
-  return {
-    type: t,
-    bits:
-      t === "rsa"
-        ? (d.modulusLength ?? null)
-        : t === "ed25519"
-          ? 255
-          : d.namedCurve
-            ? Number((curves[d.namedCurve] ?? "P-0").slice(2))
-            : null,
-    curve: t === "ed25519" ? "Ed25519" : d.namedCurve ? (curves[d.namedCurve] ?? d.namedCurve) : null,
-  };
-}
+import { chooseFileKey, type KeyChoice } from "./file-key.js";
+import { describeKey, type KeyDescription } from "./key-description.js";
 
 export interface FileReport {
   file: string;
@@ -122,7 +99,7 @@ export async function openBackup(
     { requireMac: options.allowNoMac !== true },
     { emptyPassword: options.emptyPassword === true },
   );
-  const contents = selectKey(all, options);
+  const contents = chooseFileKey(all, options);
   // certificates of the file's other keys are theirs, not unrelated
   const otherKeys = all.keys.filter((x) => !contents.keys.includes(x)).map((x) => createPublicKey(x.privateKey));
   const certs = contents.certificates.map((c) => ({ c, info: parseCertificate(c.der) }));

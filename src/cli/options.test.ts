@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeyportError } from "../util/errors.js";
-import { parsePkcs11Uri } from "../uri/index.js";
-import { checkPinOptions, loginOptions, pinQuestion, pinSource, type GlobalArgs } from "./options.js";
+import { checkPinOptions, loginOptions, pinQuestion, pinSource, selection, type GlobalArgs } from "./options.js";
 
 const PIN = "987654";
 const base: GlobalArgs = {
@@ -37,13 +36,11 @@ describe("pin-value on the command line", () => {
 
   it("is accepted with --allow-pin-value, and then used as the PIN", () => {
     expect(checkPinOptions({ selector: `pkcs11:token=t?pin-value=${PIN}`, allowPinValue: true })).toBe(true);
-    const uri = parsePkcs11Uri(`pkcs11:token=t?pin-value=${PIN}`);
-    expect(pinSource({ ...base, allowPinValue: true }, uri)).toEqual({ kind: "value", value: Buffer.from(PIN) });
-    expect(pinSource({ ...base, allowPinValue: true, token: `pkcs11:token=t?pin-value=${PIN}` })).toEqual({
-      kind: "value",
-      value: Buffer.from(PIN),
-    });
-    expect(thrown(() => pinSource(base, uri))?.code).toBe("usage");
+    const pin = { value: PIN };
+    expect(pinSource({ ...base, allowPinValue: true }, pin)).toEqual({ kind: "value", value: Buffer.from(PIN) });
+    const viaToken = { ...base, allowPinValue: true, token: `pkcs11:token=t?pin-value=${PIN}` };
+    expect(pinSource(viaToken, selection(viaToken).pin)).toEqual({ kind: "value", value: Buffer.from(PIN) });
+    expect(thrown(() => pinSource(base, pin))?.code).toBe("usage");
   });
 
   it("lets a URI without a PIN, or a label, through", () => {

@@ -1,10 +1,12 @@
 /**
- * Global options (SPEC §2), each mirrored by an environment variable; a flag wins over the
- * environment. Commands turn them into a TokenSelection and LoginOptions here, in one place.
+ * Global options (SPEC §2), each mirrored by an environment variable; the use-case layer's resolver
+ * combines them (a flag or a URI beats the environment). Commands get their Selection and
+ * LoginOptions here, in one place.
  */
 import { isatty } from "node:tty";
 import type { Argv } from "yargs";
-import type { TokenSelection } from "../inventory/index.js";
+// the resolver alone, not the use-case layer's index: every command (and --help) loads this file at start
+import { resolveSelection, type Selection, type SelectorInput } from "../app/selection.js";
 import type { LoginOptions, TokenDescription } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
@@ -18,6 +20,7 @@ export interface GlobalArgs {
   module?: string;
   moduleParams?: string;
   token?: string;
+  serial?: string;
   slot?: number;
   pinSource?: string;
   allowPinValue: boolean;
@@ -36,23 +39,26 @@ const env = (name: string): string | undefined => {
 export function globalOptions<T>(y: Argv<T>) {
   return (
     y
+      // the environment mirrors are not yargs defaults: the resolver needs to know what the command
+      // line said, since a URI's token beats PKCS11_TOKEN_LABEL but conflicts with --token
       .option("module", {
         type: "string",
+        requiresArg: true,
         describe: "PKCS#11 library path, p11-kit module name or alias (env PKCS11_MODULE)",
-        default: env("PKCS11_MODULE"),
         defaultDescription: "every p11-kit module",
       })
       .option("module-params", {
         type: "string",
+        requiresArg: true,
         describe: "C_Initialize reserved parameters, e.g. for NSS softokn (env PKCS11_MODULE_PARAMS)",
-        default: env("PKCS11_MODULE_PARAMS"),
       })
       .option("token", {
         type: "string",
+        requiresArg: true,
         describe: "token label or PKCS#11 URI (env PKCS11_TOKEN_LABEL)",
-        default: env("PKCS11_TOKEN_LABEL"),
       })
-      .option("slot", { type: "number", describe: "slot id" })
+      .option("serial", { type: "string", requiresArg: true, describe: "token serial number" })
+      .option("slot", { type: "number", requiresArg: true, describe: "slot id" })
       // requiresArg: a bare --pin-source is an error, not "no source given"
       .option("pin-source", {
         type: "string",
@@ -139,32 +145,34 @@ export function warnLine(line: string): void {
   process.stderr.write(`${escapeControl(line.replace(/\n$/, ""))}\n`);
 }
 
-export function tokenSelection(a: GlobalArgs): TokenSelection {
-  const sel: TokenSelection = { warn: warnLine };
-  if (a.module !== undefined) sel.module = a.module;
-  if (a.moduleParams !== undefined) sel.moduleParams = a.moduleParams;
-  if (a.token !== undefined) sel.token = a.token;
-  if (a.slot !== undefined) {
-    if (!Number.isInteger(a.slot) || a.slot < 0) throw new KeyportError("usage", `bad --slot: ${String(a.slot)}`);
-    sel.slot = a.slot;
-  }
-  return sel;
+/** The environment mirrors of --module, --module-params and --token. */
+export function selectorEnvironment() {
+  return { module: env("PKCS11_MODULE"), moduleParams: env("PKCS11_MODULE_PARAMS"), token: env("PKCS11_TOKEN_LABEL") };
 }
 
 /**
- * The PIN source: --pin-source, else the selector URI's pin-value / pin-source, else the --token
- * URI's, else a prompt. checkPinOptions has already refused a pin-value without --allow-pin-value.
+ * The command's selection: what names a key or token (`input`: the positional URI, --label, --id, or
+ * --key) with the global token and module options and the environment, through the one resolver.
  */
-export function pinSource(a: GlobalArgs, uri?: Pkcs11Uri): SecretSource {
+export function selection(a: GlobalArgs, input: SelectorInput = {}): Selection {
+  return resolveSelection(
+    { token: a.token, serial: a.serial, slot: a.slot, module: a.module, moduleParams: a.moduleParams, ...input },
+    selectorEnvironment(),
+  );
+}
+
+/**
+ * The PIN source: --pin-source, else the selection's URI pin-value / pin-source (the selector's or
+ * --token's), else a prompt. checkPinOptions has already refused a pin-value without --allow-pin-value.
+ */
+export function pinSource(a: GlobalArgs, pin: Selection["pin"] = {}): SecretSource {
   if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "--pin-source");
-  for (const u of [uri, uriOf(a.token)]) {
-    if (u?.pinValue !== undefined) {
-      if (!a.allowPinValue)
-        throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
-      return { kind: "value", value: Buffer.from(u.pinValue, "utf8") };
-    }
-    if (u?.pinSource !== undefined) return uriPinSource(u.pinSource);
+  if (pin.value !== undefined) {
+    if (!a.allowPinValue)
+      throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
+    return { kind: "value", value: Buffer.from(pin.value, "utf8") };
   }
+  if (pin.source !== undefined) return uriPinSource(pin.source);
   return { kind: "prompt" };
 }
 
@@ -176,9 +184,9 @@ export function pinQuestion(d: Pick<TokenDescription, "label" | "serial">): stri
   return `PIN for token "${visible(d.label)}" (serial ${visible(d.serial)}): `;
 }
 
-export function loginOptions(a: GlobalArgs, uri?: Pkcs11Uri): LoginOptions | null {
+export function loginOptions(a: GlobalArgs, sel?: Selection): LoginOptions | null {
   if (!a.login) return null;
-  const source = pinSource(a, uri);
+  const source = pinSource(a, sel?.pin);
   return {
     pin: (d) => readSecret(source, { what: "PIN", prompt: promptHidden, question: pinQuestion(d) }),
     // a terminal prompt names each token; any other source would hand one PIN to every token

@@ -4,16 +4,8 @@ export { groupObjects, groupPublicKey, keyInfo } from "./group.js";
 export { readInventory, WRAP_PREFERENCE, wrapMechanisms } from "./inventory.js";
 export type { CertificateEntry, Group, GroupKind, KeyIdentity, KeyInfo, TokenInventory } from "./model.js";
 export { readTokenObjects, TEMPLATES, type TokenObject, type TokenObjects } from "./read.js";
-export {
-  describeWanted,
-  findTokens,
-  selectionUri,
-  selectOneToken,
-  tokenMatchesUri,
-  tokenUri,
-  type TokenSelection,
-} from "./select.js";
+export { findTokens, tokenMatchesUri, tokenUri, type TokenSelection } from "./find-tokens.js";
 export { objectUri } from "./uris.js";
 export { tokenJson } from "./token-json.js";
-export { exactlyOne, keySelector, matchGroups, type KeySelector } from "./select-keys.js";
-export { forEachInventory, type CollectOptions } from "./collect.js";
+export { exactlyOne, globToRegExp, matchGroups, namesKeys, type KeySelector } from "./match-keys.js";
+export { forEachInventory, type CollectOptions } from "./for-each.js";

@@ -3,7 +3,7 @@ import { listMechanisms, valueOf, type Session } from "../pkcs11/index.js";
 import { groupObjects } from "./group.js";
 import type { TokenInventory } from "./model.js";
 import { readPublicKeys, readTokenObjects, type TokenObject, type TokenObjects } from "./read.js";
-import { tokenUri } from "./select.js";
+import { tokenUri } from "./find-tokens.js";
 
 /** Wrap mechanisms in keyport's order of preference (SPEC §3 export). */
 export const WRAP_PREFERENCE = [

@@ -1,6 +1,6 @@
 /** A token as `keyport tokens --json` and the agent's GET /api/tokens show it (SPEC §3). */
 import type { TokenDescription } from "../pkcs11/index.js";
-import { tokenUri } from "./select.js";
+import { tokenUri } from "./find-tokens.js";
 
 export function tokenJson(d: TokenDescription) {
   const f = d.flags;

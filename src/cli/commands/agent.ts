@@ -3,10 +3,11 @@ import { accessSync, constants, lstatSync, mkdirSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { checkIterations } from "../../app/index.js";
 import type { Argv, CommandModule } from "yargs";
 import { parseAddress, parseListen } from "../../agent/address.js";
 import { KeyportError } from "../../util/errors.js";
-import { tokenSelection, warnLine, type GlobalArgs } from "../options.js";
+import { selection, warnLine, type GlobalArgs } from "../options.js";
 
 const DEFAULT_LISTEN = "127.0.0.1:0";
 
@@ -100,11 +101,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
         if (a.metricsListen !== undefined) parseAddress(a.metricsListen, "--metrics-listen");
         if (!Number.isFinite(a.idleLogout) || a.idleLogout <= 0 || a.idleLogout > 86_400)
           throw new KeyportError("usage", "--idle-logout must be a number of seconds from 1 to 86400");
-        if (
-          a.iterations !== undefined &&
-          (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)
-        )
-          throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
+        checkIterations("modern", a.iterations);
         if (a.socket !== undefined && a.socket.trim() === "") throw new KeyportError("usage", "--socket needs a path");
         return true;
       }) as unknown as Argv<AgentArgs>,
@@ -119,7 +116,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       idleLogoutMs: a.idleLogout * 1000,
       iterations: a.iterations,
       metricsListen: a.metricsListen !== undefined ? parseAddress(a.metricsListen, "--metrics-listen") : undefined,
-      selection: tokenSelection(a),
+      selection: selection(a),
       log: warnLine,
       announce: (line) => process.stdout.write(`${line}\n`),
     });

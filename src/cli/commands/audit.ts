@@ -1,9 +1,9 @@
 /** `keyport audit [SELECTOR]`: the exportability report (SPEC §3), with policy exit 6. */
 import type { Argv, CommandModule } from "yargs";
+import { auditTokens, selectedTokens } from "../../app/index.js";
 import {
   type Policy,
   auditFamilies,
-  auditTokens,
   evaluatePolicy,
   loadPolicy,
   parseFailOn,
@@ -13,11 +13,10 @@ import {
   renderAuditTable,
   renderPrometheus,
 } from "../../audit/index.js";
-import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { readBounded } from "../../util/read-bounded.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
+import { keyOptions, keySelection, type KeyArgs } from "./key-options.js";
 
 interface AuditArgs extends KeyArgs {
   failOn?: string;
@@ -51,9 +50,10 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
       // measured before it is read: a huge file is refused, not loaded
       policy = loadPolicy(readBounded(a.policy, "policy file").toString("utf8"), a.policy);
     }
-    const selector = keySelector(a.selector, a.label, a.id);
-    const tokens = selectedTokens(a, selector);
-    const { report, notes } = await auditTokens(tokens, loginOptions(a, selector?.uri), selector, new Date());
+    const sel = keySelection(a);
+    const selector = sel.key;
+    const tokens = selectedTokens(sel, warnLine);
+    const { report, notes } = await auditTokens(tokens, loginOptions(a, sel), selector, new Date());
     for (const n of notes) warnLine(`keyport: note: ${n}`);
     const fmt = outputFormat(a) as string;
     process.stdout.write(

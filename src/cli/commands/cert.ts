@@ -11,8 +11,8 @@ import { forEachInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { readBounded } from "../../util/read-bounded.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { oneToken } from "./key-options.js";
+import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
+import { oneToken } from "../../app/index.js";
 
 interface InstallArgs extends GlobalArgs {
   cert: string;
@@ -57,14 +57,17 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
     // both files read and checked before any module, PIN or object
     const { certificate, extra } = parseCertificateFile(readBounded(a.cert, "certificate file"), a.cert);
     const chain = [...extra, ...(a.chain !== undefined ? readPemBundle(a.chain) : [])];
-    const token = oneToken(a, undefined);
-    const [r] = await forEachInventory([token], { login: loginOptions(a), data: false, write: true }, async (inv, s) =>
-      installCertificate(
-        s,
-        inv,
-        { certificate, chain, warn: warnLine },
-        { isPlaceholder: isPlaceholderCertificate, buildChain },
-      ),
+    const token = oneToken(selection(a), warnLine);
+    const [r] = await forEachInventory(
+      [token],
+      { login: loginOptions(a, selection(a)), data: false, write: true },
+      async (inv, s) =>
+        installCertificate(
+          s,
+          inv,
+          { certificate, chain, warn: warnLine },
+          { isPlaceholder: isPlaceholderCertificate, buildChain },
+        ),
     );
     if (!r) return;
     if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");

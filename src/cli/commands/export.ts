@@ -3,22 +3,24 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import {
+  checkExportRequest,
+  exportEvery,
+  exportOne,
+  LOW_ITERATIONS,
+  oneToken,
+  sessionAccess,
+  type ExportOutcome,
+} from "../../app/index.js";
+import {
   checkDestination,
-  readPemBundle,
   checkTemplate,
-  destroyKeyPair,
-  exportAll,
-  exportKey,
   prepareExportAll,
-  keyUsageClass,
   prepareRecipients,
-  sealer,
-  SIGNING_KEY_WARNING,
+  readPemBundle,
   type ExportAllResult,
   type ExportResult,
   type ManifestEntry,
 } from "../../backup/index.js";
-import { exactlyOne, forEachInventory, keySelector } from "../../inventory/index.js";
 import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
@@ -26,7 +28,7 @@ import { promptLine } from "../../util/prompt.js";
 import { DEPS, type WithDeps } from "../deps.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";
-import { keyOptions, oneToken, type KeyArgs } from "./key-options.js";
+import { keyOptions, keySelection, type KeyArgs } from "./key-options.js";
 
 interface ExportArgs extends KeyArgs, WithDeps {
   out?: string;
@@ -278,11 +280,6 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
         }
         if (a.usage !== undefined && !a.all)
           throw new KeyportError("usage", "--usage selects keys for --all; one key is named by its selector");
-        if (sealed && a.deleteAfterVerify)
-          throw new KeyportError(
-            "usage",
-            "--delete-after-verify with --recipient: the envelope cannot be opened here to prove it",
-          );
         if (a.all && a.out !== undefined)
           throw new KeyportError("usage", "--out names one file: with --all, give --out-dir DIR");
         if (!a.all && a.outDir !== undefined)
@@ -295,27 +292,31 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           throw new KeyportError("usage", "--delete-after-verify archives one key: not with --all");
         if (!a.all && a.selector === undefined && a.label === undefined && a.id === undefined)
           throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
-        if (
-          a.iterations !== undefined &&
-          (!Number.isInteger(a.iterations) || a.iterations < 1 || a.iterations > 10_000_000)
-        )
-          throw new KeyportError("usage", "--iterations must be a whole number from 1 to 10000000");
-        if (a.iterations !== undefined && a.profile === "legacy")
+        // the rules shared with the agent: iterations per profile, when a key may be destroyed
+        checkExportRequest({
+          profile: a.profile,
+          iterations: a.iterations,
+          verify: a.verify !== false,
+          sealed,
+          deleteAfterVerify: a.deleteAfterVerify === true,
+          delivery: "file",
+        });
+        if (a.deleteAfterVerify && !a.yes && !process.stdin.isTTY)
           throw new KeyportError(
             "usage",
-            "--iterations applies to the modern and pbmac1 profiles (legacy is fixed at 2048)",
+            "--delete-after-verify needs a typed confirmation on a terminal, or --yes",
+            "nothing was written",
           );
-        if (a.deleteAfterVerify && !a.verify)
-          throw new KeyportError("usage", "--delete-after-verify needs verification: drop --no-verify");
         return true;
       }) as unknown as Argv<ExportArgs>,
   handler: async (a) => {
-    if (a.iterations !== undefined && a.iterations < 10_000) {
+    if (a.iterations !== undefined && a.iterations < LOW_ITERATIONS) {
       warnLine(
-        `keyport: warning: --iterations ${a.iterations} is below 10000: the password is that much cheaper to guess`,
+        `keyport: warning: --iterations ${a.iterations} is below ${LOW_ITERATIONS}: ` +
+          "the password is that much cheaper to guess",
       );
     }
-    const selector = keySelector(a.selector, a.label, a.id);
+    const sel = keySelection(a);
     const sealed = (a.recipient?.length ?? 0) > 0;
     // key archival: every recipient certificate read and checked before any module, PIN or token
     const recipients = sealed
@@ -327,8 +328,8 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           caFile: a.recipientCa,
         })
       : undefined;
-    if (sealed && a.all && a.nameTemplate === "{label}.p12") a.nameTemplate = "{label}.p7m";
-    if (a.all) checkTemplate(a.nameTemplate);
+    const nameTemplate = sealed && a.all && a.nameTemplate === "{label}.p12" ? "{label}.p7m" : a.nameTemplate;
+    if (a.all) checkTemplate(nameTemplate);
     // before any module, PIN or password: the --out-dir (a file there is exit 2) and its manifest
     const target = a.all ? prepareExportAll(a.outDir ?? "") : undefined;
     if (!a.all) checkDestination(a.out ?? "", a.force); // before any PIN or password is asked
@@ -339,7 +340,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
           `certificate SHA-256 ${r.sha256}: compare it with the recipient's`,
       );
     }
-    const token = oneToken(a, selector);
+    const access = sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel));
     const question = a.all ? passwordQuestions.backupFiles(a.outDir ?? ".") : passwordQuestions.backupFile(a.out ?? "");
     const password = passwordReader(a.passwordSource, true, question);
     const common = {
@@ -351,93 +352,74 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       includeChain: a.includeChain,
       placeholderCert: a.placeholderCert,
       verify: a.verify,
-      warn: warnLine,
-      seal: recipients ? sealer(recipients, a.aead) : undefined,
+      seal: recipients ? { recipients, aead: a.aead } : undefined,
     };
-    await forEachInventory(
-      [token],
-      { login: loginOptions(a, selector?.uri), data: false, write: a.deleteAfterVerify },
-      async (inv, s) => {
-        if (target) {
-          const view = allRenderer(outputFormat(a) === "json");
-          const warn = (line: string) => {
+    if (target) {
+      const view = allRenderer(outputFormat(a) === "json");
+      const r = await exportEvery(
+        access,
+        { ...common, key: sel.key, target, nameTemplate, strict: a.strict, usage: a.usage },
+        {
+          warn: (line) => {
             view.clear();
             warnLine(line);
-          };
-          const r = await exportAll(s, inv, target, {
-            ...common,
-            warn,
-            nameTemplate: a.nameTemplate,
-            strict: a.strict,
-            selector,
-            keyFilter: sealed
-              ? (g) => {
-                  const cls = keyUsageClass(g);
-                  if (a.usage !== undefined) return cls === a.usage;
-                  if (cls === "signing")
-                    warn(`keyport: warning: ${g.privateKey?.uri ?? "a key"}: ${SIGNING_KEY_WARNING}`);
-                  return true;
-                }
-              : undefined,
-            onKey: view.onKey,
-            password: () => {
-              view.clear(); // the prompt gets a line of its own
-              return password();
-            },
-          });
-          view.summary(r);
-          if (r.exit) throw r.exit;
-          return;
-        }
-        const candidates = inv.groups
-          .filter((g) => g.privateKey || g.secretKey)
-          .map((g) => ({ group: g, uri: (g.privateKey ?? g.secretKey)?.uri ?? "" }));
-        const { group } = exactlyOne(candidates, selector!);
-        if (sealed && keyUsageClass(group) === "signing")
-          warnLine(`keyport: warning: ${group.privateKey?.uri ?? "the key"}: ${SIGNING_KEY_WARNING}`);
-        const r = await exportKey(s, inv, group, {
-          ...common,
-          out: a.out ?? "",
-          password,
-          hooks: a[DEPS]?.exportHooks,
-        });
-        if (outputFormat(a) === "json") {
-          const sealedTo = recipients ? { sealedTo: recipients.described, aead: a.aead } : {};
-          process.stdout.write(JSON.stringify({ ...r, ...sealedTo }, null, 2) + "\n");
-        }
-        if (outputFormat(a) !== "json") {
-          printResult(r);
-          if (recipients) {
-            const kind = a.aead ? "AuthEnvelopedData, AES-256-GCM" : "EnvelopedData, AES-256-CBC";
-            const to = recipients.described.map((d) => escapeControl(d.subject)).join("; ");
-            process.stdout.write(`  sealed:       CMS ${kind}, to ${to}\n`);
-          }
-        }
-        if (a.deleteAfterVerify) {
-          if (!a.yes) {
-            if (!process.stdin.isTTY)
-              throw new KeyportError(
-                "usage",
-                "--delete-after-verify needs a typed confirmation on a terminal, or --yes",
-              );
-            const answer = await promptLine(
-              `Destroy the key ${r.key.uri} on the token now? The backup ${r.file} is then the only copy. ` +
-                'Type "delete" to confirm: ',
-            );
-            if (answer !== "delete") {
-              warnLine("keyport: the key was kept on the token");
-              return;
-            }
-          }
-          const d = destroyKeyPair(s, group, r.verification);
-          const kept = [
-            d.keptCertificate && "the certificate was kept",
-            d.keptPublicKey && `${d.keptPublicKey} was kept: not proven to be its public key`,
-          ].filter(Boolean);
-          const note = kept.length ? ` (${kept.join("; ")})` : "";
-          warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token: ${d.destroyed.join(", ")}${note}`);
-        }
+          },
+          onKey: view.onKey,
+          password: () => {
+            view.clear(); // the prompt gets a line of its own
+            return password();
+          },
+        },
+      );
+      view.summary(r);
+      if (r.exit) throw r.exit;
+      return;
+    }
+    if (!sel.key) throw new KeyportError("usage", "name the key to export: a pkcs11: URI, --label or --id (or --all)");
+    const outcome = await exportOne(
+      access,
+      { ...common, key: sel.key, out: a.out ?? "", deleteAfterVerify: a.deleteAfterVerify, delivery: "file" },
+      {
+        password,
+        warn: warnLine,
+        hooks: a[DEPS]?.exportHooks,
+        confirmDestroy: a.yes ? undefined : (r) => confirmDestroy(r),
       },
     );
+    const r = outcome.result;
+    if (outputFormat(a) === "json") {
+      const sealedTo = recipients ? { sealedTo: recipients.described, aead: a.aead } : {};
+      process.stdout.write(JSON.stringify({ ...r, ...sealedTo }, null, 2) + "\n");
+    } else {
+      printResult(r);
+      if (recipients) {
+        const kind = a.aead ? "AuthEnvelopedData, AES-256-GCM" : "EnvelopedData, AES-256-CBC";
+        const to = recipients.described.map((d) => escapeControl(d.subject)).join("; ");
+        process.stdout.write(`  sealed:       CMS ${kind}, to ${to}\n`);
+      }
+    }
+    if (a.deleteAfterVerify) printDestroyed(r, outcome.destroyed);
   },
 };
+
+/** The typed confirmation of --delete-after-verify (the command line's check made sure of a terminal). */
+async function confirmDestroy(r: ExportResult): Promise<boolean> {
+  const answer = await promptLine(
+    `Destroy the key ${r.key.uri} on the token now? The backup ${r.file} is then the only copy. ` +
+      'Type "delete" to confirm: ',
+  );
+  return answer === "delete";
+}
+
+function printDestroyed(r: ExportResult, d: ExportOutcome["destroyed"]): void {
+  if (!d) {
+    warnLine("keyport: the key was kept on the token");
+    return;
+  }
+  const kept = [
+    d.keptCertificate && "the certificate was kept",
+    d.keptPublicKey && `${d.keptPublicKey} was kept: not proven to be its public key`,
+  ].filter(Boolean);
+  const note = kept.length ? ` (${kept.join("; ")})` : "";
+  warnLine(`keyport: destroyed the key objects of ${r.key.uri} on the token: ${d.destroyed.join(", ")}${note}`);
+}

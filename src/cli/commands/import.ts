@@ -10,7 +10,7 @@ import {
   importBackup,
   isWeakCipherWarning,
   REEXPORT_ADVICE,
-  selectKey,
+  chooseFileKey,
   warningsOf,
   refuseEnvelopeAsPkcs12,
   type ImportHooks,
@@ -21,10 +21,10 @@ import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
-import { oneToken } from "./key-options.js";
+import { oneToken } from "../../app/index.js";
 import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./recipient-key.js";
 
 interface ImportArgs extends RecipientKeyArgs, FileOpenArgs {
@@ -107,12 +107,12 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
       if (!sealed) refuseEnvelopeAsPkcs12(a.file);
       const choice = { keyName: a.keyName, keyIndex: a.keyIndex };
       const contents = sealed
-        ? selectKey(await openSealedBackup(a), choice)
+        ? chooseFileKey(await openSealedBackup(a), choice)
         : await withFilePassword(
             a.file,
             a.passwordSource,
             async (der, pw) =>
-              selectKey(
+              chooseFileKey(
                 await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }),
                 choice,
               ),
@@ -121,27 +121,30 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
       const weak = warningsOf(contents).filter(isWeakCipherWarning);
       for (const w of weak) warnLine(`keyport: warning: ${w}`);
       if (weak.length) warnLine(`keyport: ${REEXPORT_ADVICE}`);
-      const token = oneToken(a, undefined);
+      const token = oneToken(selection(a), warnLine);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);
       for (const sig of SIGNALS) process.on(sig, onSignal);
       let r: ImportResult | undefined;
       try {
-        [r] = await forEachInventory([token], { login: loginOptions(a), data: false, write: true }, async (inv, s) =>
-          importBackup(
-            s,
-            inv,
-            contents,
-            {
-              id: a.id?.replace(/:/g, "").toLowerCase(),
-              label: a.label,
-              extractable: a.extractable,
-              replace: a.replace,
-              warn: warnLine,
-              signal: abort.signal,
-            },
-            hooks,
-          ),
+        [r] = await forEachInventory(
+          [token],
+          { login: loginOptions(a, selection(a)), data: false, write: true },
+          async (inv, s) =>
+            importBackup(
+              s,
+              inv,
+              contents,
+              {
+                id: a.id?.replace(/:/g, "").toLowerCase(),
+                label: a.label,
+                extractable: a.extractable,
+                replace: a.replace,
+                warn: warnLine,
+                signal: abort.signal,
+              },
+              hooks,
+            ),
         );
       } catch (e) {
         if (!(e instanceof ImportInterrupted)) throw e;

@@ -2,13 +2,14 @@
 import type { Argv, CommandModule } from "yargs";
 import { auditKey, keyDesc, keyFacts } from "../../audit/index.js";
 import { certificateKeyUsage } from "../../inventory/key-usage.js";
-import { forEachInventory, keySelector, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
+import { selectedTokens } from "../../app/index.js";
+import { forEachInventory, matchGroups, type Group, type TokenInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
-import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
+import { keyOptions, keySelection, type KeyArgs } from "./key-options.js";
 
 interface ListArgs extends KeyArgs {
   all: boolean;
@@ -79,25 +80,22 @@ export const listCommand: CommandModule<GlobalArgs, ListArgs> = {
         describe: "show each entry's PKCS#11 URI in the table",
       }) as unknown as Argv<ListArgs>,
   handler: async (a) => {
-    const selector = keySelector(a.selector, a.label, a.id);
-    const tokens = selectedTokens(a, selector);
+    const sel = keySelection(a);
+    const selector = sel.key;
+    const tokens = selectedTokens(sel, warnLine);
     const now = new Date();
     const shown = (g: Group) => a.all || (g.kind !== "public-key" && g.kind !== "data");
-    const results = await forEachInventory(
-      tokens,
-      { login: loginOptions(a, selector?.uri), data: a.all },
-      async (inv) => {
-        if (!inv.loggedIn)
-          warnLine(`keyport: note: token "${inv.token.label}": not logged in: private objects were not seen`);
-        const groups = selector
-          ? matchGroups(
-              inv.groups.map((g) => ({ group: g, uri: "" })),
-              selector,
-            ).map((x) => x.group)
-          : inv.groups.filter(shown);
-        return { inv, groups: groups.map((g) => groupJson(inv, g, now)) };
-      },
-    );
+    const results = await forEachInventory(tokens, { login: loginOptions(a, sel), data: a.all }, async (inv) => {
+      if (!inv.loggedIn)
+        warnLine(`keyport: note: token "${inv.token.label}": not logged in: private objects were not seen`);
+      const groups = selector
+        ? matchGroups(
+            inv.groups.map((g) => ({ group: g, uri: "" })),
+            selector,
+          ).map((x) => x.group)
+        : inv.groups.filter(shown);
+      return { inv, groups: groups.map((g) => groupJson(inv, g, now)) };
+    });
     if (selector && results.every((r) => r.groups.length === 0))
       throw new KeyportError("not-found", `no key matches ${selector.text}`, "see the keys with: keyport list");
     if (outputFormat(a) === "json") {

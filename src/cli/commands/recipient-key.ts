@@ -11,13 +11,12 @@ import {
   readKeyFile,
   type OpenedEnvelope,
 } from "../../backup/index.js";
+import { oneToken, pickKey, sessionAccess, type Selection } from "../../app/index.js";
 import type { ParsedEnvelope } from "../../cms/index.js";
-import { exactlyOne, forEachInventory, keySelector, type KeySelector } from "../../inventory/index.js";
 import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
-import { checkPinOptions, loginOptions, type GlobalArgs } from "../options.js";
+import { checkPinOptions, loginOptions, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader } from "../secret-options.js";
-import { oneToken } from "./key-options.js";
 
 export interface RecipientKeyArgs extends GlobalArgs {
   key?: string;
@@ -44,17 +43,19 @@ export function recipientKeyOptions<T>(y: Argv<T>) {
     });
 }
 
-/** The --key selector: a pkcs11: URI, else a label. */
-export function recipientSelector(key: string): KeySelector {
-  const sel = key.startsWith("pkcs11:")
-    ? keySelector(key, undefined, undefined)
-    : keySelector(undefined, key, undefined);
-  if (!sel) throw new KeyportError("usage", "--key needs a pkcs11: URI or a label");
-  return sel;
+/**
+ * The --key selection: a pkcs11: URI (its token is its own: --token names import's target token), else
+ * a label on the token --token/--slot (or the environment) names.
+ */
+export function recipientSelection(a: RecipientKeyArgs): Selection {
+  const key = a.key ?? "";
+  return key.startsWith("pkcs11:")
+    ? selection({ ...a, token: undefined, serial: undefined, slot: undefined }, { uri: key, uriName: "--key" })
+    : selection(a, { label: key });
 }
 
 /**
- * The recipient key, checked before anything is opened: the key file read, or the selector parsed.
+ * The recipient key, checked before anything is opened: the key file read, or the selection resolved.
  * Returns the function that opens a parsed envelope with it (the token part logs in then).
  */
 export function prepareRecipient(a: RecipientKeyArgs): (env: ParsedEnvelope) => Promise<OpenedEnvelope> {
@@ -64,23 +65,11 @@ export function prepareRecipient(a: RecipientKeyArgs): (env: ParsedEnvelope) => 
     const kf = readKeyFile(a.keyFile);
     return (env) => openWithKeyFile(env, kf);
   }
-  const selector = recipientSelector(a.key ?? "");
-  const token = oneToken(a, selector);
-  return async (env) => {
-    const [opened] = await forEachInventory(
-      [token],
-      { login: loginOptions(a, selector.uri), data: false },
-      async (inv, s) => {
-        const candidates = inv.groups
-          .filter((g) => g.privateKey)
-          .map((g) => ({ group: g, uri: g.privateKey?.uri ?? "" }));
-        const { group } = exactlyOne(candidates, selector);
-        return openOnToken(s, group, env);
-      },
-    );
-    if (!opened) throw new KeyportError("not-found", "no token to open the envelope with");
-    return opened;
-  };
+  const sel = recipientSelection(a);
+  const key = sel.key;
+  if (!key) throw new KeyportError("usage", "--key needs a pkcs11: URI or a label");
+  const access = sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel));
+  return (env) => access.run((s, inv) => openOnToken(s, pickKey(inv, key, "private"), env));
 }
 
 /**

@@ -20,8 +20,8 @@ import {
 import { forEachInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
-import { oneToken } from "./key-options.js";
+import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
+import { oneToken } from "../../app/index.js";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -155,7 +155,7 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
     const subject = dnToName(parseDn(a.subject));
     const san = a.san.map((s) => sanToGeneralName(parseSan(s)));
     checkOut(a.out);
-    const token = oneToken(a, undefined);
+    const token = oneToken(selection(a), warnLine);
     // a signal while the key pair exists but the request is not written destroys the pair first
     // (prepended: the file clean-up's handler exits the process)
     let rollback: (() => void) | null = null;
@@ -166,25 +166,28 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
       warnLine(`keyport: ${sig}: the generated key pair was destroyed; no request was written`);
     };
     for (const sig of SIGNALS) process.prependListener(sig, onSignal);
-    const [r] = await forEachInventory([token], { login: loginOptions(a), data: true, write: true }, (inv, s) =>
-      requestCertificate(
-        s,
-        inv,
-        {
-          label: a.label,
-          id: a.id !== undefined ? Buffer.from(a.id.replace(/:/g, ""), "hex") : undefined,
-          spec,
-          subject,
-          san,
-          usage: a.usage,
-          extractable: a.exportable === true,
-          write: (pem) => stageFile(a.out, Buffer.from(pem, "utf8"), false).publish(),
-          armRollback: (fn) => {
-            rollback = fn;
+    const [r] = await forEachInventory(
+      [token],
+      { login: loginOptions(a, selection(a)), data: true, write: true },
+      (inv, s) =>
+        requestCertificate(
+          s,
+          inv,
+          {
+            label: a.label,
+            id: a.id !== undefined ? Buffer.from(a.id.replace(/:/g, ""), "hex") : undefined,
+            spec,
+            subject,
+            san,
+            usage: a.usage,
+            extractable: a.exportable === true,
+            write: (pem) => stageFile(a.out, Buffer.from(pem, "utf8"), false).publish(),
+            armRollback: (fn) => {
+              rollback = fn;
+            },
           },
-        },
-        warnLine,
-      ),
+          warnLine,
+        ),
     ).finally(() => {
       for (const sig of SIGNALS) process.off(sig, onSignal);
     });

@@ -1,10 +1,10 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import { basename } from "node:path";
 import type { CommandModule } from "yargs";
-import { describeWanted, findTokens, tokenJson, tokenUri } from "../../inventory/index.js";
+import { selectedTokens } from "../../app/index.js";
+import { tokenJson, tokenUri } from "../../inventory/index.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
-import { KeyportError } from "../../util/errors.js";
-import { outputFormat, tokenSelection, type GlobalArgs } from "../options.js";
+import { outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
 
@@ -30,15 +30,7 @@ export const tokensCommand: CommandModule<GlobalArgs, GlobalArgs> = {
   command: "tokens",
   describe: "list the tokens in the modules' slots, with their PIN and slot flags",
   handler: async (a) => {
-    const sel = tokenSelection(a);
-    const tokens = findTokens(sel).map((t) => t.description);
-    if (tokens.length === 0 && (sel.token !== undefined || sel.slot !== undefined)) {
-      throw new KeyportError(
-        "not-found",
-        `no token matches ${describeWanted(sel)}`,
-        "see every token with: keyport tokens",
-      );
-    }
+    const tokens = selectedTokens(selection(a), warnLine).map((t) => t.description);
     if (outputFormat(a) === "json") {
       process.stdout.write(JSON.stringify(tokens.map(tokenJson), null, 2) + "\n");
       return;

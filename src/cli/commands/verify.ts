@@ -3,22 +3,18 @@
  * PKCS#12.
  */
 import type { Argv, CommandModule } from "yargs";
+import { oneToken, sessionAccess, verifyBackup } from "../../app/index.js";
 import {
   type AgainstToken,
   type FileReport,
   isWeakCipherWarning,
-  openBackup,
   REEXPORT_ADVICE,
   refuseEnvelopeAsPkcs12,
-  verifyAgainstToken,
 } from "../../backup/index.js";
-import { forEachInventory, keySelector } from "../../inventory/index.js";
-import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
+import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
-import { oneToken } from "./key-options.js";
 
 interface VerifyArgs extends GlobalArgs, FileOpenArgs {
   file: string;
@@ -97,51 +93,31 @@ export const verifyCommand: CommandModule<GlobalArgs, VerifyArgs> = {
         describe: "a key selector (pkcs11: URI) whose key the file must hold",
       }) as unknown as Argv<VerifyArgs>,
   handler: async (a) => {
-    const selector = a.against !== undefined ? keySelector(a.against, undefined, undefined) : undefined;
+    const sel = a.against !== undefined ? selection(a, { uri: a.against, uriName: "--against" }) : undefined;
     // the file is measured and read before the password is asked: a missing or huge file asks nothing
     refuseEnvelopeAsPkcs12(a.file); // a .p7m: opened first with keyport open
-    const { report, contents } = await withFilePassword(
+    const { report, against, ok, failure } = await withFilePassword(
       a.file,
       a.passwordSource,
-      (der, pw) =>
-        openBackup(a.file, der, pw, {
-          emptyPassword: a.emptyPassword,
-          allowNoMac: a.allowNoMac,
-          keyName: a.keyName,
-          keyIndex: a.keyIndex,
+      (der, password) =>
+        verifyBackup({
+          name: a.file,
+          der,
+          password,
+          options: {
+            emptyPassword: a.emptyPassword,
+            allowNoMac: a.allowNoMac,
+            keyName: a.keyName,
+            keyIndex: a.keyIndex,
+          },
+          against: sel?.key && { access: sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel)), key: sel.key },
         }),
       a.emptyPassword,
     );
-    let against: Against | null = null;
-    const key = contents.keys[0];
-    if (selector) {
-      if (!key) throw new KeyportError("verify", `${a.file} holds no private key to compare with the token`);
-      const token = oneToken(a, selector);
-      const fileKey = key.privateKey;
-      const [r] = await forEachInventory([token], { login: loginOptions(a, selector.uri), data: false }, (inv, s) =>
-        verifyAgainstToken(s, inv, selector, fileKey),
-      );
-      against = r ?? null;
-    }
-    const ok =
-      report.keyMatchesCertificate !== false &&
-      report.unrelatedCertificates === 0 &&
-      (!against || (against.keyMatchesToken && against.challengePassed));
     if (outputFormat(a) === "json") {
       const advice = report.warnings.some(isWeakCipherWarning) ? REEXPORT_ADVICE : null;
       process.stdout.write(JSON.stringify({ ...report, advice, against, ok }, null, 2) + "\n");
     } else printReport(report, against);
-    if (report.keyMatchesCertificate === false)
-      throw new KeyportError("verify", `${a.file}: the key and the certificate in the file are different key pairs`);
-    if (report.unrelatedCertificates > 0) {
-      throw new KeyportError(
-        "verify",
-        `${a.file}: ${report.unrelatedCertificates} certificate(s) in the file match no key in it ` +
-          "and are not in its chain",
-        "import leaves them out",
-      );
-    }
-    if (against && !ok)
-      throw new KeyportError("verify", `${a.file}: the key in the file is not the token's key ${against.uri}`);
+    if (failure) throw failure;
   },
 };

@@ -3,7 +3,7 @@ import { pinSharing, withSession, type LoginOptions, type Session, type Token } 
 import { KeyportError } from "../util/errors.js";
 import { readInventory } from "./inventory.js";
 import type { TokenInventory } from "./model.js";
-import { tokenUri } from "./select.js";
+import { tokenUri } from "./find-tokens.js";
 
 export interface CollectOptions {
   login: LoginOptions | null;

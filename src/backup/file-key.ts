@@ -4,7 +4,7 @@
  */
 import type { Pkcs12Contents } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
-import { describeKey } from "./verify-file.js";
+import { describeKey } from "./key-description.js";
 
 export interface KeyChoice {
   /** the key's friendlyName, exactly */
@@ -28,7 +28,7 @@ function listing(keys: Pkcs12Contents["keys"]): string {
  * The file's contents with only the chosen key (certificates untouched). A file with one key needs
  * no choice; a choice that matches nothing, or several keys and no choice, is exit 2 listing the keys.
  */
-export function selectKey(contents: Pkcs12Contents, choice: KeyChoice): Pkcs12Contents {
+export function chooseFileKey(contents: Pkcs12Contents, choice: KeyChoice): Pkcs12Contents {
   const { keys } = contents;
   if (choice.keyName !== undefined && choice.keyIndex !== undefined)
     throw new KeyportError("usage", "give --key-name or --key-index, not both");

@@ -1,0 +1,33 @@
+/**
+ * The use-case layer (SPEC §8): one function per job, called by both faces (the CLI and the agent).
+ * Typed, already-validated requests in, typed results out; no printing, no `process`, no signals.
+ */
+export { sessionAccess, type TokenAccess } from "./access.js";
+export { auditReport, auditTokens, notLoggedInNote, selectedKeyFacts } from "./audit.js";
+export { pickKey, type KeyKind } from "./pick.js";
+export {
+  describeTokens,
+  namesToken,
+  resolveSelection,
+  type Selection,
+  type SelectorEnvironment,
+  type SelectorInput,
+  type TokenAttributes,
+} from "./selection.js";
+export { oneToken, selectedTokens, type Warn } from "./tokens.js";
+export { destroyAfterProof, type DestroyOutcome, type DestroyRequest } from "./destroy.js";
+export {
+  checkExportRequest,
+  checkIterations,
+  exportEvery,
+  exportOne,
+  LOW_ITERATIONS,
+  MAX_ITERATIONS,
+  type ExportAllIo,
+  type ExportAllRequest,
+  type ExportIo,
+  type ExportOutcome,
+  type ExportRequest,
+  type Sealing,
+} from "./export.js";
+export { verifyBackup, type VerifyOutcome, type VerifyRequest } from "./verify.js";
