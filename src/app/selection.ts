@@ -82,7 +82,7 @@ function one<T>(what: string, given: Array<Given<T>>, show: (v: T) => string): T
   const present = given.filter((g): g is { from: string; value: T } => g.value !== undefined);
   const first = present[0];
   if (!first) return undefined;
-  const other = present.find((g) => show(g.value) !== show(first.value));
+  const other = present.find((g) => g.value !== first.value);
   if (other)
     throw new KeyportError(
       "usage",

@@ -3,7 +3,7 @@
  * Errors are one line on stderr (`keyport: <what>: <why>`), plus a hint line where useful.
  */
 import yargs from "yargs";
-import { displaySelector } from "../uri/index.js";
+import { redactArgument } from "../uri/index.js";
 import { EXIT_CODES, KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import type { CommandModule } from "yargs";
@@ -45,15 +45,28 @@ function firstLine(s: string): string {
   return s.split("\n")[0] ?? s;
 }
 
-export function reportError(e: unknown, debug: boolean): number {
+/**
+ * A message as printed: every command-line argument it echoes passed through the one redaction
+ * function (a PIN in any argument never reaches the terminal), control characters escaped.
+ */
+function printable(text: string, argv: readonly string[]): string {
+  let out = firstLine(text);
+  for (const a of argv) {
+    const r = redactArgument(a);
+    if (r !== a) out = out.split(a).join(r);
+  }
+  return escapeControl(redactArgument(out));
+}
+
+export function reportError(e: unknown, debug: boolean, argv: readonly string[] = []): number {
   if (e instanceof KeyportError) {
-    process.stderr.write(`keyport: ${escapeControl(firstLine(e.message))}\n`);
-    if (e.hint) process.stderr.write(`keyport: ${escapeControl(firstLine(e.hint))}\n`);
+    process.stderr.write(`keyport: ${printable(e.message, argv)}\n`);
+    if (e.hint) process.stderr.write(`keyport: ${printable(e.hint, argv)}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
     return EXIT_CODES[e.code];
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`keyport: internal error: ${escapeControl(firstLine(msg))}\n`);
+  process.stderr.write(`keyport: internal error: ${printable(msg, argv)}\n`);
   process.stderr.write(
     debug && e instanceof Error && e.stack
       ? `${e.stack}\n`
@@ -82,7 +95,7 @@ function dedupeUnknown(message: string): string {
   return `Unknown argument${kept.length > 1 ? "s" : ""}: ${kept.join(", ")}`;
 }
 
-function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): KeyportError {
+function usageLine(e: KeyportError, argv: string[]): KeyportError {
   const first = argv.find((x) => !x.startsWith("-"));
   const unknown =
     /^Unknown arguments?: /.test(e.message) &&
@@ -90,11 +103,9 @@ function usageLine(e: KeyportError, argv: string[], fromYargs: boolean): Keyport
     argv[0] === first &&
     !COMMANDS.some(([name]) => name === first) &&
     first !== "completion";
-  // yargs quotes unknown arguments as given: a URI among them is shown without its pin-value
-  // (keyport's own messages print URIs through the formatter already)
+  // yargs quotes unknown arguments as given: reportError redacts every echoed argument
   const oneLine = dedupeUnknown(e.message.replace(/\s*\n\s*/g, " ").trim());
-  const given = fromYargs ? oneLine.replace(/pkcs11:[^\s,]*/gi, (u) => displaySelector(u)) : oneLine;
-  const message = unknown ? `unknown command "${first}"` : given;
+  const message = unknown ? `unknown command "${first}"` : oneLine;
   return message === e.message
     ? e
     : new KeyportError("usage", message, unknown ? "see the commands with: keyport --help" : e.hint);
@@ -113,6 +124,44 @@ function skipHelpCache(cli: unknown): void {
   if (usage && typeof usage.cacheHelpMessage === "function") usage.cacheHelpMessage = () => {};
 }
 
+/** yargs' own record of the declared array and boolean options (not in its typings). */
+function optionKinds(cli: unknown): { array: string[]; boolean: string[] } {
+  const o = (cli as { getOptions?: () => { array?: string[]; boolean?: string[] } }).getOptions?.();
+  return { array: o?.array ?? [], boolean: o?.boolean ?? [] };
+}
+
+/** Commands whose first argument is a subcommand (`cert install`, `testbed init`). */
+const WITH_SUBCOMMAND = new Set(["cert", "testbed"]);
+
+/**
+ * What yargs lets through: an option given twice that takes one value (it makes an array), an
+ * argument after `--` (or any extra positional), a value given to a flag (`--yes=maybe`).
+ */
+function checkShape(
+  parsed: { _: Array<string | number>; [key: string]: unknown },
+  argv: readonly string[],
+  options: { array: string[]; boolean: string[] },
+): true {
+  const arrays = new Set(options.array);
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key === "_" || key === "$0" || !Array.isArray(value) || arrays.has(key)) continue;
+    if (/[A-Z]/.test(key) && arrays.has(key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))) continue;
+    throw new KeyportError("usage", `--${key} is given more than once: give it once`);
+  }
+  const words = parsed._.map(String);
+  const extra = words.slice(WITH_SUBCOMMAND.has(words[0] ?? "") ? 2 : 1);
+  if (extra.length > 0)
+    throw new KeyportError("usage", `unexpected argument${extra.length > 1 ? "s" : ""}: ${extra.join(" ")}`);
+  const flags = new Set(options.boolean);
+  for (const a of argv) {
+    if (a === "--") break;
+    const m = /^--(?:no-)?([^=]+)=(.*)$/s.exec(a);
+    if (m?.[1] && flags.has(m[1]) && !["true", "false"].includes(m[2] ?? ""))
+      throw new KeyportError("usage", `--${m[1]} is a flag: it takes no value (or true/false)`);
+  }
+  return true;
+}
+
 /** Runs one command line; `deps` are injected by tests only (see deps.ts). */
 export async function main(argv: string[], deps: CliDeps = {}): Promise<number> {
   let debug = argv.includes("--debug");
@@ -128,6 +177,7 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
     .help()
     .alias("help", "h")
     .version(KEYPORT_VERSION)
+    .check((parsed) => checkShape(parsed, argv, optionKinds(cli)), true)
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     // Throwing here stops yargs before any handler runs: a bad command line does nothing (SPEC §2).
@@ -147,9 +197,9 @@ export async function main(argv: string[], deps: CliDeps = {}): Promise<number> 
       failure = new YargsUsageError("usage", failure.message, "see keyport --help");
     }
     if (failure instanceof KeyportError && failure.code === "usage") {
-      failure = usageLine(failure, argv, failure instanceof YargsUsageError);
+      failure = usageLine(failure, argv);
     }
-    return reportError(failure, debug);
+    return reportError(failure, debug, argv);
   }
   return 0;
 }

@@ -62,3 +62,15 @@ export function displaySelector(text: string): string {
     return "(a malformed pkcs11: URI)";
   }
 }
+
+/** A query attribute that holds or names a PIN, wherever it stands (spaces, commas, no scheme). */
+const PIN_ATTRIBUTE = /(pin-value|pin-source)(\s*=)(?!\(hidden\))[^&]*/gi;
+
+/**
+ * Any command-line argument as a message may echo it (RFC 7512 query syntax): the value of every
+ * pin-value / pin-source attribute hidden, up to the next `&`, whatever else the text holds (spaces,
+ * commas, a leading space, a missing or misspelt `pkcs11:` scheme). Other text is left as it is.
+ */
+export function redactArgument(text: string): string {
+  return text.replace(PIN_ATTRIBUTE, "$1$2(hidden)");
+}
