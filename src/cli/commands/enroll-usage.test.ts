@@ -84,6 +84,43 @@ describe("keyport request: the command line first", () => {
   });
 });
 
+describe("keyport request --existing: it generates nothing, so it takes no generation option", () => {
+  const existing = (out: string, ...extra: string[]) => [
+    "request",
+    "--label",
+    "alice-id",
+    "--existing",
+    "--out",
+    join(dir, out),
+    ...extra,
+  ];
+
+  it("a good --existing command line, with or without --subject, reaches the module (exit 7: there is none)", async () => {
+    expect(await run(existing("existing.csr"))).toBe(7);
+    expect(await run(existing("existing.csr", "--subject", SUBJECT, "--usage", "encrypt"))).toBe(7);
+    expect(existsSync(join(dir, "existing.csr"))).toBe(false);
+  });
+
+  it.each([
+    ["--key-type", ["--key-type", "p256"]],
+    ["--exportable", ["--exportable"]],
+    ["--non-exportable", ["--non-exportable"]],
+    ["--no-exportable", ["--no-exportable"]],
+    ["--id", ["--id", "0a0b"]],
+    ["a bad subject", ["--subject", `CN=${"a".repeat(65)}`]],
+  ])("with %s: exit 2 before any module, nothing written", async (_what, extra) => {
+    expect(await run(existing("existing-bad.csr", ...extra))).toBe(2);
+    expect(stderr[0]).toMatch(/^keyport: /);
+    expect(existsSync(join(dir, "existing-bad.csr"))).toBe(false);
+  });
+
+  it("without --existing, --key-type and --subject are required: exit 2", async () => {
+    const out = ["--out", join(dir, "missing.csr"), "--exportable"];
+    expect(await run(["request", "--label", "a", "--subject", SUBJECT, ...out])).toBe(2);
+    expect(await run(["request", "--label", "a", "--key-type", "p256", ...out])).toBe(2);
+  });
+});
+
 describe("keyport cert install: the files first", () => {
   it.each([
     ["a missing certificate file", ["cert", "install", "/nonexistent/keyport-test/cert.pem"]],
