@@ -2,11 +2,21 @@
  * `keyport request` (SPEC §5b): an enrollment key pair generated on the token with the
  * exportability the user chose, and a PKCS#10 request signed on the token. Everything that can
  * be checked is checked before C_GenerateKeyPair (names free, mechanisms offered); after it, any
- * failure destroys the pair, so a failed request leaves the token as it was and no file.
+ * failure before the request is written destroys the pair, so a failed request leaves the token as it
+ * was and no file. `--existing` (requestWithExistingKey) signs a new request with a key pair already on
+ * the token, generating and changing nothing but the file: the way back when that pair was left.
  */
 import { createHash, type KeyObject } from "node:crypto";
 import { auditKey, decide, keyFacts, type AuditKey } from "../audit/index.js";
-import { keyInfo, readInventory, type KeyInfo, type TokenInventory } from "../inventory/index.js";
+import {
+  groupPublicKey,
+  keyInfo,
+  readInventory,
+  type CertificateEntry,
+  type Group,
+  type KeyInfo,
+  type TokenInventory,
+} from "../inventory/index.js";
 import {
   generateKeyPairOnToken,
   isCkr,
@@ -19,7 +29,8 @@ import {
   type Session,
 } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
-import type { GeneralName, Name } from "@peculiar/asn1-x509";
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { Certificate, type GeneralName, type Name } from "@peculiar/asn1-x509";
 import { requestedKeyUsage, requestInfo, requestPem, type Usage } from "./csr.js";
 import {
   encodeSignature,
@@ -42,10 +53,11 @@ export interface RequestOptions {
   /** Writes the request (the CLI: a temporary file published by link); a throw destroys the key pair. */
   write: (pem: string) => void;
   /**
-   * Given, once the key pair exists, a synchronous rollback that destroys it (for a signal handler:
-   * the CLI's SIGINT/SIGTERM/SIGHUP); given null once the request is complete or rolled back.
+   * Given, once the key pair exists, a synchronous rollback that destroys it and returns how many of
+   * its objects are left (for a signal handler: the CLI's SIGINT/SIGTERM/SIGHUP); given null once the
+   * request is written or the pair rolled back.
    */
-  armRollback?: (rollback: (() => void) | null) => void;
+  armRollback?: (rollback: (() => number) | null) => void;
   now?: Date;
 }
 
@@ -53,7 +65,10 @@ export interface RequestResult {
   key: AuditKey;
   /** the audit's reason, for a STOP verdict; null when the key can be backed up */
   why: string | null;
-  generatedWith: string;
+  /** the key pair signed: generated now, or one already on the token (--existing) */
+  keyPair: "generated" | "pending-key-pair" | "identity";
+  /** the generation mechanism; null for an existing key pair */
+  generatedWith: string | null;
   signedWith: string;
   keyUsage: string[];
 }
@@ -90,12 +105,23 @@ function readPublicKey(s: Session, ref: ObjectRef): KeyObject {
   return key;
 }
 
+/** The token will not sign with the key (CKA_SIGN false): said as such, the key left as it is. */
+function willNotSign(label: string, why: string): KeyportError {
+  return new KeyportError(
+    "usage",
+    `the token will not sign with the key pair ${JSON.stringify(label)} (${why}), so it cannot sign a request`,
+    "an encryption key pair signs only its first request, then loses CKA_SIGN; keyport does not give it back. " +
+      "Ask the CA to reissue from that request, or make a new key pair: keyport request --label NEW …",
+  );
+}
+
 async function signOnToken(
   s: Session,
   key: ObjectRef,
   plans: SignPlan[],
   info: Buffer,
   pub: KeyObject,
+  label: string,
 ): Promise<{ plan: SignPlan; signature: Buffer }> {
   const refused: string[] = [];
   for (const plan of plans) {
@@ -104,6 +130,8 @@ async function signOnToken(
       const params = plan.scheme === "pss" ? { kind: "pss-sha256" as const } : { kind: "none" as const };
       raw = await s.sign(plan.mechanism, key, tokenInput(plan, info), params);
     } catch (e) {
+      if (e instanceof Pkcs11CallError && e.fn === "C_SignInit" && isCkr(e, "CKR_KEY_FUNCTION_NOT_PERMITTED"))
+        throw willNotSign(label, `C_SignInit: ${e.ckrName}`);
       // only a refusal at C_SignInit moves on: nothing was signed
       if (!(e instanceof Pkcs11CallError && e.fn === "C_SignInit" && isCkr(e, ...REFUSED))) throw e;
       refused.push(`${plan.mechanism}: ${e.ckrName}`);
@@ -113,7 +141,7 @@ async function signOnToken(
     if (!verifySignature(plan, pub, info, signature))
       throw new KeyportError(
         "verify",
-        `the token's ${plan.mechanism} signature over the request does not verify with the generated public key`,
+        `the token's ${plan.mechanism} signature over the request does not verify with the key pair's public key`,
       );
     return { plan, signature };
   }
@@ -170,15 +198,14 @@ export async function requestCertificate(
     offers,
   );
   const made = [pair.privateKey, pair.publicKey];
-  let rolledBack = false;
+  // destroyed once (by a signal's handler or the failure below); the count left is kept for both
+  let left: number | null = null;
   const rollback = () => {
-    if (rolledBack) return 0;
-    rolledBack = true;
-    return destroyQuietly(s, made);
+    left ??= destroyQuietly(s, made);
+    return left;
   };
-  o.armRollback?.(() => {
-    rollback();
-  });
+  o.armRollback?.(rollback);
+  let signed: SignedRequest;
   try {
     const pub = readPublicKey(s, pair.publicKey);
     if (!o.id) {
@@ -198,36 +225,155 @@ export async function requestCertificate(
       );
     }
     const own = keyInfo(priv.object, s.token.description, "private");
-    const facts = keyFacts({ ...own, publicKey: pub }, "private", s.token.description.label, group?.certificate);
-    const key = auditKey(facts, { wrapMechanisms: info.wrapMechanisms }, o.now ?? new Date());
-    const decision = decide(facts.attributes);
-    const keyType = o.spec.type;
-    const keyUsage = requestedKeyUsage(o.usage, keyType);
-    const tbs = requestInfo({
+    signed = await signRequest(s, { ...own, publicKey: pub }, group?.certificate, o.spec, plans, {
       subject: o.subject,
-      spki: pub.export({ type: "spki", format: "der" }),
-      keyUsage,
       san: o.san,
+      usage: o.usage,
+      wrapMechanisms: info.wrapMechanisms,
+      now: o.now ?? new Date(),
     });
-    const { plan, signature } = await signOnToken(s, pair.privateKey, plans, tbs, pub);
-    o.write(requestPem(tbs, signatureAlgorithm(plan), signature));
+    o.write(signed.pem);
     o.armRollback?.(null);
-    if (!usage.sign) dropSigning(s, pair.privateKey, warn);
-    return {
-      key,
-      why: decision.action === "stop" ? decision.why : null,
-      generatedWith: pair.mechanism,
-      signedWith: plan.mechanism,
-      keyUsage,
-    };
   } catch (e) {
     o.armRollback?.(null);
-    const left = rollback();
-    warn(
-      left > 0
-        ? `keyport: warning: ${left} object(s) of the generated key pair could not be removed; check with keyport list`
-        : "keyport: the generated key pair was destroyed: the token is as it was",
-    );
+    const n = rollback();
+    warn(n > 0 ? pairLeftLine(n, o.label) : "keyport: the generated key pair was destroyed: the token is as it was");
     throw e;
   }
+  // the request is written: the key pair stays, whatever happens from here on
+  if (!usage.sign) dropSigning(s, pair.privateKey, warn);
+  return { ...signed.result, keyPair: "generated", generatedWith: pair.mechanism };
+}
+
+/** The warning when a rollback left objects: what may be on the token, and the way back (SPEC §5b). */
+export function pairLeftLine(left: number, label: string): string {
+  return (
+    `keyport: warning: ${left} object(s) of the generated key pair could not be removed: the key pair ` +
+    `${JSON.stringify(label)} may be on the token without its request; ` +
+    `keyport request --label ${JSON.stringify(label)} --existing --out REQ.csr writes one (keyport list shows it)`
+  );
+}
+
+interface SignedRequest {
+  pem: string;
+  result: Omit<RequestResult, "keyPair" | "generatedWith">;
+}
+
+/** Audits the key pair, and signs its request on the token with the first plan the token accepts. */
+async function signRequest(
+  s: Session,
+  priv: KeyInfo & { publicKey: KeyObject },
+  certificate: CertificateEntry | undefined,
+  spec: KeyPairSpec,
+  plans: SignPlan[],
+  o: { subject: Name; san: GeneralName[]; usage: Usage; wrapMechanisms: string[]; now: Date },
+): Promise<SignedRequest> {
+  const pub = priv.publicKey;
+  const facts = keyFacts(priv, "private", s.token.description.label, certificate);
+  const key = auditKey(facts, { wrapMechanisms: o.wrapMechanisms }, o.now);
+  const decision = decide(facts.attributes);
+  const keyUsage = requestedKeyUsage(o.usage, spec.type);
+  const tbs = requestInfo({
+    subject: o.subject,
+    spki: pub.export({ type: "spki", format: "der" }),
+    keyUsage,
+    san: o.san,
+  });
+  const { plan, signature } = await signOnToken(s, priv.object.ref, plans, tbs, pub, priv.label ?? "");
+  return {
+    pem: requestPem(tbs, signatureAlgorithm(plan), signature),
+    result: { key, why: decision.action === "stop" ? decision.why : null, signedWith: plan.mechanism, keyUsage },
+  };
+}
+
+export interface ExistingRequestOptions {
+  label: string;
+  /** null: the subject of the key pair's certificate (an identity renewed under its name) */
+  subject: Name | null;
+  san: GeneralName[];
+  usage: Usage;
+  /** Writes the request; nothing on the token changes before it. */
+  write: (pem: string) => void;
+  now?: Date;
+}
+
+const NODE_CURVES: Record<string, "P-256" | "P-384"> = { prime256v1: "P-256", secp384r1: "P-384" };
+
+/** The key pair spec of a public key, for the signing plans: the types keyport requests with. */
+function specOf(pub: KeyObject, label: string): KeyPairSpec {
+  const details = pub.asymmetricKeyDetails;
+  if (pub.asymmetricKeyType === "rsa" && details?.modulusLength) return { type: "rsa", bits: details.modulusLength };
+  const curve = pub.asymmetricKeyType === "ec" ? NODE_CURVES[details?.namedCurve ?? ""] : undefined;
+  if (curve) return { type: "ec", curve };
+  const kind = [pub.asymmetricKeyType, details?.namedCurve].filter(Boolean).join(" ");
+  throw new KeyportError(
+    "usage",
+    `the key pair ${JSON.stringify(label)} is ${kind}: keyport signs requests with RSA, P-256 and P-384 key pairs`,
+  );
+}
+
+function certificateSubject(g: Group): Name | null {
+  const der = g.certificate?.info?.der;
+  return der ? AsnConvert.parse(der, Certificate).tbsCertificate.subject : null;
+}
+
+/**
+ * `keyport request --existing`: a new request signed on the token by the key pair already labelled
+ * so (a pending key pair, or an identity renewed with its key, as Windows does). Nothing is generated;
+ * nothing on the token changes before the request is written.
+ */
+export async function requestWithExistingKey(
+  s: Session,
+  inv: TokenInventory,
+  o: ExistingRequestOptions,
+  warn: (line: string) => void,
+): Promise<RequestResult> {
+  const label = JSON.stringify(o.label);
+  const found = inv.groups.filter((g) => g.privateKey?.label === o.label);
+  if (found.length === 0)
+    throw new KeyportError(
+      "not-found",
+      `no key pair labelled ${label} on token ${JSON.stringify(s.token.description.label)}`,
+      "keyport list shows the token's key pairs and their labels",
+    );
+  if (found.length > 1)
+    throw new KeyportError(
+      "usage",
+      `${found.length} key pairs are labelled ${label}: ${found.map((g) => g.privateKey!.uri).join(", ")}`,
+      "--existing needs a label that names one key pair",
+    );
+  const group = found[0]!;
+  const priv = group.privateKey!;
+  const pub = groupPublicKey(group);
+  if (!pub)
+    throw new KeyportError(
+      "not-found",
+      `the token shows no public key for the key pair ${label} (no public-key object, certificate or public attributes)`,
+    );
+  const spec = specOf(pub, o.label);
+  // said before the token is asked: it is the key's attribute, not the mechanism, that refuses
+  if (valueOf(priv.attrs, "sign") === false) throw willNotSign(o.label, "its CKA_SIGN is false");
+  const subject = o.subject ?? certificateSubject(group);
+  if (!subject)
+    throw new KeyportError(
+      "usage",
+      `the key pair ${label} has no certificate to take the subject from`,
+      'name it: --subject "CN=…"',
+    );
+  const plans = signPlans(spec, listMechanisms(s.token));
+  const signed = await signRequest(s, { ...priv, publicKey: pub }, group.certificate, spec, plans, {
+    subject,
+    san: o.san,
+    usage: o.usage,
+    wrapMechanisms: inv.wrapMechanisms,
+    now: o.now ?? new Date(),
+  });
+  o.write(signed.pem);
+  // as the first request does: an encryption key pair keeps signing only until its request is written
+  if (o.usage === "encrypt") dropSigning(s, priv.object.ref, warn);
+  return {
+    ...signed.result,
+    keyPair: group.kind === "identity" ? "identity" : "pending-key-pair",
+    generatedWith: null,
+  };
 }

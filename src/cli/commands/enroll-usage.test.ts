@@ -58,6 +58,10 @@ describe("keyport request: the command line first", () => {
     ["--no-exportable is not a choice", ["--no-exportable"]],
     ["a DN with an empty RDN", ["--exportable", "--subject", "CN=x,,O=y"]],
     ["a DN with an unknown type", ["--exportable", "--subject", "XX=1"]],
+    ["a DN with a NUL spelt by an escape", ["--exportable", "--subject", "CN=Alice\\00,O=Example"]],
+    ["a DN with a C1 control character", ["--exportable", "--subject", "CN=Alice\u0085,O=Example"]],
+    ["a DN with a lone surrogate", ["--exportable", "--subject", "CN=Alice\ud83d,O=Example"]],
+    ["a CN of 100 000 characters", ["--exportable", "--subject", `CN=${"a".repeat(100_000)}`]],
     ["an unknown key type", ["--exportable", "--key-type", "rsa:1024"]],
     ["a bad SAN", ["--exportable", "--san", "mail:alice"]],
     ["a bad ID", ["--exportable", "--id", "xyz"]],
@@ -77,6 +81,43 @@ describe("keyport request: the command line first", () => {
   it("an --out in a missing directory is exit 2", async () => {
     expect(await run(request(join("missing", "x.csr"), "--exportable"))).toBe(2);
     expect(stderr[0]).toBe(`keyport: output directory ${join(dir, "missing")} does not exist\n`);
+  });
+});
+
+describe("keyport request --existing: it generates nothing, so it takes no generation option", () => {
+  const existing = (out: string, ...extra: string[]) => [
+    "request",
+    "--label",
+    "alice-id",
+    "--existing",
+    "--out",
+    join(dir, out),
+    ...extra,
+  ];
+
+  it("a good --existing command line, with or without --subject, reaches the module (exit 7: there is none)", async () => {
+    expect(await run(existing("existing.csr"))).toBe(7);
+    expect(await run(existing("existing.csr", "--subject", SUBJECT, "--usage", "encrypt"))).toBe(7);
+    expect(existsSync(join(dir, "existing.csr"))).toBe(false);
+  });
+
+  it.each([
+    ["--key-type", ["--key-type", "p256"]],
+    ["--exportable", ["--exportable"]],
+    ["--non-exportable", ["--non-exportable"]],
+    ["--no-exportable", ["--no-exportable"]],
+    ["--id", ["--id", "0a0b"]],
+    ["a bad subject", ["--subject", `CN=${"a".repeat(65)}`]],
+  ])("with %s: exit 2 before any module, nothing written", async (_what, extra) => {
+    expect(await run(existing("existing-bad.csr", ...extra))).toBe(2);
+    expect(stderr[0]).toMatch(/^keyport: /);
+    expect(existsSync(join(dir, "existing-bad.csr"))).toBe(false);
+  });
+
+  it("without --existing, --key-type and --subject are required: exit 2", async () => {
+    const out = ["--out", join(dir, "missing.csr"), "--exportable"];
+    expect(await run(["request", "--label", "a", "--subject", SUBJECT, ...out])).toBe(2);
+    expect(await run(["request", "--label", "a", "--key-type", "p256", ...out])).toBe(2);
   });
 });
 

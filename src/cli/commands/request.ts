@@ -1,18 +1,22 @@
 /**
  * `keyport request` (SPEC §5b): an enrollment key pair generated on the token and a PKCS#10 request
- * signed there. The whole command line is checked first (label, ID, key type, DN, SANs, the output
- * file); then the token; the request file appears only when everything worked.
+ * signed there; with --existing, a new request signed by a key pair already there. The whole command
+ * line is checked first (label, ID, key type, DN, SANs, the output file); then the token; the request
+ * file appears only when everything worked, and once it has, keyport says what exists.
  */
 import { statSync } from "node:fs";
+import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import { checkDestination, stageFile } from "../../backup/index.js";
 import {
   dnToName,
   KEY_TYPE_NAMES,
   KEY_TYPES,
+  pairLeftLine,
   parseDn,
   parseSan,
   requestCertificate,
+  requestWithExistingKey,
   sanToGeneralName,
   type RequestResult,
   type Usage,
@@ -28,8 +32,9 @@ const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 interface RequestArgs extends GlobalArgs {
   label: string;
   id?: string;
-  keyType: string;
-  subject: string;
+  keyType?: string;
+  subject?: string;
+  existing?: boolean;
   exportable?: boolean;
   nonExportable?: boolean;
   san: string[];
@@ -46,16 +51,23 @@ const VERDICT_WHY: Record<string, string> = {
 function render(r: RequestResult, out: string): string {
   const k = r.key;
   const size = k.curve ?? (k.bits ? `${k.bits}` : "");
+  const pending = r.keyPair !== "identity";
   const backup = k.exportable
-    ? `  back it up now, while it waits for its certificate: keyport export '${k.uri}' --out ${k.label ?? "key"}.p12 ` +
-      "--placeholder-cert"
+    ? `  back it up now${pending ? ", while it waits for its certificate" : ""}: keyport export '${k.uri}' ` +
+      `--out ${k.label ?? "key"}.p12${pending ? " --placeholder-cert" : ""}`
     : "  keyport export will refuse it (exit 3): keep the token safe; the key exists only there";
+  const made =
+    r.generatedWith !== null
+      ? `generated on the token with ${r.generatedWith}`
+      : `already on the token, as ${r.keyPair === "identity" ? "an identity" : "a pending key pair"}`;
   return [
     `The request was written: ${out}`,
-    `  key pair:   ${k.uri} (${k.keyType} ${size}, generated on the token with ${r.generatedWith})`,
+    `  key pair:   ${k.uri} (${k.keyType} ${size}, ${made})`,
     `  request:    signed on the token with ${r.signedWith}; key usage ${r.keyUsage.join(", ")}`,
     `  verdict:    ${k.verdict} (${r.why ?? VERDICT_WHY[k.verdict] ?? ""}); flags ${k.flags.join(" ")}`,
-    "  this cannot be undone on the token: CKA_EXTRACTABLE can only go from true to false",
+    ...(r.generatedWith !== null
+      ? ["  this cannot be undone on the token: CKA_EXTRACTABLE can only go from true to false"]
+      : []),
     backup,
     `  when the CA has issued the certificate: keyport cert install CERT.pem --chain CA.pem`,
   ]
@@ -76,16 +88,62 @@ function checkOut(out: string): void {
   checkDestination(out, false);
 }
 
+/** The options that make a key pair: --existing makes none, so it takes none of them. */
+const GENERATION_OPTIONS = ["key-type", "id", "exportable", "non-exportable"] as const;
+
+/** Everything the command line says, checked before any module, PIN or object. */
+function checkArgs(a: RequestArgs): true {
+  // yargs gives each option under its written name too; a repeated one arrives as an array
+  const given = a as unknown as Record<string, unknown>;
+  for (const name of ["label", "id", "key-type", "subject", "out", "usage"]) {
+    if (Array.isArray(given[name])) throw new KeyportError("usage", `--${name} is given more than once`);
+  }
+  if (a.label.trim() === "") throw new KeyportError("usage", "--label is empty");
+  if (a.existing === true) {
+    const generation = GENERATION_OPTIONS.filter((name) => given[name] !== undefined);
+    if (generation.length > 0)
+      throw new KeyportError(
+        "usage",
+        `--existing signs with the key pair already on the token and generates nothing: --${generation.join(", --")} ` +
+          "cannot be given with it",
+        "its type, CKA_ID and exportability are the key pair's own",
+      );
+  } else {
+    if (a.keyType === undefined)
+      throw new KeyportError("usage", "--key-type is required to make a key pair (or --existing, to use one)");
+    if (a.subject === undefined) throw new KeyportError("usage", "--subject is required to make a key pair");
+    // exactly one of the two, given as itself (not --no-exportable): the choice is never a default
+    const exportable = a.exportable === true;
+    if (exportable === (a.nonExportable === true) || a.exportable === false || a.nonExportable === false)
+      throw new KeyportError(
+        "usage",
+        "choose the key's exportability: --exportable or --non-exportable (exactly one; there is no default)",
+        "it cannot be changed later: a non-exportable key can never be backed up",
+      );
+    if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
+      throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
+  }
+  if (a.subject !== undefined) parseDn(a.subject);
+  for (const s of a.san) parseSan(s);
+  return true;
+}
+
 export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
   command: "request",
-  describe: "generate an enrollment key pair on the token and write a PKCS#10 request signed there (PEM)",
+  describe:
+    "generate an enrollment key pair on the token and write a PKCS#10 request signed there (PEM); " +
+    "--existing: a new request for a key pair already there",
   builder: (y) =>
     (y as Argv<GlobalArgs>)
       .option("label", {
         type: "string",
         demandOption: true,
         requiresArg: true,
-        describe: "CKA_LABEL of the new key pair",
+        describe: "CKA_LABEL of the new key pair (with --existing: of the key pair on the token)",
+      })
+      .option("existing", {
+        type: "boolean",
+        describe: "sign a new request with the key pair already on the token with that label; generate nothing",
       })
       .option("id", {
         type: "string",
@@ -94,14 +152,14 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
       })
       .option("key-type", {
         choices: KEY_TYPE_NAMES,
-        demandOption: true,
-        describe: "the key pair to generate",
+        describe: "the key pair to generate (required without --existing)",
       })
       .option("subject", {
         type: "string",
-        demandOption: true,
         requiresArg: true,
-        describe: 'subject DN, RFC 4514 (most specific first), e.g. "CN=Alice Example,O=Example,C=US"',
+        describe:
+          'subject DN, RFC 4514 (most specific first), e.g. "CN=Alice Example,O=Example,C=US" ' +
+          "(required without --existing; with it, default: the key pair's certificate's subject)",
       })
       .option("exportable", {
         type: "boolean",
@@ -128,71 +186,80 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
         requiresArg: true,
         describe: "the request file to write (PEM)",
       })
-      .check((a) => {
-        // a repeated option arrives as an array: one value each
-        for (const name of ["label", "id", "key-type", "subject", "out", "usage"] as const) {
-          if (Array.isArray(a[name])) throw new KeyportError("usage", `--${name} is given more than once`);
-        }
-        // exactly one of the two, given as itself (not --no-exportable): the choice is never a default
-        const exportable = a.exportable === true;
-        if (exportable === (a.nonExportable === true) || a.exportable === false || a.nonExportable === false)
-          throw new KeyportError(
-            "usage",
-            "choose the key's exportability: --exportable or --non-exportable (exactly one; there is no default)",
-            "it cannot be changed later: a non-exportable key can never be backed up",
-          );
-        if (a.label.trim() === "") throw new KeyportError("usage", "--label is empty");
-        if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
-          throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
-        parseDn(a.subject);
-        for (const s of a.san) parseSan(s);
-        return true;
-      }) as unknown as Argv<RequestArgs>,
+      .check((a) => checkArgs(a as unknown as RequestArgs)) as unknown as Argv<RequestArgs>,
   handler: async (a) => {
     // everything the command line says is checked before any module, PIN or object
-    const spec = KEY_TYPES[a.keyType];
-    if (!spec) throw new KeyportError("usage", `unknown --key-type ${a.keyType}`);
-    const subject = dnToName(parseDn(a.subject));
+    const existing = a.existing === true;
+    const spec = existing ? undefined : KEY_TYPES[a.keyType ?? ""];
+    if (!existing && !spec) throw new KeyportError("usage", `unknown --key-type ${a.keyType}`);
+    const subject = a.subject !== undefined ? dnToName(parseDn(a.subject)) : null;
     const san = a.san.map((s) => sanToGeneralName(parseSan(s)));
     checkOut(a.out);
     const token = oneToken(selection(a), warnLine);
-    // a signal while the key pair exists but the request is not written destroys the pair first
-    // (prepended: the file clean-up's handler exits the process)
-    let rollback: (() => void) | null = null;
+    // what exists, for a signal or a failure: a generated key pair not yet with its request is
+    // destroyed (rollback set); once the request is written, the pair and the file both stay
+    let rollback: (() => number) | null = null;
+    let written = false;
+    const exists = () =>
+      `the key pair ${JSON.stringify(a.label)} is on the token and its request was written: ${a.out}`;
+    // prepended: the file clean-up's handler says "nothing was written" and exits the process
     const onSignal = (sig: NodeJS.Signals) => {
+      if (written) {
+        process.stderr.write("\n"); // past the ^C on the terminal's line
+        warnLine(`keyport: interrupted (${sig}): ${exists()}`);
+        process.exit(128 + constants.signals[sig]);
+      }
       if (!rollback) return;
-      rollback();
+      const left = rollback();
       rollback = null;
-      warnLine(`keyport: ${sig}: the generated key pair was destroyed; no request was written`);
+      warnLine(
+        left > 0
+          ? pairLeftLine(left, a.label)
+          : `keyport: ${sig}: the generated key pair was destroyed; no request was written`,
+      );
     };
     for (const sig of SIGNALS) process.prependListener(sig, onSignal);
-    const [r] = await forEachInventory(
-      [token],
-      { login: loginOptions(a, selection(a)), data: true, write: true },
-      (inv, s) =>
-        requestCertificate(
-          s,
-          inv,
-          {
-            label: a.label,
-            id: a.id !== undefined ? Buffer.from(a.id.replace(/:/g, ""), "hex") : undefined,
-            spec,
-            subject,
-            san,
-            usage: a.usage,
-            extractable: a.exportable === true,
-            write: (pem) => stageFile(a.out, Buffer.from(pem, "utf8"), false).publish(),
-            armRollback: (fn) => {
-              rollback = fn;
-            },
-          },
-          warnLine,
-        ),
-    ).finally(() => {
-      for (const sig of SIGNALS) process.off(sig, onSignal);
-    });
-    if (!r) return;
-    if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ file: a.out, ...r }, null, 2) + "\n");
-    else process.stdout.write(render(r, a.out) + "\n");
+    const write = (pem: string) => {
+      stageFile(a.out, Buffer.from(pem, "utf8"), false).publish();
+      written = true;
+    };
+    let r: RequestResult | undefined;
+    try {
+      [r] = await forEachInventory(
+        [token],
+        { login: loginOptions(a, selection(a)), data: true, write: true },
+        (inv, s) =>
+          existing
+            ? requestWithExistingKey(s, inv, { label: a.label, subject, san, usage: a.usage, write }, warnLine)
+            : requestCertificate(
+                s,
+                inv,
+                {
+                  label: a.label,
+                  id: a.id !== undefined ? Buffer.from(a.id.replace(/:/g, ""), "hex") : undefined,
+                  spec: spec!,
+                  subject: subject!,
+                  san,
+                  usage: a.usage,
+                  extractable: a.exportable === true,
+                  write,
+                  armRollback: (fn) => {
+                    rollback = fn;
+                  },
+                },
+                warnLine,
+              ),
+      );
+      if (!r) return;
+      if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ file: a.out, ...r }, null, 2) + "\n");
+      else process.stdout.write(render(r, a.out) + "\n");
+    } catch (e) {
+      // the error line follows; this one says it is not "nothing happened"
+      if (written) warnLine(`keyport: ${exists()}; then:`);
+      throw e;
+    } finally {
+      // once the request is written, a signal until the process ends still says so (not "nothing was written")
+      if (!written) for (const sig of SIGNALS) process.off(sig, onSignal);
+    }
   },
 };
