@@ -6,6 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import {
   certificatesFromFile,
+  EnvelopeNotOpened,
   openEnvelope,
   unpad,
   parseEnvelope,
@@ -104,16 +105,24 @@ const REFUSED = [
   "CKR_KEY_FUNCTION_NOT_PERMITTED",
 ];
 
-/** C_Decrypt's answers to a ciphertext that is not for this key (or was changed): that entry does not open. */
-const DECRYPT_FAILED = [
-  "CKR_ENCRYPTED_DATA_INVALID",
-  "CKR_ENCRYPTED_DATA_LEN_RANGE",
-  "CKR_DATA_LEN_RANGE",
-  "CKR_DATA_INVALID",
-  "CKR_ARGUMENTS_BAD",
-];
+/**
+ * The errors of a decryption or derivation that say nothing about the envelope's bytes and stay
+ * as they are: the login (exit 4) and a token, session or key gone. Any other answer — which CKR a
+ * token gives for a bad padding varies (SoftHSM: CKR_GENERAL_ERROR) — is EnvelopeNotOpened.
+ */
+const keptAsIs = (e: unknown): boolean =>
+  !(e instanceof Pkcs11CallError) ||
+  e.code === "auth" ||
+  isCkr(
+    e,
+    "CKR_DEVICE_REMOVED",
+    "CKR_TOKEN_NOT_PRESENT",
+    "CKR_SESSION_HANDLE_INVALID",
+    "CKR_SESSION_CLOSED",
+    "CKR_KEY_HANDLE_INVALID",
+    "CKR_OBJECT_HANDLE_INVALID",
+  );
 
-/** C_DeriveKey's answers to an originator key it will not take (not on the curve, badly encoded). */
 /**
  * The ECDH secret is derived as a session object that may be read (CKA_SENSITIVE false,
  * CKA_EXTRACTABLE true): a token that refuses such a template, or keeps the value secret, cannot
@@ -126,6 +135,7 @@ const SECRET_WITHHELD = [
   "CKR_ATTRIBUTE_TYPE_INVALID",
   "CKR_ATTRIBUTE_SENSITIVE",
 ];
+/** C_DeriveKey's answers to an originator key it will not take in this encoding: tried once more, DER-wrapped. */
 const DERIVE_REFUSED = [
   "CKR_ARGUMENTS_BAD",
   "CKR_MECHANISM_PARAM_INVALID",
@@ -164,8 +174,7 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
               refused.push(`${plan.mechanism}: ${e.ckrName}`);
               continue;
             }
-            if (isCkr(e, ...DECRYPT_FAILED))
-              throw new KeyportError("verify", `RSA decryption on the token failed (${plan.mechanism})`);
+            if (e instanceof Pkcs11CallError && e.fn === "C_Decrypt" && !keptAsIs(e)) throw new EnvelopeNotOpened();
             throw e;
           }
           used.method = plan.mechanism;
@@ -197,9 +206,8 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
         if (point.length !== 1 + 2 * bytes || point[0] !== 4)
           throw new KeyportError("verify", `the envelope's originator key is not an uncompressed ${key.curve} point`);
         const derive = (data: Buffer) => s.deriveSharedSecret(mechanism, key.object.ref, data, bytes);
-        try {
-          return derive(point);
-        } catch (e) {
+        // the key's or the token's own trouble is said as it is; anything else is the envelope's
+        const keyOrTokenTrouble = (e: unknown) => {
           if (isCkr(e, "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT"))
             throw new RecipientKeyUnusable(
               `key ${key.uri}: the token does not let it derive (CKA_DERIVE is not true): ` +
@@ -214,16 +222,21 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
               "open the envelope with --key-file, or with a recovery key on a token that gives the secret out",
             );
           }
-          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
+          if (keptAsIs(e)) throw e;
+        };
+        try {
+          return derive(point);
+        } catch (e) {
+          keyOrTokenTrouble(e);
+          if (!isCkr(e, ...DERIVE_REFUSED)) throw new EnvelopeNotOpened();
         }
         // a token that wants the point as a DER OCTET STRING (as CKA_EC_POINT holds it)
         const len = point.length < 0x80 ? [point.length] : [0x81, point.length];
         try {
           return derive(Buffer.concat([Buffer.from([4, ...len]), point]));
         } catch (e) {
-          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
-          const ckr = e instanceof Pkcs11CallError ? e.ckrName : "refused";
-          throw new KeyportError("verify", `the token refused the envelope's originator key (${ckr})`);
+          keyOrTokenTrouble(e);
+          throw new EnvelopeNotOpened();
         }
       },
     };
