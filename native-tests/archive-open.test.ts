@@ -2,7 +2,7 @@
  * `keyport open` and `import FILE.p7m --key` on envelopes that do not open (SPEC §5a, §4), on
  * SoftHSM and with a PEM key: whatever failed — the RSA padding (the token's C_Decrypt error or
  * the unpad in software), a content key that does not decrypt the contents, the wrong recipient
- * key, a wrapped key that does not unwrap — it is exit 5 with one
+ * key, a wrapped key that does not unwrap, contents that are no PKCS#12 — it is exit 5 with one
  * and the same line, so the answer tells nothing about the padding (no Bleichenbacher oracle),
  * and nothing is written or imported. The envelopes are made here with keyport's own CMS writer
  * and changed at known bytes: every case is deterministic.
@@ -183,6 +183,14 @@ describe("an envelope that does not open: exit 5, one line whatever failed, noth
           publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, false)),
         ),
       ),
+      // good padding, and the wrong content key even ends the contents in valid CBC padding: garbage, not a PKCS#12
+      wrongKeyGoodCbc: write(
+        "pkcs1-wrong-cek-cbc.p7m",
+        withEncryptedKey(
+          good,
+          publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, true)),
+        ),
+      ),
       // good padding for its recipient, a stranger: this key is not one
       stranger: write("pkcs1-stranger.p7m", seal(pkcs12, [rsaTo("stranger", "pkcs1")])),
     };
@@ -194,7 +202,7 @@ describe("an envelope that does not open: exit 5, one line whatever failed, noth
     }
     const before = opened();
     const results = [onToken("kra-rsa"), withFile("rsa")].flatMap((key) =>
-      [files.badPadding, files.wrongKeyBadCbc, files.stranger].map((f) => ({
+      [files.badPadding, files.wrongKeyBadCbc, files.wrongKeyGoodCbc, files.stranger].map((f) => ({
         what: `${f} ${key.join(" ")}`,
         r: open(f, key),
       })),
@@ -277,6 +285,45 @@ describe("whatever the token answers the decryption or derivation with (fault mo
     m.remove();
     expect(r.status, r.stderr).toBe(7);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe("an envelope that opens but holds no PKCS#12: exit 5, nothing written or imported", () => {
+  const contents: Array<[string, Buffer]> = [
+    ["empty", Buffer.alloc(0)],
+    ["garbage", Buffer.from("this is not a PKCS#12 at all, only text sealed to the agent\n")],
+    ["a DER SEQUENCE that is no PFX", Buffer.from("3003020103", "hex")],
+  ];
+  it.each(contents)("%s: open (token and PEM key) and import FILE.p7m --key", (what, content) => {
+    const before = opened();
+    for (const [i, [recipient, key]] of (
+      [
+        [rsaTo("rsa", "oaep"), onToken("kra-rsa")],
+        [rsaTo("rsa", "pkcs1"), onToken("kra-rsa")],
+        [ecTo(), onToken("kra-ec")],
+        [rsaTo("rsa", "oaep"), withFile("rsa")],
+        [ecTo(), withFile("ec")],
+      ] as const
+    ).entries()) {
+      for (const aead of [false, true]) {
+        const f = write(`content-${i}-${aead}.p7m`, seal(content, [recipient], aead));
+        const r = open(f, [...key]);
+        expect(r.status, `${what} ${key.join(" ")}: ${r.stderr}`).toBe(5);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toBe(NOT_OPENED_LINE);
+        expect(existsSync(r.out)).toBe(false);
+      }
+    }
+    expect(opened()).toEqual(before);
+    // import reads the envelope in memory: the same exit 5 before any password is asked, nothing on the token
+    const f = write("import.p7m", seal(content, [ecTo()]));
+    const listBefore = keyport(["list", "--json"], recovery.env);
+    const r = keyport(["import", f, ...onToken("kra-ec"), "--label", "never"], pw(recovery));
+    expect(r.status, r.stderr).toBe(5);
+    expect(r.stderr).toBe(NOT_OPENED_LINE);
+    const listAfter = keyport(["list", "--json"], recovery.env);
+    expect(listAfter.status, listAfter.stderr).toBe(0);
+    expect(listAfter.stdout).toBe(listBefore.stdout);
   });
 });
 

@@ -4,6 +4,8 @@
  * software) or from a PEM file, and the PKCS#12 inside returned or written (§3 file rules).
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { AuthenticatedSafe, PFX } from "@peculiar/asn1-pfx";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   certificatesFromFile,
   EnvelopeNotOpened,
@@ -21,7 +23,9 @@ import {
   type RecipientKey,
 } from "../cms/index.js";
 import { groupPublicKey, type Group } from "../inventory/index.js";
+import { DEFAULT_LIMITS } from "../pkcs12/index.js";
 import { isCkr, listMechanisms, mechanismNames, Pkcs11CallError, valueOf, type Session } from "../pkcs11/index.js";
+import { asBuffer, normalizeBer, readHeader } from "../util/ber.js";
 import { KeyportError } from "../util/errors.js";
 import { readBounded } from "../util/read-bounded.js";
 import { agreementMechanism, transportPlans } from "./open-plan.js";
@@ -89,10 +93,39 @@ export function readKeyFile(path: string): KeyFile {
   return { key, certificates };
 }
 
+const PKCS7_DATA = "1.2.840.113549.1.7.1";
+const PKCS7_SIGNED_DATA = "1.2.840.113549.1.7.2";
+
+/**
+ * Whether the contents are a PKCS#12 as far as it can be told without its password (which `open`
+ * does not know): a version 3 PFX (RFC 7292 §4), its authSafe an AuthenticatedSafe (password
+ * integrity) or SignedData. BER is normalised first, bounded as the PKCS#12 reader does.
+ */
+export function holdsPkcs12(content: Buffer): boolean {
+  let der: Buffer | null = null;
+  try {
+    der = normalizeBer(content, DEFAULT_LIMITS.maxDepth);
+    const pfx = AsnConvert.parse(der, PFX);
+    if (pfx.version !== 3) return false;
+    const type = pfx.authSafe.contentType;
+    if (type === PKCS7_SIGNED_DATA) return true;
+    if (type !== PKCS7_DATA) return false;
+    const octets = asBuffer(pfx.authSafe.content);
+    const h = readHeader(octets, 0, octets.length);
+    if (!h || h.tag !== 0x04 || h.header + h.length !== octets.length) return false;
+    const safe = AsnConvert.parse(octets.subarray(h.header), AuthenticatedSafe);
+    return safe.length > 0;
+  } catch {
+    return false;
+  } finally {
+    der?.fill(0); // a copy of the plaintext PKCS#12
+  }
+}
+
 export async function openWithKeyFile(env: ParsedEnvelope, kf: KeyFile): Promise<OpenedEnvelope> {
   const spki = Buffer.from(createPublicKey(kf.key).export({ type: "spki", format: "der" }));
   const rk = softwareRecipientKey(kf.key, identifiersOf(kf.certificates, spki));
-  const { content, recipient } = await openEnvelope(env, rk);
+  const { content, recipient } = await openEnvelope(env, rk, holdsPkcs12);
   return { content, envelope: describe(env), recipient: algorithmOf(recipient), method: "software" };
 }
 
@@ -249,7 +282,7 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
 
 export async function openOnToken(s: Session, g: Group, env: ParsedEnvelope): Promise<OpenedEnvelope> {
   const used = { method: "" };
-  const { content, recipient } = await openEnvelope(env, tokenRecipientKey(s, g, used));
+  const { content, recipient } = await openEnvelope(env, tokenRecipientKey(s, g, used), holdsPkcs12);
   return { content, envelope: describe(env), recipient: algorithmOf(recipient), method: used.method };
 }
 
