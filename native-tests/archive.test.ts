@@ -279,6 +279,22 @@ describe("archive → open on the recovery token → import", () => {
       minLength: 1,
       maxLength: 3,
     });
+    // the cases chance found only now and then, given every run (and a fixed seed): the RSA recipient's
+    // encrypted key above its modulus (SoftHSM's raw RSA answered CKR_GENERAL_ERROR: it was exit 7),
+    // its last byte changed (bad OAEP padding), the EC recipient's wrapped key changed
+    const [rsaKey, ecKeyEntry] = ["key-transport", "key-agreement"].map((type) => {
+      const r = parseEnvelope(source).recipients.find((x) => x.type === type);
+      if (!r || r.type === "unsupported") throw new Error(`expected a ${type} recipient`);
+      const at = source.indexOf(r.encryptedKey);
+      expect(at).toBeGreaterThan(0);
+      return { at, last: at + r.encryptedKey.length - 1 };
+    }) as [{ at: number; last: number }, { at: number; last: number }];
+    const next = (pos: number) => (source[pos]! + 1) & 0xff;
+    const examples: Array<[Array<[number, number, boolean]>, "kra-rsa" | "kra-ec"]> = [
+      [[[rsaKey.at, 0xff, false]], "kra-rsa"],
+      [[[rsaKey.last, next(rsaKey.last), false]], "kra-rsa"],
+      [[[ecKeyEntry.last, next(ecKeyEntry.last), false]], "kra-ec"],
+    ];
     const codes = new Set<string>();
     await withSession(token!, { login: { pin: async () => Buffer.from(pin) } }, async (s) => {
       const groups = readInventory(s, { loggedIn: true }).groups;
@@ -297,7 +313,7 @@ describe("archive → open on the recovery token → import", () => {
             codes.add((e as KeyportError).code);
           }
         }),
-        { numRuns: 150 },
+        { numRuns: 150, seed: 20261125, examples },
       );
     });
     closeAllModules();

@@ -4,8 +4,11 @@
  * software) or from a PEM file, and the PKCS#12 inside returned or written (§3 file rules).
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { AuthenticatedSafe, PFX } from "@peculiar/asn1-pfx";
+import { AsnConvert } from "@peculiar/asn1-schema";
 import {
   certificatesFromFile,
+  EnvelopeNotOpened,
   openEnvelope,
   unpad,
   parseEnvelope,
@@ -20,7 +23,9 @@ import {
   type RecipientKey,
 } from "../cms/index.js";
 import { groupPublicKey, type Group } from "../inventory/index.js";
+import { DEFAULT_LIMITS } from "../pkcs12/index.js";
 import { isCkr, listMechanisms, mechanismNames, Pkcs11CallError, valueOf, type Session } from "../pkcs11/index.js";
+import { asBuffer, normalizeBer, readHeader } from "../util/ber.js";
 import { KeyportError } from "../util/errors.js";
 import { readBounded } from "../util/read-bounded.js";
 import { agreementMechanism, transportPlans } from "./open-plan.js";
@@ -88,10 +93,39 @@ export function readKeyFile(path: string): KeyFile {
   return { key, certificates };
 }
 
+const PKCS7_DATA = "1.2.840.113549.1.7.1";
+const PKCS7_SIGNED_DATA = "1.2.840.113549.1.7.2";
+
+/**
+ * Whether the contents are a PKCS#12 as far as it can be told without its password (which `open`
+ * does not know): a version 3 PFX (RFC 7292 §4), its authSafe an AuthenticatedSafe (password
+ * integrity) or SignedData. BER is normalised first, bounded as the PKCS#12 reader does.
+ */
+export function holdsPkcs12(content: Buffer): boolean {
+  let der: Buffer | null = null;
+  try {
+    der = normalizeBer(content, DEFAULT_LIMITS.maxDepth);
+    const pfx = AsnConvert.parse(der, PFX);
+    if (pfx.version !== 3) return false;
+    const type = pfx.authSafe.contentType;
+    if (type === PKCS7_SIGNED_DATA) return true;
+    if (type !== PKCS7_DATA) return false;
+    const octets = asBuffer(pfx.authSafe.content);
+    const h = readHeader(octets, 0, octets.length);
+    if (!h || h.tag !== 0x04 || h.header + h.length !== octets.length) return false;
+    const safe = AsnConvert.parse(octets.subarray(h.header), AuthenticatedSafe);
+    return safe.length > 0;
+  } catch {
+    return false;
+  } finally {
+    der?.fill(0); // a copy of the plaintext PKCS#12
+  }
+}
+
 export async function openWithKeyFile(env: ParsedEnvelope, kf: KeyFile): Promise<OpenedEnvelope> {
   const spki = Buffer.from(createPublicKey(kf.key).export({ type: "spki", format: "der" }));
   const rk = softwareRecipientKey(kf.key, identifiersOf(kf.certificates, spki));
-  const { content, recipient } = await openEnvelope(env, rk);
+  const { content, recipient } = await openEnvelope(env, rk, holdsPkcs12);
   return { content, envelope: describe(env), recipient: algorithmOf(recipient), method: "software" };
 }
 
@@ -104,16 +138,24 @@ const REFUSED = [
   "CKR_KEY_FUNCTION_NOT_PERMITTED",
 ];
 
-/** C_Decrypt's answers to a ciphertext that is not for this key (or was changed): that entry does not open. */
-const DECRYPT_FAILED = [
-  "CKR_ENCRYPTED_DATA_INVALID",
-  "CKR_ENCRYPTED_DATA_LEN_RANGE",
-  "CKR_DATA_LEN_RANGE",
-  "CKR_DATA_INVALID",
-  "CKR_ARGUMENTS_BAD",
-];
+/**
+ * The errors of a decryption or derivation that say nothing about the envelope's bytes and stay
+ * as they are: the login (exit 4) and a token, session or key gone. Any other answer — which CKR a
+ * token gives for a bad padding varies (SoftHSM: CKR_GENERAL_ERROR) — is EnvelopeNotOpened.
+ */
+const keptAsIs = (e: unknown): boolean =>
+  !(e instanceof Pkcs11CallError) ||
+  e.code === "auth" ||
+  isCkr(
+    e,
+    "CKR_DEVICE_REMOVED",
+    "CKR_TOKEN_NOT_PRESENT",
+    "CKR_SESSION_HANDLE_INVALID",
+    "CKR_SESSION_CLOSED",
+    "CKR_KEY_HANDLE_INVALID",
+    "CKR_OBJECT_HANDLE_INVALID",
+  );
 
-/** C_DeriveKey's answers to an originator key it will not take (not on the curve, badly encoded). */
 /**
  * The ECDH secret is derived as a session object that may be read (CKA_SENSITIVE false,
  * CKA_EXTRACTABLE true): a token that refuses such a template, or keeps the value secret, cannot
@@ -126,6 +168,7 @@ const SECRET_WITHHELD = [
   "CKR_ATTRIBUTE_TYPE_INVALID",
   "CKR_ATTRIBUTE_SENSITIVE",
 ];
+/** C_DeriveKey's answers to an originator key it will not take in this encoding: tried once more, DER-wrapped. */
 const DERIVE_REFUSED = [
   "CKR_ARGUMENTS_BAD",
   "CKR_MECHANISM_PARAM_INVALID",
@@ -164,8 +207,7 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
               refused.push(`${plan.mechanism}: ${e.ckrName}`);
               continue;
             }
-            if (isCkr(e, ...DECRYPT_FAILED))
-              throw new KeyportError("verify", `RSA decryption on the token failed (${plan.mechanism})`);
+            if (e instanceof Pkcs11CallError && e.fn === "C_Decrypt" && !keptAsIs(e)) throw new EnvelopeNotOpened();
             throw e;
           }
           used.method = plan.mechanism;
@@ -197,9 +239,8 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
         if (point.length !== 1 + 2 * bytes || point[0] !== 4)
           throw new KeyportError("verify", `the envelope's originator key is not an uncompressed ${key.curve} point`);
         const derive = (data: Buffer) => s.deriveSharedSecret(mechanism, key.object.ref, data, bytes);
-        try {
-          return derive(point);
-        } catch (e) {
+        // the key's or the token's own trouble is said as it is; anything else is the envelope's
+        const keyOrTokenTrouble = (e: unknown) => {
           if (isCkr(e, "CKR_KEY_FUNCTION_NOT_PERMITTED", "CKR_KEY_TYPE_INCONSISTENT"))
             throw new RecipientKeyUnusable(
               `key ${key.uri}: the token does not let it derive (CKA_DERIVE is not true): ` +
@@ -214,16 +255,21 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
               "open the envelope with --key-file, or with a recovery key on a token that gives the secret out",
             );
           }
-          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
+          if (keptAsIs(e)) throw e;
+        };
+        try {
+          return derive(point);
+        } catch (e) {
+          keyOrTokenTrouble(e);
+          if (!isCkr(e, ...DERIVE_REFUSED)) throw new EnvelopeNotOpened();
         }
         // a token that wants the point as a DER OCTET STRING (as CKA_EC_POINT holds it)
         const len = point.length < 0x80 ? [point.length] : [0x81, point.length];
         try {
           return derive(Buffer.concat([Buffer.from([4, ...len]), point]));
         } catch (e) {
-          if (!isCkr(e, ...DERIVE_REFUSED)) throw e;
-          const ckr = e instanceof Pkcs11CallError ? e.ckrName : "refused";
-          throw new KeyportError("verify", `the token refused the envelope's originator key (${ckr})`);
+          keyOrTokenTrouble(e);
+          throw new EnvelopeNotOpened();
         }
       },
     };
@@ -236,7 +282,7 @@ export function tokenRecipientKey(s: Session, g: Group, used: { method: string }
 
 export async function openOnToken(s: Session, g: Group, env: ParsedEnvelope): Promise<OpenedEnvelope> {
   const used = { method: "" };
-  const { content, recipient } = await openEnvelope(env, tokenRecipientKey(s, g, used));
+  const { content, recipient } = await openEnvelope(env, tokenRecipientKey(s, g, used), holdsPkcs12);
   return { content, envelope: describe(env), recipient: algorithmOf(recipient), method: used.method };
 }
 

@@ -21,5 +21,6 @@ export {
   readRecipientCertificate,
   type RecipientCertificate,
 } from "./recipient.js";
+export { EnvelopeNotOpened, NOT_OPENED } from "./not-opened.js";
 export { decodeOaep, decodePkcs1, leftPad, PaddingError, unpad, type RsaPadding } from "./rsa-padding.js";
 export type { HashName } from "./oids.js";

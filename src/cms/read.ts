@@ -4,7 +4,8 @@
  * before decryption. The decryption itself goes through a RecipientKey (a PEM key here, or a
  * key on a token from src/backup), so this folder never touches PKCS#11. Failures are
  * KeyportErrors: "usage" (exit 2) for what is not a well-formed envelope keyport reads, "verify"
- * (exit 5) for an envelope this key cannot open or whose contents were changed.
+ * (exit 5) for an envelope this key cannot open or whose contents were changed — once the key has
+ * been used, always the one EnvelopeNotOpened, whatever failed (no padding oracle).
  */
 import {
   constants,
@@ -13,6 +14,7 @@ import {
   createHash,
   createPublicKey,
   privateDecrypt,
+  randomBytes,
   type KeyObject,
 } from "node:crypto";
 import {
@@ -29,6 +31,7 @@ import { KeyportError } from "../util/errors.js";
 import { AuthEnvelopedData, GcmParameters } from "./asn.js";
 import { asBuffer, BerError, normalizeBer, readHeader } from "../util/ber.js";
 import { aesUnwrap, sharedInfo, x963Kdf } from "./kdf.js";
+import { EnvelopeNotOpened } from "./not-opened.js";
 import { CONTENT_CIPHERS, CURVES, ECDH_KDF_HASH, HASH_BY_OID, KEY_WRAP, OID, type HashName } from "./oids.js";
 import { type RsaPadding, unpad } from "./rsa-padding.js";
 
@@ -93,7 +96,10 @@ export interface ParsedEnvelope {
 /**
  * The key that opens an envelope. The caller supplies how: `transport` returns the content key
  * from an RSA recipient's encrypted key; `agree` returns the ECDH shared secret Z with the
- * originator's point. `identifiers` are the issuer/serial and SKIs the key is known by.
+ * originator's point. `identifiers` are the issuer/serial and SKIs the key is known by. When the
+ * key's own operation fails on the envelope's bytes (decryption, padding, derivation) they throw
+ * EnvelopeNotOpened, whatever the token or library said; other KeyportErrors are for what is
+ * known without the private key (sizes, the token's mechanisms) or RecipientKeyUnusable.
  */
 export interface RecipientKey {
   keyType: "rsa" | "ec";
@@ -364,7 +370,7 @@ async function contentKey(r: EnvelopeRecipient, key: RecipientKey, keyBytes: num
     const cek = await key.transport(r.encryptedKey, r.padding);
     if (cek.length !== keyBytes) {
       cek.fill(0);
-      throw new KeyportError("verify", "decryption failed");
+      throw new EnvelopeNotOpened();
     }
     return cek;
   }
@@ -374,19 +380,19 @@ async function contentKey(r: EnvelopeRecipient, key: RecipientKey, keyBytes: num
   const z = await key.agree(r.originatorPoint);
   try {
     const kek = x963Kdf(r.kdfHash, z, sharedInfo(r.wrapOid, wrap.keyBytes, r.ukm), wrap.keyBytes);
+    let cek: Buffer;
     try {
-      const cek = aesUnwrap(wrap.cipher, kek, r.encryptedKey);
-      if (cek.length !== keyBytes) {
-        cek.fill(0);
-        throw new KeyportError("verify", "unwrap gave a key of the wrong length");
-      }
-      return cek;
-    } catch (e) {
-      if (e instanceof KeyportError) throw e;
-      throw new KeyportError("verify", "the wrapped key does not unwrap");
+      cek = aesUnwrap(wrap.cipher, kek, r.encryptedKey);
+    } catch {
+      throw new EnvelopeNotOpened(); // the integrity check of the key wrap
     } finally {
       kek.fill(0);
     }
+    if (cek.length !== keyBytes) {
+      cek.fill(0);
+      throw new EnvelopeNotOpened();
+    }
+    return cek;
   } finally {
     z.fill(0);
   }
@@ -417,7 +423,8 @@ function checkPoint(point: Buffer, curveName: string | null | undefined): void {
   }
 }
 
-function decryptContent(env: ParsedEnvelope, cek: Buffer): Buffer {
+/** The contents, or null when they do not decrypt (GCM tag, CBC padding): the caller says why, once. */
+function decryptContent(env: ParsedEnvelope, cek: Buffer): Buffer | null {
   try {
     const d = env.cipher.gcm
       ? createDecipheriv(env.cipher.cipher as "aes-256-gcm", cek, env.iv, { authTagLength: env.tag!.length })
@@ -427,23 +434,30 @@ function decryptContent(env: ParsedEnvelope, cek: Buffer): Buffer {
       g.setAuthTag(env.tag!);
       if (env.aad) g.setAAD(env.aad);
     }
-    return Buffer.concat([d.update(env.ciphertext), d.final()]);
+    const plain = d.update(env.ciphertext);
+    try {
+      return Buffer.concat([plain, d.final()]);
+    } finally {
+      plain.fill(0);
+    }
   } catch {
-    throw cannotOpen(
-      env.cipher.gcm
-        ? "the contents do not authenticate (AES-GCM tag): the file was changed or damaged"
-        : "the contents do not decrypt (bad padding): the file was changed or damaged",
-    );
+    return null;
   }
 }
 
 /**
  * Opens a parsed envelope with the recipient key: each candidate entry is tried until one yields a
- * content key that decrypts the contents. Returns the contents (the caller wipes them) and the entry used.
+ * content key that decrypts the contents and (`accept`, e.g. "is a PKCS#12") the contents are
+ * what they should be. Returns the contents (the caller wipes them) and the entry used. Once the
+ * key has been used, a failure is EnvelopeNotOpened, whatever step failed; a content key whose
+ * decryption failed is replaced by a random one and the contents decrypted all the same, so a bad
+ * padding costs what a wrong key costs (RFC 3218 §2.3). Without any entry reaching the key, the
+ * last refusal (the token's mechanisms, a size) is said as it is.
  */
 export async function openEnvelope(
   env: ParsedEnvelope,
   key: RecipientKey,
+  accept: (content: Buffer) => boolean = () => true,
 ): Promise<{ content: Buffer; recipient: EnvelopeRecipient }> {
   const candidates = candidatesFor(env, key);
   if (candidates.length === 0) {
@@ -453,29 +467,34 @@ export async function openEnvelope(
       `its recipients: ${kinds}`,
     );
   }
-  let lastVerify: KeyportError | null = null;
+  let refusal: KeyportError | null = null;
+  let keyUsed = false;
   for (const r of candidates) {
     let cek: Buffer;
+    let genuine = true;
     try {
       cek = await contentKey(r, key, env.cipher.keyBytes);
     } catch (e) {
-      if (e instanceof RecipientKeyUnusable) throw e;
-      if (e instanceof KeyportError && e.code === "verify") {
-        lastVerify = e;
+      if (e instanceof EnvelopeNotOpened) {
+        cek = randomBytes(env.cipher.keyBytes);
+        genuine = false;
+      } else if (e instanceof KeyportError && e.code === "verify" && !(e instanceof RecipientKeyUnusable)) {
+        refusal = e;
         continue;
-      }
-      throw e;
+      } else throw e;
     }
+    keyUsed = true;
+    let content: Buffer | null;
     try {
-      return { content: decryptContent(env, cek), recipient: r };
+      content = decryptContent(env, cek);
     } finally {
       cek.fill(0);
     }
+    if (content && genuine && accept(content)) return { content, recipient: r };
+    content?.fill(0);
   }
-  throw cannotOpen(
-    "the key is not one of its recipients (no recipient entry decrypts with it)",
-    lastVerify ? `last attempt: ${lastVerify.message}` : undefined,
-  );
+  if (keyUsed || !refusal) throw new EnvelopeNotOpened();
+  throw refusal;
 }
 
 /** A RecipientKey for a private key in software (a PEM file): raw RSA with the padding decoded here. */
@@ -493,7 +512,7 @@ export function softwareRecipientKey(privateKey: KeyObject, identifiers: Recipie
         try {
           raw = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ek);
         } catch {
-          throw new KeyportError("verify", "RSA decryption failed");
+          throw new EnvelopeNotOpened(); // e.g. a value above the modulus
         }
         try {
           return unpad(raw, k, padding);
@@ -519,7 +538,7 @@ export function softwareRecipientKey(privateKey: KeyObject, identifiers: Recipie
         try {
           return ecdh.computeSecret(point);
         } catch {
-          throw new KeyportError("verify", "the originator's public key is not a point on the key's curve");
+          throw new EnvelopeNotOpened(); // the point was checked on the curve before: not expected
         }
       },
     };

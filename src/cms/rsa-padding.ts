@@ -5,7 +5,7 @@
  * failure is the same "decryption error", whatever the step, as RFC 8017 asks.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { KeyportError } from "../util/errors.js";
+import { EnvelopeNotOpened } from "./not-opened.js";
 import type { HashName } from "./oids.js";
 
 export type RsaPadding = { scheme: "oaep"; hash: HashName; mgfHash: HashName; label: Buffer } | { scheme: "pkcs1" };
@@ -84,14 +84,14 @@ export function leftPad(raw: Buffer, k: number): Buffer {
 
 /**
  * Raw RSA output (any length up to k bytes) → the message the padding wraps. A padding failure is
- * one verification error (exit 5), never telling which check failed; the padded bytes are wiped.
+ * EnvelopeNotOpened, the answer to every other reason an envelope does not open; the padded bytes are wiped.
  */
 export function unpad(raw: Buffer, k: number, padding: RsaPadding): Buffer {
   const em = leftPad(raw, k);
   try {
     return padding.scheme === "oaep" ? decodeOaep(em, padding) : decodePkcs1(em);
   } catch (e) {
-    if (e instanceof PaddingError) throw new KeyportError("verify", "RSA decryption failed (padding)");
+    if (e instanceof PaddingError) throw new EnvelopeNotOpened();
     throw e;
   } finally {
     em.fill(0);
