@@ -169,52 +169,56 @@ function open(file: string, key: string[]): RunResult & { out: string } {
 const opened = () => readdirSync(work).filter((f) => f.endsWith(".p12") && !f.startsWith("kra-"));
 
 describe("an envelope that does not open: exit 5, one line whatever failed, nothing written", () => {
-  it("PKCS#1 v1.5: bad padding (on the token and in software), good padding around a wrong key, the wrong recipient", () => {
-    const good = seal(pkcs12, [rsaTo("rsa", "pkcs1")]);
-    const files = {
-      good: write("pkcs1-good.p7m", good),
-      // the token's C_Decrypt(CKM_RSA_PKCS) fails on it (SoftHSM: CKR_GENERAL_ERROR)
-      badPadding: write("pkcs1-bad-padding.p7m", withEncryptedKey(good, rawEncrypt(badPkcs1Block()))),
-      // good padding: the token decrypts it, the content key inside is not the envelope's
-      wrongKeyBadCbc: write(
-        "pkcs1-wrong-cek.p7m",
-        withEncryptedKey(
-          good,
-          publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, false)),
+  it(
+    "PKCS#1 v1.5: bad padding (on the token and in software), good padding " +
+      "around a wrong key, the wrong recipient",
+    () => {
+      const good = seal(pkcs12, [rsaTo("rsa", "pkcs1")]);
+      const files = {
+        good: write("pkcs1-good.p7m", good),
+        // the token's C_Decrypt(CKM_RSA_PKCS) fails on it (SoftHSM: CKR_GENERAL_ERROR)
+        badPadding: write("pkcs1-bad-padding.p7m", withEncryptedKey(good, rawEncrypt(badPkcs1Block()))),
+        // good padding: the token decrypts it, the content key inside is not the envelope's
+        wrongKeyBadCbc: write(
+          "pkcs1-wrong-cek.p7m",
+          withEncryptedKey(
+            good,
+            publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, false)),
+          ),
         ),
-      ),
-      // good padding, and the wrong content key even ends the contents in valid CBC padding: garbage, not a PKCS#12
-      wrongKeyGoodCbc: write(
-        "pkcs1-wrong-cek-cbc.p7m",
-        withEncryptedKey(
-          good,
-          publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, true)),
+        // good padding, and the wrong content key even ends the contents in valid CBC padding: garbage, not a PKCS#12
+        wrongKeyGoodCbc: write(
+          "pkcs1-wrong-cek-cbc.p7m",
+          withEncryptedKey(
+            good,
+            publicEncrypt({ key: rsaPublic(), padding: constants.RSA_PKCS1_PADDING }, wrongContentKey(good, true)),
+          ),
         ),
-      ),
-      // good padding for its recipient, a stranger: this key is not one
-      stranger: write("pkcs1-stranger.p7m", seal(pkcs12, [rsaTo("stranger", "pkcs1")])),
-    };
-    // the unchanged envelope opens with both forms of the key: the failures below are the changes'
-    for (const key of [onToken("kra-rsa"), withFile("rsa")]) {
-      const r = open(files.good, key);
-      expect(r.status, r.stderr).toBe(0);
-      expect(readFileSync(r.out).equals(pkcs12)).toBe(true);
-    }
-    const before = opened();
-    const results = [onToken("kra-rsa"), withFile("rsa")].flatMap((key) =>
-      [files.badPadding, files.wrongKeyBadCbc, files.wrongKeyGoodCbc, files.stranger].map((f) => ({
-        what: `${f} ${key.join(" ")}`,
-        r: open(f, key),
-      })),
-    );
-    for (const { what, r } of results) {
-      expect(r.status, `${what}: ${r.stderr}`).toBe(5);
-      expect(r.stdout, what).toBe("");
-      expect(r.stderr, what).toBe(NOT_OPENED_LINE);
-      expect(existsSync(r.out), what).toBe(false);
-    }
-    expect(opened()).toEqual(before);
-  });
+        // good padding for its recipient, a stranger: this key is not one
+        stranger: write("pkcs1-stranger.p7m", seal(pkcs12, [rsaTo("stranger", "pkcs1")])),
+      };
+      // the unchanged envelope opens with both forms of the key: the failures below are the changes'
+      for (const key of [onToken("kra-rsa"), withFile("rsa")]) {
+        const r = open(files.good, key);
+        expect(r.status, r.stderr).toBe(0);
+        expect(readFileSync(r.out).equals(pkcs12)).toBe(true);
+      }
+      const before = opened();
+      const results = [onToken("kra-rsa"), withFile("rsa")].flatMap((key) =>
+        [files.badPadding, files.wrongKeyBadCbc, files.wrongKeyGoodCbc, files.stranger].map((f) => ({
+          what: `${f} ${key.join(" ")}`,
+          r: open(f, key),
+        })),
+      );
+      for (const { what, r } of results) {
+        expect(r.status, `${what}: ${r.stderr}`).toBe(5);
+        expect(r.stdout, what).toBe("");
+        expect(r.stderr, what).toBe(NOT_OPENED_LINE);
+        expect(existsSync(r.out), what).toBe(false);
+      }
+      expect(opened()).toEqual(before);
+    },
+  );
 
   it("RSA-OAEP (raw RSA on SoftHSM, OAEP SHA-1 on the token) and ECDH: the same line for a changed key", () => {
     const oaep256 = seal(pkcs12, [rsaTo("rsa", "oaep", "sha256")]);

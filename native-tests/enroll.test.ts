@@ -104,67 +104,73 @@ describe.each(TOKEN_KINDS)("%s", (kind) => {
       expect(o.stdout).toBe("subject=O=Exämple, CN=Ünïcødé 😀\n");
     });
 
-    it("a key pair whose request failed and whose destroy failed too is named, with --existing as the way back", async () => {
-      const warned: string[] = [];
-      const left = await onToken(tb!, async (s) => {
-        // a token that will not destroy (as a removed or failing token would not)
-        const stuck = new Proxy(s, {
-          get(target, prop) {
-            if (prop === "destroyObject")
-              return () => {
-                throw new Error("CKR_DEVICE_ERROR");
-              };
-            const v: unknown = Reflect.get(target, prop, target);
-            return typeof v === "function" ? v.bind(target) : v;
-          },
-        });
-        const err = await requestCertificate(
-          stuck,
-          readInventory(s, { loggedIn: true, data: false }),
-          {
-            label: "enroll-left",
-            spec: KEY_TYPES.p256!,
-            subject: dnToName(parseDn("CN=Left Behind")),
-            san: [],
-            usage: "sign",
-            extractable: true,
-            write: () => {
-              throw new Error("ENOSPC"); // as a full disk would
+    it(
+      "a key pair whose request failed and whose destroy failed too is named, " + "with --existing as the way back",
+      async () => {
+        const warned: string[] = [];
+        const left = await onToken(tb!, async (s) => {
+          // a token that will not destroy (as a removed or failing token would not)
+          const stuck = new Proxy(s, {
+            get(target, prop) {
+              if (prop === "destroyObject")
+                return () => {
+                  throw new Error("CKR_DEVICE_ERROR");
+                };
+              const v: unknown = Reflect.get(target, prop, target);
+              return typeof v === "function" ? v.bind(target) : v;
             },
-          },
-          (line) => warned.push(line),
-        ).catch((e: unknown) => e);
-        expect((err as Error).message).toBe("ENOSPC");
-        return s.findObjects({ label: "enroll-left" }).length;
-      });
-      expect(left).toBe(2);
-      expect(warned).toEqual([
-        'keyport: warning: 2 object(s) of the generated key pair could not be removed: the key pair "enroll-left" ' +
-          'may be on the token without its request; keyport request --label "enroll-left" --existing --out REQ.csr ' +
-          "writes one (keyport list shows it)",
-      ]);
-    });
+          });
+          const err = await requestCertificate(
+            stuck,
+            readInventory(s, { loggedIn: true, data: false }),
+            {
+              label: "enroll-left",
+              spec: KEY_TYPES.p256!,
+              subject: dnToName(parseDn("CN=Left Behind")),
+              san: [],
+              usage: "sign",
+              extractable: true,
+              write: () => {
+                throw new Error("ENOSPC"); // as a full disk would
+              },
+            },
+            (line) => warned.push(line),
+          ).catch((e: unknown) => e);
+          expect((err as Error).message).toBe("ENOSPC");
+          return s.findObjects({ label: "enroll-left" }).length;
+        });
+        expect(left).toBe(2);
+        expect(warned).toEqual([
+          'keyport: warning: 2 object(s) of the generated key pair could not be removed: the key pair "enroll-left" ' +
+            'may be on the token without its request; keyport request --label "enroll-left" --existing --out REQ.csr ' +
+            "writes one (keyport list shows it)",
+        ]);
+      },
+    );
 
-    it("--existing signs a new request with that key pair on the token: the same public key, nothing generated", async () => {
-      const before = await onToken(tb!, async (s) => [tokenSpki(s, "enroll-left"), s.findObjects({}).length]);
-      const r = kp(
-        ["request", "--label", "enroll-left", "--existing", "--subject", "CN=Left Behind,O=Example"].concat([
-          "--out",
-          f("left.csr"),
-          "--json",
-        ]),
-      );
-      expect(r.status, r.stderr).toBe(0);
-      const out = JSON.parse(r.stdout) as { keyPair: string; generatedWith: string | null; signedWith: string };
-      expect([out.keyPair, out.generatedWith]).toEqual(["pending-key-pair", null]);
-      const v = openssl(["req", "-in", f("left.csr"), "-verify", "-noout", "-subject", "-nameopt", "utf8"]);
-      expect(v.status, v.stderr).toBe(0);
-      expect(v.stdout).toBe("subject=O=Example, CN=Left Behind\n");
-      expect(requestSpki(f("left.csr"))).toBe(before[0]);
-      // nothing made or removed
-      const after = await onToken(tb!, async (s) => [tokenSpki(s, "enroll-left"), s.findObjects({}).length]);
-      expect(after).toEqual(before);
-    });
+    it(
+      "--existing signs a new request with that key pair on the token: the " + "same public key, nothing generated",
+      async () => {
+        const before = await onToken(tb!, async (s) => [tokenSpki(s, "enroll-left"), s.findObjects({}).length]);
+        const r = kp(
+          ["request", "--label", "enroll-left", "--existing", "--subject", "CN=Left Behind,O=Example"].concat([
+            "--out",
+            f("left.csr"),
+            "--json",
+          ]),
+        );
+        expect(r.status, r.stderr).toBe(0);
+        const out = JSON.parse(r.stdout) as { keyPair: string; generatedWith: string | null; signedWith: string };
+        expect([out.keyPair, out.generatedWith]).toEqual(["pending-key-pair", null]);
+        const v = openssl(["req", "-in", f("left.csr"), "-verify", "-noout", "-subject", "-nameopt", "utf8"]);
+        expect(v.status, v.stderr).toBe(0);
+        expect(v.stdout).toBe("subject=O=Example, CN=Left Behind\n");
+        expect(requestSpki(f("left.csr"))).toBe(before[0]);
+        // nothing made or removed
+        const after = await onToken(tb!, async (s) => [tokenSpki(s, "enroll-left"), s.findObjects({}).length]);
+        expect(after).toEqual(before);
+      },
+    );
 
     it("--existing renews an identity with its key, under its certificate's subject when none is given", async () => {
       // the enrollment path above leaves enroll-id an identity with its issued certificate
@@ -185,30 +191,33 @@ describe.each(TOKEN_KINDS)("%s", (kind) => {
       expect(existsSync(f("no.csr"))).toBe(false);
     });
 
-    it("--existing on an encryption key pair that lost CKA_SIGN: exit 2, said so, its attributes as they were", async () => {
-      // the enrollment path above made enroll-ec with --usage encrypt: it signed its request, then lost CKA_SIGN
-      const names = ["sign", "derive", "extractable", "sensitive"] as const;
-      const attrs = (s: Session) => {
-        const refs = s.findObjects({ class: "private", label: "enroll-ec" });
-        expect(refs.length).toBe(1);
-        const a = s.readAttributes(refs[0]!, names);
-        return names.map((n) => valueOf(a, n));
-      };
-      const before = await onToken(tb!, async (s) => attrs(s));
-      expect(before[0]).toBe(false);
-      const r = kp(
-        ["request", "--label", "enroll-ec", "--existing", "--subject", "CN=x", "--usage", "encrypt"].concat([
-          "--out",
-          f("ec-again.csr"),
-        ]),
-      );
-      expect(r.status, r.stderr).toBe(2);
-      expect(r.stderr).toMatch(
-        /^keyport: the token will not sign with the key pair "enroll-ec" \(its CKA_SIGN is false\)/,
-      );
-      expect(existsSync(f("ec-again.csr"))).toBe(false);
-      expect(await onToken(tb!, async (s) => attrs(s))).toEqual(before);
-    });
+    it(
+      "--existing on an encryption key pair that lost CKA_SIGN: exit 2, said " + "so, its attributes as they were",
+      async () => {
+        // the enrollment path above made enroll-ec with --usage encrypt: it signed its request, then lost CKA_SIGN
+        const names = ["sign", "derive", "extractable", "sensitive"] as const;
+        const attrs = (s: Session) => {
+          const refs = s.findObjects({ class: "private", label: "enroll-ec" });
+          expect(refs.length).toBe(1);
+          const a = s.readAttributes(refs[0]!, names);
+          return names.map((n) => valueOf(a, n));
+        };
+        const before = await onToken(tb!, async (s) => attrs(s));
+        expect(before[0]).toBe(false);
+        const r = kp(
+          ["request", "--label", "enroll-ec", "--existing", "--subject", "CN=x", "--usage", "encrypt"].concat([
+            "--out",
+            f("ec-again.csr"),
+          ]),
+        );
+        expect(r.status, r.stderr).toBe(2);
+        expect(r.stderr).toMatch(
+          /^keyport: the token will not sign with the key pair "enroll-ec" \(its CKA_SIGN is false\)/,
+        );
+        expect(existsSync(f("ec-again.csr"))).toBe(false);
+        expect(await onToken(tb!, async (s) => attrs(s))).toEqual(before);
+      },
+    );
 
     it("interrupted once its request is written, request says the key pair and the request exist", async () => {
       const saved = { ...process.env };
@@ -245,7 +254,8 @@ describe.each(TOKEN_KINDS)("%s", (kind) => {
       expect(exits).toEqual([130]);
       expect(stderr.slice(0, 2)).toEqual([
         "\n",
-        `keyport: interrupted (SIGINT): the key pair "enroll-sigint" is on the token and its request was written: ${f("sigint.csr")}\n`,
+        `keyport: interrupted (SIGINT): the key pair "enroll-sigint" is on the token and ` +
+          `its request was written: ${f("sigint.csr")}\n`,
       ]);
       expect(stderr.join("")).not.toContain("nothing was written");
       expect(openssl(["req", "-in", f("sigint.csr"), "-verify", "-noout"]).status).toBe(0);
@@ -253,15 +263,19 @@ describe.each(TOKEN_KINDS)("%s", (kind) => {
       expect(requestSpki(f("sigint.csr"))).toBe(spki);
     });
 
-    it("--existing with --key-type is refused before any module is loaded (exit 2); without it, the module is (exit 7)", () => {
-      const line = ["request", "--label", "enroll-left", "--existing", "--out", f("never.csr")];
-      const bad = ["--module", "/nonexistent/keyport-test/libnone.so"];
-      const refused = kp([...line, "--key-type", "p256", ...bad]);
-      expect(refused.status, refused.stderr).toBe(2);
-      expect(refused.stderr).toMatch(/^keyport: --existing signs with the key pair already on the token/);
-      const loaded = kp([...line, ...bad]);
-      expect(loaded.status, loaded.stderr).toBe(7);
-      expect(existsSync(f("never.csr"))).toBe(false);
-    });
+    it(
+      "--existing with --key-type is refused before any module is loaded (exit " +
+        "2); without it, the module is (exit 7)",
+      () => {
+        const line = ["request", "--label", "enroll-left", "--existing", "--out", f("never.csr")];
+        const bad = ["--module", "/nonexistent/keyport-test/libnone.so"];
+        const refused = kp([...line, "--key-type", "p256", ...bad]);
+        expect(refused.status, refused.stderr).toBe(2);
+        expect(refused.stderr).toMatch(/^keyport: --existing signs with the key pair already on the token/);
+        const loaded = kp([...line, ...bad]);
+        expect(loaded.status, loaded.stderr).toBe(7);
+        expect(existsSync(f("never.csr"))).toBe(false);
+      },
+    );
   });
 });

@@ -109,7 +109,7 @@ describe.each(TOKEN_KINDS)("pin-value in a URI on %s", (kind) => {
   it("is not echoed by the command-line errors either (an extra argument, a bare --pin-source)", () => {
     const extra = keyport(["list", "pkcs11:token=a", `pkcs11:token=b?pin-value=${WRONG}`], bare(tb));
     expect(extra.status, extra.stderr).toBe(2);
-    expect(extra.stderr.split("\n")[0]).toBe("keyport: Unknown argument: pkcs11:token=b");
+    expect(extra.stderr.split("\n")[0]).toBe("keyport: Unknown argument: pkcs11:token=b?pin-value=(hidden)");
     const bareSource = keyport(["list", "--pin-source"], bare(tb));
     expect(bareSource.status, bareSource.stderr).toBe(2);
     expect(bareSource.stdout).toBe("");

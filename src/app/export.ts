@@ -33,9 +33,12 @@ export const LOW_ITERATIONS = 10_000;
 export function checkIterations(profile: Profile, iterations: number | undefined): void {
   if (iterations === undefined) return;
   if (!Number.isInteger(iterations) || iterations < 1 || iterations > MAX_ITERATIONS)
-    throw new KeyportError("usage", `iterations must be a whole number from 1 to ${MAX_ITERATIONS}`);
+    throw new KeyportError("usage", `iterations (--iterations) must be a whole number from 1 to ${MAX_ITERATIONS}`);
   if (profile === "legacy")
-    throw new KeyportError("usage", "iterations apply to the modern and pbmac1 profiles (legacy is fixed at 2048)");
+    throw new KeyportError(
+      "usage",
+      "iterations (--iterations) apply to the modern and pbmac1 profiles (legacy is fixed at 2048)",
+    );
 }
 
 export interface Sealing {

@@ -31,3 +31,31 @@ export {
   type Sealing,
 } from "./export.js";
 export { verifyBackup, type VerifyOutcome, type VerifyRequest } from "./verify.js";
+export { installCert, readCertInstall, type CertInstallRequest, type InstallResult } from "./cert.js";
+export { groupView, listObjects, type GroupView, type ListRequest, type TokenListing } from "./list.js";
+export { listModules, type ModuleRow } from "./modules.js";
+export {
+  openEnvelope,
+  openSealed,
+  prepareOpener,
+  readEnvelopeFile,
+  type EnvelopeOpener,
+  type RecipientKey,
+} from "./open.js";
+// what the faces check before a use-case runs (files, names, recipients) and the results they render
+export {
+  checkDestination,
+  checkTemplate,
+  isWeakCipherWarning,
+  prepareExportAll,
+  prepareRecipients,
+  readPemBundle,
+  REEXPORT_ADVICE,
+  refuseEnvelopeAsPkcs12,
+  type AgainstToken,
+  type ExportAllResult,
+  type ExportResult,
+  type FileReport,
+  type ManifestEntry,
+} from "../backup/index.js";
+export { tokenJson, tokenUri } from "../inventory/index.js";

@@ -75,7 +75,8 @@ describe("a PIN in any argument is never echoed", () => {
     [["tokens", "token=x,pin-value=9876,y"], "keyport: Unknown argument: token=x,pin-value=(hidden)"],
     [
       ["tokens", "--module", "pkcs11:token=x?pin-value=9876&module-name=y"],
-      "keyport: module not found: pkcs11:token=x?pin-value=(hidden)&module-name=y: not a path, a p11-kit registered name or an alias",
+      "keyport: module not found: pkcs11:token=x?pin-value=(hidden)&module-name=y: not a " +
+        "path, a p11-kit registered name or an alias",
     ],
   ])("%j", async (args, line) => {
     const r = await stderrOf(args);

@@ -139,25 +139,28 @@ describe("the search over recipient entries", () => {
     expect(seen).toEqual([0, 1]);
   });
 
-  it("contents the caller does not accept send it to the next entry; a failed entry's contents never reach it", async () => {
-    const accepted: string[] = [];
-    const accept = (c: Buffer) => {
-      accepted.push(c.toString());
-      return accepted.length === 2;
-    };
-    const env = sealEnvelope(content, [to("rsa"), to("rsa")], { aead: false });
-    const { content: got } = await openEnvelope(parseEnvelope(env), inner(), accept);
-    expect(got.equals(content)).toBe(true);
-    expect(accepted).toEqual([content.toString(), content.toString()]);
-    accepted.length = 0;
-    // the first entry fails (not for this key): only the second entry's contents are seen
-    const e = await failure(twoEntries(), inner(), (c) => {
-      accepted.push(c.toString());
-      return false;
-    });
-    expect(e).toBeInstanceOf(EnvelopeNotOpened);
-    expect(accepted).toEqual([content.toString()]);
-  });
+  it(
+    "contents the caller does not accept send it to the next entry; a " + "failed entry's contents never reach it",
+    async () => {
+      const accepted: string[] = [];
+      const accept = (c: Buffer) => {
+        accepted.push(c.toString());
+        return accepted.length === 2;
+      };
+      const env = sealEnvelope(content, [to("rsa"), to("rsa")], { aead: false });
+      const { content: got } = await openEnvelope(parseEnvelope(env), inner(), accept);
+      expect(got.equals(content)).toBe(true);
+      expect(accepted).toEqual([content.toString(), content.toString()]);
+      accepted.length = 0;
+      // the first entry fails (not for this key): only the second entry's contents are seen
+      const e = await failure(twoEntries(), inner(), (c) => {
+        accepted.push(c.toString());
+        return false;
+      });
+      expect(e).toBeInstanceOf(EnvelopeNotOpened);
+      expect(accepted).toEqual([content.toString()]);
+    },
+  );
 
   it("without any entry reaching the key, the refusal is said as it is; an unusable key stops at once", async () => {
     const refusal = new KeyportError("verify", "the token offers no mechanism for this padding");

@@ -7,7 +7,8 @@
 import { KeyportError } from "../util/errors.js";
 
 export const NOT_OPENED =
-  "the envelope could not be opened with this key: it is not a recipient's key, or the envelope is damaged or holds no PKCS#12";
+  "the envelope could not be opened with this key: it is not a recipient's key, or " +
+  "the envelope is damaged or holds no PKCS#12";
 
 export class EnvelopeNotOpened extends KeyportError {
   constructor() {

@@ -348,7 +348,8 @@ export async function requestWithExistingKey(
   if (!pub)
     throw new KeyportError(
       "not-found",
-      `the token shows no public key for the key pair ${label} (no public-key object, certificate or public attributes)`,
+      `the token shows no public key for the key pair ${label} (no public-key ` +
+        `object, certificate or public attributes)`,
     );
   const spec = specOf(pub, o.label);
   // said before the token is asked: it is the key's attribute, not the mechanism, that refuses

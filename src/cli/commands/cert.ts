@@ -4,15 +4,9 @@
  * token is opened.
  */
 import type { Argv, CommandModule } from "yargs";
-// the placeholder mark and the chain walk are backup's: enroll takes them from here (SPEC §8)
-import { buildChain, isPlaceholderCertificate, readPemBundle } from "../../backup/index.js";
-import { installCertificate, parseCertificateFile, type InstallResult } from "../../enroll/index.js";
-import { forEachInventory } from "../../inventory/index.js";
-import { KeyportError } from "../../util/errors.js";
-import { readBounded } from "../../util/read-bounded.js";
+import { installCert, oneToken, readCertInstall, sessionAccess, type InstallResult } from "../../app/index.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
-import { oneToken } from "../../app/index.js";
 
 interface InstallArgs extends GlobalArgs {
   cert: string;
@@ -48,28 +42,11 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
         type: "string",
         requiresArg: true,
         describe: "PEM bundle of the issuing CA certificates; those missing from the token are added",
-      })
-      .check((a) => {
-        if (Array.isArray(a.chain)) throw new KeyportError("usage", "--chain is given more than once: one PEM bundle");
-        return true;
       }) as unknown as Argv<InstallArgs>,
   handler: async (a) => {
-    // both files read and checked before any module, PIN or object
-    const { certificate, extra } = parseCertificateFile(readBounded(a.cert, "certificate file"), a.cert);
-    const chain = [...extra, ...(a.chain !== undefined ? readPemBundle(a.chain) : [])];
-    const token = oneToken(selection(a), warnLine);
-    const [r] = await forEachInventory(
-      [token],
-      { login: loginOptions(a, selection(a)), data: false, write: true },
-      async (inv, s) =>
-        installCertificate(
-          s,
-          inv,
-          { certificate, chain, warn: warnLine },
-          { isPlaceholder: isPlaceholderCertificate, buildChain },
-        ),
-    );
-    if (!r) return;
+    const request = readCertInstall(a.cert, a.chain); // both files checked before any module, PIN or object
+    const sel = selection(a);
+    const r = await installCert(sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel)), request, warnLine);
     if (outputFormat(a) === "json") process.stdout.write(JSON.stringify(r, null, 2) + "\n");
     else process.stdout.write(render(r) + "\n");
   },

@@ -95,11 +95,14 @@ describe("keyport request --existing: it generates nothing, so it takes no gener
     ...extra,
   ];
 
-  it("a good --existing command line, with or without --subject, reaches the module (exit 7: there is none)", async () => {
-    expect(await run(existing("existing.csr"))).toBe(7);
-    expect(await run(existing("existing.csr", "--subject", SUBJECT, "--usage", "encrypt"))).toBe(7);
-    expect(existsSync(join(dir, "existing.csr"))).toBe(false);
-  });
+  it(
+    "a good --existing command line, with or without --subject, reaches " + "the module (exit 7: there is none)",
+    async () => {
+      expect(await run(existing("existing.csr"))).toBe(7);
+      expect(await run(existing("existing.csr", "--subject", SUBJECT, "--usage", "encrypt"))).toBe(7);
+      expect(existsSync(join(dir, "existing.csr"))).toBe(false);
+    },
+  );
 
   it.each([
     ["--key-type", ["--key-type", "p256"]],

@@ -3,24 +3,22 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import {
+  checkDestination,
   checkExportRequest,
+  checkTemplate,
   exportEvery,
   exportOne,
   LOW_ITERATIONS,
   oneToken,
-  sessionAccess,
-  type ExportOutcome,
-} from "../../app/index.js";
-import {
-  checkDestination,
-  checkTemplate,
   prepareExportAll,
   prepareRecipients,
   readPemBundle,
+  sessionAccess,
   type ExportAllResult,
+  type ExportOutcome,
   type ExportResult,
   type ManifestEntry,
-} from "../../backup/index.js";
+} from "../../app/index.js";
 import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";

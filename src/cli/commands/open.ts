@@ -5,7 +5,7 @@
  * file, and the PKCS#12 inside written (0600, never over a file without --force).
  */
 import type { Argv, CommandModule } from "yargs";
-import { checkDestination, readEnvelopeFile, writeOpened } from "../../backup/index.js";
+import { checkDestination, openEnvelope, readEnvelopeFile } from "../../app/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { outputFormat, type GlobalArgs } from "../options.js";
@@ -35,15 +35,8 @@ export const openCommand: CommandModule<GlobalArgs, OpenArgs> = {
     checkDestination(a.out, a.force);
     const env = readEnvelopeFile(a.file);
     const open = prepareRecipient(a);
-    const r = await open(env);
-    const written = writeOpened(a.out, r.content, a.force);
-    const result = {
-      file: written.file,
-      sha256: written.sha256,
-      envelope: r.envelope,
-      recipient: r.recipient,
-      method: r.method,
-    };
+    const r = await openEnvelope(env, open, a.out, a.force);
+    const result = { file: r.file, sha256: r.sha256, envelope: r.envelope, recipient: r.recipient, method: r.method };
     if (outputFormat(a) === "json") {
       process.stdout.write(JSON.stringify(result, null, 2) + "\n");
       return;

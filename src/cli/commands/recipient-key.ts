@@ -1,19 +1,19 @@
 /**
  * The recipient key of a key archival envelope (SPEC §5a), shared by `keyport open` and `keyport
- * import FILE.p7m --key …`: its options, its checks before anything is opened, and the envelope
- * opened with it. A module of its own so that each command stays its own chunk, loaded on demand.
+ * import FILE.p7m --key …`: its options and the selection of the key. A module of its own so that
+ * each command stays its own chunk, loaded on demand.
  */
 import type { Argv } from "yargs";
 import {
-  openOnToken,
-  openWithKeyFile,
+  oneToken,
+  openSealed,
+  prepareOpener,
   readEnvelopeFile,
-  readKeyFile,
-  type OpenedEnvelope,
-} from "../../backup/index.js";
-import { oneToken, pickKey, sessionAccess, type Selection } from "../../app/index.js";
-import type { ParsedEnvelope } from "../../cms/index.js";
-import { readPkcs12, type Pkcs12Contents } from "../../pkcs12/index.js";
+  sessionAccess,
+  type EnvelopeOpener,
+  type Selection,
+} from "../../app/index.js";
+import type { Pkcs12Contents } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { checkPinOptions, loginOptions, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader } from "../secret-options.js";
@@ -55,21 +55,16 @@ export function recipientSelection(a: RecipientKeyArgs): Selection {
 }
 
 /**
- * The recipient key, checked before anything is opened: the key file read, or the selection resolved.
- * Returns the function that opens a parsed envelope with it (the token part logs in then).
+ * The recipient key, checked before anything is opened: the key file read, or the selection resolved
+ * and its token found. The token part logs in when the envelope is opened.
  */
-export function prepareRecipient(a: RecipientKeyArgs): (env: ParsedEnvelope) => Promise<OpenedEnvelope> {
+export function prepareRecipient(a: RecipientKeyArgs): EnvelopeOpener {
   if ((a.key === undefined) === (a.keyFile === undefined))
     throw new KeyportError("usage", "name the recipient's private key: --key SELECTOR (on a token) or --key-file PEM");
-  if (a.keyFile !== undefined) {
-    const kf = readKeyFile(a.keyFile);
-    return (env) => openWithKeyFile(env, kf);
-  }
+  if (a.keyFile !== undefined) return prepareOpener({ keyFile: a.keyFile });
   const sel = recipientSelection(a);
-  const key = sel.key;
-  if (!key) throw new KeyportError("usage", "--key needs a pkcs11: URI or a label");
-  const access = sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel));
-  return (env) => access.run((s, inv) => openOnToken(s, pickKey(inv, key, "private"), env));
+  if (!sel.key) throw new KeyportError("usage", "--key needs a pkcs11: URI or a label");
+  return prepareOpener({ access: sessionAccess(oneToken(sel, warnLine), loginOptions(a, sel)), key: sel.key });
 }
 
 /**
@@ -81,15 +76,5 @@ export async function openSealedBackup(
 ): Promise<Pkcs12Contents> {
   const env = readEnvelopeFile(a.file);
   const open = prepareRecipient(a);
-  const opened = await open(env);
-  try {
-    const password = await passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file))();
-    try {
-      return await readPkcs12(opened.content, password);
-    } finally {
-      password.fill(0);
-    }
-  } finally {
-    opened.content.fill(0);
-  }
+  return openSealed(env, open, passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file)));
 }

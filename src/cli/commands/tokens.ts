@@ -1,8 +1,7 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import { basename } from "node:path";
 import type { CommandModule } from "yargs";
-import { selectedTokens } from "../../app/index.js";
-import { tokenJson, tokenUri } from "../../inventory/index.js";
+import { selectedTokens, tokenJson, tokenUri } from "../../app/index.js";
 import type { TokenDescription } from "../../pkcs11/index.js";
 import { outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";

@@ -3,14 +3,16 @@
  * PKCS#12.
  */
 import type { Argv, CommandModule } from "yargs";
-import { oneToken, sessionAccess, verifyBackup } from "../../app/index.js";
 import {
-  type AgainstToken,
-  type FileReport,
   isWeakCipherWarning,
+  oneToken,
   REEXPORT_ADVICE,
   refuseEnvelopeAsPkcs12,
-} from "../../backup/index.js";
+  sessionAccess,
+  verifyBackup,
+  type AgainstToken,
+  type FileReport,
+} from "../../app/index.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
