@@ -14,12 +14,13 @@
  */
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { lstatSync, readFileSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { extname, join } from "node:path";
 import { matchGroups, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
 import { isCkr, type Session } from "../pkcs11/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
+import { readBounded } from "../util/read-bounded.js";
 import { checkExportable, exportKey, type ExportOptions, type ExportResult } from "./export.js";
 import {
   DEFAULT_LOCK_DEPS,
@@ -183,7 +184,9 @@ function fileSha256(path: string): string | null {
   try {
     const st = lstatSync(path);
     if (!st.isFile() || st.size > MAX_BACKUP_BYTES) return null;
-    return createHash("sha256").update(readFileSync(path)).digest("hex");
+    return createHash("sha256")
+      .update(readBounded(path, "backup", MAX_BACKUP_BYTES))
+      .digest("hex");
   } catch {
     return null;
   }

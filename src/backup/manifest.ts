@@ -16,21 +16,12 @@
  * crash once no keyport runs.
  */
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { KeyportError } from "../util/errors.js";
+import { MANIFEST_MAX_BYTES, readBounded, readBoundedIfExists } from "../util/read-bounded.js";
 import { removeOnExit } from "./output.js";
 
 export const MANIFEST_NAME = "manifest.json";
@@ -38,6 +29,8 @@ export const MANIFEST_SCHEMA = "keyport.manifest/v1";
 export const LOCK_RETRIES = 200;
 export const LOCK_RETRY_MS = 50;
 export const STALE_LOCK_MS = 60_000;
+/** A lock file holds one short JSON object (pid, host, nonce). */
+const LOCK_MAX_BYTES = 4096;
 
 export type KeyStatus = "exported" | "present" | "skipped" | "failed";
 
@@ -117,15 +110,9 @@ export function parseManifest(text: string, path: string): ManifestEntry[] {
 /** The manifest's entries, or none when DIR has no manifest yet (or DIR does not exist yet). */
 export function readManifest(dir: string): ManifestEntry[] {
   const path = join(dir, MANIFEST_NAME);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return [];
-    throw new KeyportError("usage", `cannot read ${path}: ${code ?? String(e)}`);
-  }
-  return parseManifest(text, path);
+  // a regular file of bounded size: a FIFO or a 3 GB file as manifest.json is refused (exit 2), never read whole
+  const bytes = readBoundedIfExists(path, "manifest", MANIFEST_MAX_BYTES);
+  return bytes === null ? [] : parseManifest(bytes.toString("utf8"), path);
 }
 
 /**
@@ -170,7 +157,7 @@ interface LockInfo {
 
 function readLock(path: string): { info: LockInfo | null; text: string; mtimeMs: number } | null {
   try {
-    const text = readFileSync(path, "utf8");
+    const text = readBounded(path, "lock", LOCK_MAX_BYTES).toString("utf8");
     const mtimeMs = statSync(path).mtimeMs;
     try {
       const j = JSON.parse(text) as Partial<LockInfo>;
@@ -194,7 +181,7 @@ function breakStale(path: string, judgedText: string): void {
   }
   let text = "";
   try {
-    text = readFileSync(aside, "utf8");
+    text = readBounded(aside, "lock", LOCK_MAX_BYTES).toString("utf8");
   } catch {
     /* unreadable: treat as not ours to judge */
   }
@@ -276,12 +263,7 @@ export async function updateManifest(
   const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);
   const keepTemp = removeOnExit(temp);
   try {
-    let existing: ManifestEntry[] = [];
-    try {
-      existing = parseManifest(await readFile(path, "utf8"), path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
+    const existing = readManifest(dir);
     const keys = mergeEntries(existing, updates);
     const doc: ManifestDocument = { schema: MANIFEST_SCHEMA, generatedAt: new Date(deps.now()).toISOString(), keys };
     const fh = await open(temp, "wx", 0o600);

@@ -15,7 +15,7 @@ import {
 } from "../../audit/index.js";
 import { keySelector } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
-import { readBounded } from "../../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../../util/read-bounded.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { keyOptions, selectedTokens, type KeyArgs } from "./key-options.js";
 
@@ -49,7 +49,7 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
     let policy: Policy | undefined;
     if (a.policy !== undefined) {
       // measured before it is read: a huge file is refused, not loaded
-      policy = loadPolicy(readBounded(a.policy, "policy file").toString("utf8"), a.policy);
+      policy = loadPolicy(readBounded(a.policy, "policy file", PEM_MAX_BYTES).toString("utf8"), a.policy);
     }
     const selector = keySelector(a.selector, a.label, a.id);
     const tokens = selectedTokens(a, selector);

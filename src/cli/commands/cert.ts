@@ -9,7 +9,7 @@ import { buildChain, isPlaceholderCertificate, readPemBundle } from "../../backu
 import { installCertificate, parseCertificateFile, type InstallResult } from "../../enroll/index.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { KeyportError } from "../../util/errors.js";
-import { readBounded } from "../../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../../util/read-bounded.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { oneToken } from "./key-options.js";
@@ -55,7 +55,7 @@ const install: CommandModule<GlobalArgs, InstallArgs> = {
       }) as unknown as Argv<InstallArgs>,
   handler: async (a) => {
     // both files read and checked before any module, PIN or object
-    const { certificate, extra } = parseCertificateFile(readBounded(a.cert, "certificate file"), a.cert);
+    const { certificate, extra } = parseCertificateFile(readBounded(a.cert, "certificate file", PEM_MAX_BYTES), a.cert);
     const chain = [...extra, ...(a.chain !== undefined ? readPemBundle(a.chain) : [])];
     const token = oneToken(a, undefined);
     const [r] = await forEachInventory([token], { login: loginOptions(a), data: false, write: true }, async (inv, s) =>
