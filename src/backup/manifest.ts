@@ -22,7 +22,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { KeyportError } from "../util/errors.js";
 import { MANIFEST_MAX_BYTES, readBounded, readBoundedIfExists } from "../util/read-bounded.js";
-import { removeOnExit } from "./output.js";
+import { registerCleanup } from "./output.js";
 
 export const MANIFEST_NAME = "manifest.json";
 export const MANIFEST_SCHEMA = "keyport.manifest/v1";
@@ -208,7 +208,7 @@ export async function lockManifest(dir: string, deps: LockDeps = DEFAULT_LOCK_DE
   for (let attempt = 0; attempt <= deps.retries; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
-      const keep = removeOnExit(path); // interrupted while holding it: no lock is left behind
+      const keep = registerCleanup(path); // interrupted while holding it: no lock is left behind
       try {
         writeSync(fd, mine);
       } finally {
@@ -261,7 +261,7 @@ export async function updateManifest(
   const release = await lockManifest(dir, deps);
   const path = join(dir, MANIFEST_NAME);
   const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);
-  const keepTemp = removeOnExit(temp);
+  const keepTemp = registerCleanup(temp);
   try {
     const existing = readManifest(dir);
     const keys = mergeEntries(existing, updates);
