@@ -22,7 +22,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { KeyportError } from "../util/errors.js";
 import { MANIFEST_MAX_BYTES, readBounded, readBoundedIfExists } from "../util/read-bounded.js";
-import { registerCleanup } from "./output.js";
+import { processAlive, registerCleanup, temporaryName } from "./output.js";
 
 export const MANIFEST_NAME = "manifest.json";
 export const MANIFEST_SCHEMA = "keyport.manifest/v1";
@@ -131,15 +131,6 @@ export interface LockDeps {
   now: () => number;
   isAlive: (pid: number) => boolean;
   retries: number;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
 }
 
 export const DEFAULT_LOCK_DEPS: LockDeps = {
@@ -259,13 +250,26 @@ export async function updateManifest(
   deps: LockDeps = DEFAULT_LOCK_DEPS,
 ): Promise<ManifestEntry[]> {
   const release = await lockManifest(dir, deps);
+  try {
+    return await mergeIntoManifest(dir, updates, deps.now);
+  } finally {
+    release();
+  }
+}
+
+/** As updateManifest, under the lock the caller holds (lockManifest): export --all publishes a file in the same hold. */
+export async function mergeIntoManifest(
+  dir: string,
+  updates: ManifestEntry[],
+  now: () => number = Date.now,
+): Promise<ManifestEntry[]> {
   const path = join(dir, MANIFEST_NAME);
-  const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);
+  const temp = join(dir, temporaryName(MANIFEST_NAME));
   const keepTemp = registerCleanup(temp);
   try {
     const existing = readManifest(dir);
     const keys = mergeEntries(existing, updates);
-    const doc: ManifestDocument = { schema: MANIFEST_SCHEMA, generatedAt: new Date(deps.now()).toISOString(), keys };
+    const doc: ManifestDocument = { schema: MANIFEST_SCHEMA, generatedAt: new Date(now()).toISOString(), keys };
     const fh = await open(temp, "wx", 0o600);
     try {
       await fh.writeFile(`${JSON.stringify(doc, null, 2)}\n`);
@@ -282,7 +286,6 @@ export async function updateManifest(
     throw new KeyportError("usage", `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   } finally {
     keepTemp();
-    release();
   }
 }
 

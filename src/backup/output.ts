@@ -14,8 +14,10 @@ import {
   existsSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   type Stats,
   statSync,
@@ -73,6 +75,53 @@ export function commandHandlesSignal(sig: NodeJS.Signals): boolean {
   return (commandSignals.get(sig) ?? 0) > 0;
 }
 
+/**
+ * keyport's temporary files: `.NAME.PID-RANDOM.keyport-tmp`, beside the file they become. The
+ * writer's pid is in the name, so a later run can tell a temporary of a run that was killed (-9,
+ * a power cut: no clean-up ran) from one being written now (removeStaleTemporaries).
+ */
+const TEMPORARY = /^\..*\.(\d+)-[0-9a-f]{12}\.keyport-tmp$/s;
+
+export function temporaryName(name: string): string {
+  return `.${name}.${process.pid}-${randomBytes(6).toString("hex")}.keyport-tmp`;
+}
+
+/** Whether a process of this pid exists (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporaries in dir whose writer is gone; returns their names. Only names of keyport's
+ * pattern with a pid of this host that is not running: a live run's temporary is left alone.
+ */
+export function removeStaleTemporaries(dir: string, isAlive: (pid: number) => boolean = processAlive): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return []; // no directory yet: nothing to clean
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    try {
+      if (!lstatSync(join(dir, name)).isFile()) continue; // keyport only ever makes regular files
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+  return removed;
+}
+
 /** Checks the destination before any work: an existing file (without --force) or a bad directory is exit 2. */
 export function checkDestination(path: string, force: boolean): string {
   const full = resolve(path);
@@ -110,7 +159,7 @@ export interface StagedFile {
 /** Writes data to a temporary 0600 file beside the destination and flushes it to disk. */
 export function stageFile(finalPath: string, data: Buffer, force: boolean): StagedFile {
   const full = checkDestination(finalPath, force);
-  const tempPath = join(dirname(full), `.${basename(full)}.${randomBytes(6).toString("hex")}.keyport-tmp`);
+  const tempPath = join(dirname(full), temporaryName(basename(full)));
   registerCleanup(tempPath);
   try {
     const fd = openSync(tempPath, "wx", 0o600);
