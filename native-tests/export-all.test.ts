@@ -4,11 +4,11 @@
  * manifest merged by concurrent runs, selection by --label glob and URI, file names cut by bytes,
  * and the checks that come before any module or PIN.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { ManifestEntry } from "../src/backup/index.js";
 import type { ProvisionedKey } from "../src/testbed/index.js";
 import {
@@ -307,6 +307,26 @@ describe("export --all checks before any module or PIN", () => {
     const late = keyport(args(join(dir, "later")), env);
     expect(late.status).toBe(7);
     expect(existsSync(join(dir, "later"))).toBe(false);
+  });
+
+  it("a FIFO as manifest.json: exit 2 at once, one line naming it, before any module (the run never blocks on it)", async () => {
+    mkdirSync(join(dir, "fifo"));
+    const manifest = join(dir, "fifo", "manifest.json");
+    expect(spawnSync("mkfifo", ["-m", "600", manifest]).status).toBe(0);
+    // spawned, not spawnSync: a run that blocks on the FIFO is ended by the test timeout, not by hanging vitest
+    const child = spawn(process.execPath, [KEYPORT, ...args(join(dir, "fifo"))], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL"); // a blocked run is not left behind
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    expect([status, stdout, stderr]).toEqual([2, "", `keyport: manifest ${manifest} is not a regular file (a FIFO)\n`]);
   });
 
   it("--all with --out, --out-dir without --all, --strict without --all: exit 2", () => {

@@ -358,7 +358,7 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
     expect(snapshot(target)).not.toBe(before);
   });
 
-  it("rolls back on SIGTERM, SIGINT and SIGHUP between two objects (exit 128 + signal), token unchanged", async () => {
+  it("rolls back on SIGTERM, SIGINT, SIGHUP and SIGQUIT between two objects (exit 128 + signal), token unchanged", async () => {
     const keyPem = join(work, "signal.key");
     const crtPem = join(work, "signal.crt");
     expect(
@@ -410,6 +410,7 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
       [1, "SIGTERM", 143],
       [2, "SIGINT", 130],
       [3, "SIGHUP", 129],
+      [2, "SIGQUIT", 131],
     ] as const) {
       const r = await interruptedImport(after, sig, [file, "--id", "cc"], pw(target));
       expect({ status: r.status, signal: r.signal }, r.stderr).toEqual({ status: code, signal: null });

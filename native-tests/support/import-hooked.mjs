@@ -6,6 +6,7 @@
 import yargs from "yargs";
 import { makeImportCommand } from "../../dist/cli/commands/import.js";
 import { globalOptions } from "../../dist/cli/options.js";
+import { installSignalExits } from "../../dist/cli/signals.js";
 import { closeAllModules } from "../../dist/pkcs11/index.js";
 import { EXIT_CODES, KeyportError } from "../../dist/util/errors.js";
 
@@ -25,6 +26,7 @@ const hooks = {
   },
 };
 
+installSignalExits(); // as bin/keyport (src/cli/run.ts) does: the import must keep its rollback under them
 let code = 0;
 try {
   await globalOptions(yargs(["import", ...argv]))

@@ -5,6 +5,7 @@
  * if the test itself dies, the pipe closes and the export simply finishes).
  */
 import { main } from "../../dist/cli/main.js";
+import { installSignalExits } from "../../dist/cli/signals.js";
 import { closeAllModules } from "../../dist/pkcs11/index.js";
 
 const STAGED_MARK = "keyport-hooked: staged\n";
@@ -16,6 +17,7 @@ const afterVerify = () =>
     process.stderr.write(STAGED_MARK);
   });
 
+installSignalExits(); // as bin/keyport (src/cli/run.ts) does
 const code = await main(process.argv.slice(2), { exportHooks: { afterVerify } });
 closeAllModules();
 process.exitCode = code;

@@ -5,7 +5,7 @@
 import { buildChain, isPlaceholderCertificate, readPemBundle } from "../backup/index.js";
 import { installCertificate, parseCertificateFile, type InstallResult } from "../enroll/index.js";
 import type { CertificateInfo } from "../inventory/index.js";
-import { readBounded } from "../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../util/read-bounded.js";
 import type { TokenAccess } from "./access.js";
 import type { Warn } from "./tokens.js";
 
@@ -16,7 +16,10 @@ export interface CertInstallRequest {
 
 /** Both files read and parsed (exit 2 on a bad one) before any module, PIN or object. */
 export function readCertInstall(certFile: string, chainFile: string | undefined): CertInstallRequest {
-  const { certificate, extra } = parseCertificateFile(readBounded(certFile, "certificate file"), certFile);
+  const { certificate, extra } = parseCertificateFile(
+    readBounded(certFile, "certificate file", PEM_MAX_BYTES),
+    certFile,
+  );
   return { certificate, chain: [...extra, ...(chainFile !== undefined ? readPemBundle(chainFile) : [])] };
 }
 

@@ -15,7 +15,7 @@ import {
 import type { Group } from "../inventory/index.js";
 import { certificateKeyUsage } from "../inventory/key-usage.js";
 import { valueOf } from "../pkcs11/index.js";
-import { readBounded } from "../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../util/read-bounded.js";
 
 export interface RecipientOptions {
   files: string[];
@@ -37,7 +37,7 @@ export interface Recipients {
 export function prepareRecipients(o: RecipientOptions): Recipients {
   const now = o.now ?? new Date();
   const ca = o.caFile
-    ? certificatesFromFile(readBounded(o.caFile, "--recipient-ca file"), o.caFile).map((d) =>
+    ? certificatesFromFile(readBounded(o.caFile, "--recipient-ca file", PEM_MAX_BYTES), o.caFile).map((d) =>
         parseRecipientCertificate(d, o.caFile ?? ""),
       )
     : undefined;
@@ -45,7 +45,10 @@ export function prepareRecipients(o: RecipientOptions): Recipients {
   const recipients: SealRecipient[] = [];
   const described: Recipients["described"] = [];
   for (const file of o.files) {
-    const c: RecipientCertificate = readRecipientCertificate(readBounded(file, "recipient certificate"), file);
+    const c: RecipientCertificate = readRecipientCertificate(
+      readBounded(file, "recipient certificate", PEM_MAX_BYTES),
+      file,
+    );
     checkRecipient(c, file, now, ca);
     if (seen.has(c.sha256)) continue; // the same certificate twice seals once
     seen.add(c.sha256);

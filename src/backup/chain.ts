@@ -6,11 +6,11 @@
 import { X509Certificate } from "node:crypto";
 import { parseCertificate, type CertificateInfo } from "../inventory/index.js";
 import { KeyportError } from "../util/errors.js";
-import { readBounded } from "../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../util/read-bounded.js";
 
 export function readPemBundle(path: string): CertificateInfo[] {
   // measured before it is read: a huge file is refused, not loaded
-  const text = readBounded(path, "chain file").toString("utf8");
+  const text = readBounded(path, "chain file", PEM_MAX_BYTES).toString("utf8");
   const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
   if (blocks.length === 0) throw new KeyportError("usage", `chain file ${path}: no PEM certificate in it`);
   return blocks.map((m, i) => {

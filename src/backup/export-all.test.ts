@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   existsSync,
@@ -9,7 +10,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { resolveSelection } from "../app/index.js";
@@ -451,5 +452,35 @@ describe("classifyError", () => {
       null,
     ]);
     expect(SEVERITY).toEqual([7, 5, 2]);
+  });
+});
+
+describe("export --all after a killed run, and beside another run's lock", () => {
+  it("removes the temporaries of a run whose process is gone, keeps a live one's, and exports as usual", async () => {
+    mkdirSync(outDir);
+    const dead = spawnSync(process.execPath, ["-e", ""]).pid; // a process that has ended
+    const stale = [`.rsa-a.p12.${dead}-0123456789ab.keyport-tmp`, `.manifest.json.${dead}-ba9876543210.keyport-tmp`];
+    const live = `.rsa-b.p12.${process.ppid}-0123456789ab.keyport-tmp`;
+    for (const n of [...stale, live]) writeFileSync(join(outDir, n), "half a file");
+    const r = await run();
+    expect(r.exit).toBeNull();
+    expect(r.keys.map((k) => k.status)).toEqual(["exported", "skipped", "exported", "exported"]);
+    expect(readdirSync(outDir).sort()).toEqual([live, "ec-c.p12", "manifest.json", "rsa-a.p12", "rsa-b.p12"].sort());
+    expect(r.warnings).toContain(`keyport: removed 2 temporary file(s) left in ${outDir} by a keyport run that ended`);
+  });
+
+  it("a manifest lock another live run holds: the run stops (exit 2) and no backup file exists without its entry", async () => {
+    const lock = join(outDir, "manifest.json.lock");
+    const holder = JSON.stringify({ pid: process.ppid, host: hostname(), nonce: "0011223344556677" });
+    const lockDeps = { sleep: async () => undefined, now: () => Date.now(), isAlive: () => true, retries: 2 };
+    // taken once the STOP is recorded and before the first export: the exports find it held
+    const password = async () => {
+      writeFileSync(lock, holder);
+      return Buffer.from("pw");
+    };
+    const e: unknown = await run({}, { lockDeps, password }).catch((x: unknown) => x);
+    expect(e instanceof KeyportError ? e.code : e).toBe("usage");
+    expect(readdirSync(outDir).sort()).toEqual(["manifest.json", "manifest.json.lock"]);
+    expect(manifestKeys()).toEqual([skippedLocked]);
   });
 });

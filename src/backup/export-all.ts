@@ -14,16 +14,19 @@
  */
 import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
-import { lstatSync, readFileSync } from "node:fs";
+import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { extname, join } from "node:path";
 import { matchGroups, namesKeys, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
 import { isCkr, type Session } from "../pkcs11/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
+import { readBounded } from "../util/read-bounded.js";
 import { checkExportable, exportKey, type ExportOptions, type ExportResult } from "./export.js";
 import {
   DEFAULT_LOCK_DEPS,
+  lockManifest,
   MANIFEST_NAME,
+  mergeIntoManifest,
   readManifest,
   updateManifest,
   type KeyStatus,
@@ -31,7 +34,14 @@ import {
   type ManifestEntry,
 } from "./manifest.js";
 import { fileNameFor, isPlainFileName } from "./naming.js";
-import { checkOutDir, ensureOutDir, type OutDir } from "./output.js";
+import {
+  checkOutDir,
+  ensureOutDir,
+  registerCleanup,
+  removeStaleTemporaries,
+  temporaryName,
+  type OutDir,
+} from "./output.js";
 
 /**
  * Keys in flight: one per core for the thread pool's PBKDF2 jobs (two per key) plus one whose main-thread
@@ -166,9 +176,19 @@ function fileSha256(path: string): string | null {
   try {
     const st = lstatSync(path);
     if (!st.isFile() || st.size > MAX_BACKUP_BYTES) return null;
-    return createHash("sha256").update(readFileSync(path)).digest("hex");
+    return createHash("sha256")
+      .update(readBounded(path, "backup", MAX_BACKUP_BYTES))
+      .digest("hex");
   } catch {
     return null;
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
   }
 }
 
@@ -225,6 +245,10 @@ export async function exportAll(
   const groups = selectForAll(inv, o.selector).filter((g) => o.keyFilter?.(g) ?? true);
   // re-read (none yet if the directory is still missing): another run may have added keys meanwhile
   const recorded = readManifest(dir.path);
+  // temporaries of a run that was killed (-9: no clean-up ran) are removed, not tripped over
+  const stale = removeStaleTemporaries(dir.path);
+  if (stale.length)
+    o.warn(`keyport: removed ${stale.length} temporary file(s) left in ${dir.given} by a keyport run that ended`);
   const previous = new Map(recorded.map((e) => [e.uri, e]));
   const planned = assignNames(groups, previous, recorded, o.nameTemplate, inv.token.label);
 
@@ -304,12 +328,45 @@ export async function exportAll(
   const tokenLock = new Mutex();
   let aborted: { error: unknown } | null = null;
   let next = 0;
+  /**
+   * Publishes a verified staged file with its manifest entry, both under the manifest lock: the
+   * entry is written first, so a crash between the two leaves an entry whose file is missing (a
+   * re-run exports it again), never a file without its entry; a lock held by another live run
+   * means no file at all (the run stops with exit 2 naming the holder). The lock is taken per key,
+   * for these milliseconds only, so two runs into one directory still work side by side.
+   */
+  const publish = (staging: string, name: string, exported: ManifestEntry): Promise<ManifestEntry> =>
+    manifestLock.run(async () => {
+      let entry = exported;
+      const release = await lockManifest(dir.path, lockDeps);
+      try {
+        await mergeIntoManifest(dir.path, [entry], lockDeps.now);
+        const final = join(dir.path, name);
+        try {
+          if (o.force) renameSync(staging, final);
+          else linkSync(staging, final); // fails if the name appeared meanwhile: never overwrite
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? String(e);
+          const reason =
+            code === "EEXIST"
+              ? `${name} exists; keyport does not overwrite files (--force replaces it)`
+              : `cannot write ${name}: ${code}`;
+          entry = { ...entry, status: "failed", reason, sha256: null, exitCode: 2 };
+          await mergeIntoManifest(dir.path, [entry], lockDeps.now);
+        }
+      } finally {
+        release();
+      }
+      entries.set(entry.uri, entry);
+      o.onKey?.(entry, ++done, groups.length);
+      return entry;
+    });
+
   const worker = async () => {
     while (aborted === null && next < todo.length) {
       const p = todo[next++] as Planned;
       const key = p.group.privateKey;
       const base = { uri: key.uri, label: key.label, id: key.id };
-      let entry: ManifestEntry;
       try {
         await askedPassword();
         ensureOutDir(dir, o.warn); // the first file is about to be written
@@ -317,35 +374,41 @@ export async function exportAll(
         aborted ??= { error: e }; // no password, no directory: that ends the run, not one key
         return;
       }
+      // written and verified under a temporary name; it gets its own name only with its entry (publish)
+      // a short name: exportKey stages its own temporary beside it, named after it (names stop at 255 bytes)
+      const staging = join(dir.path, temporaryName("export"));
+      const dropStaging = registerCleanup(staging);
       try {
-        const r = await exportOne(s, inv, p.group, {
-          ...o,
-          out: join(dir.path, p.name),
-          password: passwordCopy,
-          tokenLock,
-        });
-        results.push(r);
-        entry = { ...base, status: "exported", reason: null, file: p.name, sha256: r.sha256, exitCode: null };
-      } catch (e) {
-        const c = classifyError(e, key.uri);
-        if (!c) {
-          aborted ??= { error: e };
-          return;
+        let r: ExportResult | null = null;
+        let entry: ManifestEntry;
+        try {
+          r = await exportOne(s, inv, p.group, { ...o, out: staging, force: false, password: passwordCopy, tokenLock });
+          entry = { ...base, status: "exported", reason: null, file: p.name, sha256: r.sha256, exitCode: null };
+        } catch (e) {
+          const c = classifyError(e, key.uri);
+          if (!c) {
+            aborted ??= { error: e };
+            return;
+          }
+          entry = {
+            ...base,
+            status: c.status,
+            reason: c.reason,
+            file: c.status === "failed" ? p.name : null,
+            sha256: null,
+            exitCode: c.status === "failed" ? c.exitCode : null,
+          };
         }
-        const file = c.status === "failed" ? p.name : null;
-        entry = {
-          ...base,
-          status: c.status,
-          reason: c.reason,
-          file,
-          sha256: null,
-          exitCode: c.status === "failed" ? c.exitCode : null,
-        };
-      }
-      try {
-        await record([entry]);
-      } catch (e) {
-        aborted ??= { error: e };
+        try {
+          if (r === null) await record([entry]);
+          else if ((await publish(staging, p.name, entry)).status === "exported")
+            results.push({ ...r, file: join(dir.path, p.name) });
+        } catch (e) {
+          aborted ??= { error: e };
+        }
+      } finally {
+        removeQuietly(staging); // published by link (or renamed away): the temporary name goes
+        dropStaging();
       }
     }
   };

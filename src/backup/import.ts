@@ -38,7 +38,7 @@ export interface ImportOptions {
   extractable: boolean;
   replace: boolean;
   warn: (line: string) => void;
-  /** Aborting (the CLI does on SIGINT/SIGTERM/SIGHUP) removes what the import made, until it is complete. */
+  /** Aborting (the CLI does on SIGINT/SIGTERM/SIGHUP/SIGQUIT) removes what the import made, until it is complete. */
   signal?: AbortSignal;
 }
 

@@ -16,28 +16,21 @@
  * crash once no keyport runs.
  */
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { open, readFile, rename, unlink } from "node:fs/promises";
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { KeyportError } from "../util/errors.js";
-import { removeOnExit } from "./output.js";
+import { MANIFEST_MAX_BYTES, readBounded, readBoundedIfExists } from "../util/read-bounded.js";
+import { processAlive, registerCleanup, temporaryName } from "./output.js";
 
 export const MANIFEST_NAME = "manifest.json";
 export const MANIFEST_SCHEMA = "keyport.manifest/v1";
 export const LOCK_RETRIES = 200;
 export const LOCK_RETRY_MS = 50;
 export const STALE_LOCK_MS = 60_000;
+/** A lock file holds one short JSON object (pid, host, nonce). */
+const LOCK_MAX_BYTES = 4096;
 
 export type KeyStatus = "exported" | "present" | "skipped" | "failed";
 
@@ -117,15 +110,9 @@ export function parseManifest(text: string, path: string): ManifestEntry[] {
 /** The manifest's entries, or none when DIR has no manifest yet (or DIR does not exist yet). */
 export function readManifest(dir: string): ManifestEntry[] {
   const path = join(dir, MANIFEST_NAME);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return [];
-    throw new KeyportError("usage", `cannot read ${path}: ${code ?? String(e)}`);
-  }
-  return parseManifest(text, path);
+  // a regular file of bounded size: a FIFO or a 3 GB file as manifest.json is refused (exit 2), never read whole
+  const bytes = readBoundedIfExists(path, "manifest", MANIFEST_MAX_BYTES);
+  return bytes === null ? [] : parseManifest(bytes.toString("utf8"), path);
 }
 
 /**
@@ -146,15 +133,6 @@ export interface LockDeps {
   retries: number;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
-}
-
 export const DEFAULT_LOCK_DEPS: LockDeps = {
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => Date.now(),
@@ -170,7 +148,7 @@ interface LockInfo {
 
 function readLock(path: string): { info: LockInfo | null; text: string; mtimeMs: number } | null {
   try {
-    const text = readFileSync(path, "utf8");
+    const text = readBounded(path, "lock", LOCK_MAX_BYTES).toString("utf8");
     const mtimeMs = statSync(path).mtimeMs;
     try {
       const j = JSON.parse(text) as Partial<LockInfo>;
@@ -194,7 +172,7 @@ function breakStale(path: string, judgedText: string): void {
   }
   let text = "";
   try {
-    text = readFileSync(aside, "utf8");
+    text = readBounded(aside, "lock", LOCK_MAX_BYTES).toString("utf8");
   } catch {
     /* unreadable: treat as not ours to judge */
   }
@@ -221,7 +199,7 @@ export async function lockManifest(dir: string, deps: LockDeps = DEFAULT_LOCK_DE
   for (let attempt = 0; attempt <= deps.retries; attempt++) {
     try {
       const fd = openSync(path, "wx", 0o600);
-      const keep = removeOnExit(path); // interrupted while holding it: no lock is left behind
+      const keep = registerCleanup(path); // interrupted while holding it: no lock is left behind
       try {
         writeSync(fd, mine);
       } finally {
@@ -272,18 +250,26 @@ export async function updateManifest(
   deps: LockDeps = DEFAULT_LOCK_DEPS,
 ): Promise<ManifestEntry[]> {
   const release = await lockManifest(dir, deps);
-  const path = join(dir, MANIFEST_NAME);
-  const temp = join(dir, `.${MANIFEST_NAME}.${randomBytes(6).toString("hex")}.keyport-tmp`);
-  const keepTemp = removeOnExit(temp);
   try {
-    let existing: ManifestEntry[] = [];
-    try {
-      existing = parseManifest(await readFile(path, "utf8"), path);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
+    return await mergeIntoManifest(dir, updates, deps.now);
+  } finally {
+    release();
+  }
+}
+
+/** As updateManifest, under the lock the caller holds (lockManifest): export --all publishes a file in the same hold. */
+export async function mergeIntoManifest(
+  dir: string,
+  updates: ManifestEntry[],
+  now: () => number = Date.now,
+): Promise<ManifestEntry[]> {
+  const path = join(dir, MANIFEST_NAME);
+  const temp = join(dir, temporaryName(MANIFEST_NAME));
+  const keepTemp = registerCleanup(temp);
+  try {
+    const existing = readManifest(dir);
     const keys = mergeEntries(existing, updates);
-    const doc: ManifestDocument = { schema: MANIFEST_SCHEMA, generatedAt: new Date(deps.now()).toISOString(), keys };
+    const doc: ManifestDocument = { schema: MANIFEST_SCHEMA, generatedAt: new Date(now()).toISOString(), keys };
     const fh = await open(temp, "wx", 0o600);
     try {
       await fh.writeFile(`${JSON.stringify(doc, null, 2)}\n`);
@@ -300,7 +286,6 @@ export async function updateManifest(
     throw new KeyportError("usage", `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   } finally {
     keepTemp();
-    release();
   }
 }
 

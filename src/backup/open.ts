@@ -27,7 +27,7 @@ import { DEFAULT_LIMITS } from "../pkcs12/index.js";
 import { isCkr, listMechanisms, mechanismNames, Pkcs11CallError, valueOf, type Session } from "../pkcs11/index.js";
 import { asBuffer, normalizeBer, readHeader } from "../util/ber.js";
 import { KeyportError } from "../util/errors.js";
-import { readBounded } from "../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../util/read-bounded.js";
 import { agreementMechanism, transportPlans } from "./open-plan.js";
 import { stageFile } from "./output.js";
 
@@ -69,7 +69,7 @@ export interface KeyFile {
 }
 
 export function readKeyFile(path: string): KeyFile {
-  const bytes = readBounded(path, "key file");
+  const bytes = readBounded(path, "key file", PEM_MAX_BYTES);
   let key: KeyObject;
   try {
     key = bytes.subarray(0, 64).toString("latin1").includes("-----BEGIN")
@@ -83,7 +83,7 @@ export function readKeyFile(path: string): KeyFile {
   }
   let certificates: Buffer[] = [];
   try {
-    certificates = certificatesFromFile(readBounded(path, "key file"), path).filter((c) => c.length > 0);
+    certificates = certificatesFromFile(readBounded(path, "key file", PEM_MAX_BYTES), path).filter((c) => c.length > 0);
   } catch {
     certificates = [];
   }

@@ -1,7 +1,9 @@
 /**
  * Writing backups safely: a 0600 temporary file in the target directory, flushed, verified,
  * then published by link (no overwrite) or rename (--force). Nothing is left behind on any
- * failure, nor on SIGINT/SIGTERM/SIGHUP/SIGQUIT.
+ * failure; a temporary file is registered here (registerCleanup) so that the entry point's signal
+ * handlers (src/cli/run.ts) remove it on SIGINT/SIGTERM/SIGHUP/SIGQUIT. No process-wide handler
+ * is installed here: the agent and the tests use this module too.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -12,8 +14,10 @@ import {
   existsSync,
   fsyncSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
+  readdirSync,
   renameSync,
   type Stats,
   statSync,
@@ -23,8 +27,10 @@ import {
 import { basename, dirname, join, resolve } from "node:path";
 import { KeyportError } from "../util/errors.js";
 
+/** Temporary files to remove if keyport stops before they are published or removed (see runCleanups). */
 const pending = new Set<string>();
-let handlersInstalled = false;
+/** Per signal, how many running commands handle it themselves and exit when done (import's rollback). */
+const commandSignals = new Map<NodeJS.Signals, number>();
 
 function removeQuietly(path: string): void {
   try {
@@ -34,40 +40,90 @@ function removeQuietly(path: string): void {
   }
 }
 
-function installSignalCleanup(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  // a closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) clean up like Ctrl-C: exit 128 + signal number
-  const signals = [
-    ["SIGINT", 130],
-    ["SIGTERM", 143],
-    ["SIGHUP", 129],
-    ["SIGQUIT", 131],
-  ] as const;
-  for (const [sig, code] of signals) {
-    process.on(sig, () => {
-      for (const p of pending) removeQuietly(p);
-      process.stderr.write(`\nkeyport: interrupted (${sig}): nothing was written\n`);
-      process.exit(code);
-    });
-  }
-  process.on("exit", () => {
-    for (const p of pending) removeQuietly(p);
-  });
+/** Registers a temporary file to remove if keyport stops first; the returned function unregisters it. */
+export function registerCleanup(path: string): () => void {
+  pending.add(path);
+  return () => unregisterCleanup(path);
 }
 
-/** Removes path if keyport exits or is interrupted before the returned function is called. */
-export function removeOnExit(path: string): () => void {
-  installSignalCleanup();
-  pending.add(path);
+export function unregisterCleanup(path: string): void {
+  pending.delete(path);
+}
+
+/** Removes every registered temporary file: the entry point calls it on a signal and at exit. */
+export function runCleanups(): void {
+  for (const p of pending) removeQuietly(p);
+  pending.clear();
+}
+
+/**
+ * A command that undoes its work on these signals and then exits by itself (import) says so while
+ * it runs: the entry point's handlers then leave those signals to it. Returns the function ending that.
+ */
+export function handleSignalsInCommand(signals: readonly NodeJS.Signals[]): () => void {
+  for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 0) + 1);
+  let ended = false;
   return () => {
-    pending.delete(path);
+    if (ended) return;
+    ended = true;
+    for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 1) - 1);
   };
+}
+
+/** Whether a running command handles this signal itself (see handleSignalsInCommand). */
+export function commandHandlesSignal(sig: NodeJS.Signals): boolean {
+  return (commandSignals.get(sig) ?? 0) > 0;
+}
+
+/**
+ * keyport's temporary files: `.NAME.PID-RANDOM.keyport-tmp`, beside the file they become. The
+ * writer's pid is in the name, so a later run can tell a temporary of a run that was killed (-9,
+ * a power cut: no clean-up ran) from one being written now (removeStaleTemporaries).
+ */
+const TEMPORARY = /^\..*\.(\d+)-[0-9a-f]{12}\.keyport-tmp$/s;
+
+export function temporaryName(name: string): string {
+  return `.${name}.${process.pid}-${randomBytes(6).toString("hex")}.keyport-tmp`;
+}
+
+/** Whether a process of this pid exists (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporaries in dir whose writer is gone; returns their names. Only names of keyport's
+ * pattern with a pid of this host that is not running: a live run's temporary is left alone.
+ */
+export function removeStaleTemporaries(dir: string, isAlive: (pid: number) => boolean = processAlive): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return []; // no directory yet: nothing to clean
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = Number(TEMPORARY.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    try {
+      if (!lstatSync(join(dir, name)).isFile()) continue; // keyport only ever makes regular files
+      unlinkSync(join(dir, name));
+      removed.push(name);
+    } catch {
+      /* gone meanwhile, or not ours to remove */
+    }
+  }
+  return removed;
 }
 
 /** Checks the destination before any work: an existing file (without --force) or a bad directory is exit 2. */
 export function checkDestination(path: string, force: boolean): string {
-  installSignalCleanup();
   const full = resolve(path);
   const dir = dirname(full);
   let st: Stats;
@@ -102,10 +158,9 @@ export interface StagedFile {
 
 /** Writes data to a temporary 0600 file beside the destination and flushes it to disk. */
 export function stageFile(finalPath: string, data: Buffer, force: boolean): StagedFile {
-  installSignalCleanup();
   const full = checkDestination(finalPath, force);
-  const tempPath = join(dirname(full), `.${basename(full)}.${randomBytes(6).toString("hex")}.keyport-tmp`);
-  pending.add(tempPath);
+  const tempPath = join(dirname(full), temporaryName(basename(full)));
+  registerCleanup(tempPath);
   try {
     const fd = openSync(tempPath, "wx", 0o600);
     try {
@@ -115,7 +170,7 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
       closeSync(fd);
     }
   } catch (e) {
-    pending.delete(tempPath);
+    unregisterCleanup(tempPath);
     removeQuietly(tempPath);
     throw new KeyportError("usage", `cannot write ${finalPath}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
@@ -131,7 +186,7 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
         }
       } catch (e) {
         removeQuietly(tempPath);
-        pending.delete(tempPath);
+        unregisterCleanup(tempPath);
         const code = (e as NodeJS.ErrnoException).code;
         throw new KeyportError(
           "usage",
@@ -140,7 +195,7 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
             : `cannot write ${finalPath}: ${code ?? String(e)}`,
         );
       }
-      pending.delete(tempPath);
+      unregisterCleanup(tempPath);
       // flush the directory entry too
       try {
         const dfd = openSync(dirname(full), "r");
@@ -152,7 +207,7 @@ export function stageFile(finalPath: string, data: Buffer, force: boolean): Stag
     },
     discard() {
       removeQuietly(tempPath);
-      pending.delete(tempPath);
+      unregisterCleanup(tempPath);
     },
   };
 }
@@ -174,7 +229,6 @@ export interface OutDir {
  */
 export function checkOutDir(given: string): OutDir {
   if (given.trim() === "") throw new KeyportError("usage", "--out-dir is empty: name a directory");
-  installSignalCleanup();
   const path = resolve(given);
   let st: Stats | undefined;
   try {

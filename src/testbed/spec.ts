@@ -2,10 +2,10 @@
  * The declarative key spec a testbed token is built from (softhsm/fixtures.json is the standard
  * set). Each key declares the verdict and flags keyport must report: tests derive from it.
  */
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KeyportError } from "../util/errors.js";
+import { readBounded, SPEC_MAX_BYTES } from "../util/read-bounded.js";
 
 export type FixtureKeyType = "rsa" | "ec" | "ed25519" | "aes";
 export type TestbedKind = "softhsm" | "nss" | "opencryptoki";
@@ -151,16 +151,8 @@ function checkTokens(tokens: unknown, file: string): asserts tokens is Record<Te
 }
 
 function readSpec(file: string): TestbedSpec {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new KeyportError(
-      "usage",
-      `testbed spec ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? "error"})`,
-    );
-  }
-  return parseSpec(text, file);
+  // a regular file of at most 1 MiB: a FIFO or a 2 GB file is refused before any byte is read
+  return parseSpec(readBounded(file, "testbed spec", SPEC_MAX_BYTES).toString("utf8"), file);
 }
 
 export function loadSpec(file: string = STANDARD_SPEC_PATH): TestbedSpec {

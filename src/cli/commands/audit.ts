@@ -14,7 +14,7 @@ import {
   renderPrometheus,
 } from "../../audit/index.js";
 import { KeyportError } from "../../util/errors.js";
-import { readBounded } from "../../util/read-bounded.js";
+import { PEM_MAX_BYTES, readBounded } from "../../util/read-bounded.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { keyOptions, keySelection, type KeyArgs } from "./key-options.js";
 
@@ -48,7 +48,7 @@ export const auditCommand: CommandModule<GlobalArgs, AuditArgs> = {
     let policy: Policy | undefined;
     if (a.policy !== undefined) {
       // measured before it is read: a huge file is refused, not loaded
-      policy = loadPolicy(readBounded(a.policy, "policy file").toString("utf8"), a.policy);
+      policy = loadPolicy(readBounded(a.policy, "policy file", PEM_MAX_BYTES).toString("utf8"), a.policy);
     }
     const sel = keySelection(a);
     const selector = sel.key;

@@ -1,7 +1,7 @@
 /**
  * `keyport import FILE`: restore a PKCS#12 onto the selected token (SPEC §3), all or nothing.
- * SIGINT, SIGTERM and SIGHUP while objects are being made undo them: keyport then exits
- * 128 + the signal's number (130, 143, 129), as a shell reports a process the signal ended.
+ * SIGINT, SIGTERM, SIGHUP and SIGQUIT while objects are being made undo them: keyport then exits
+ * 128 + the signal's number (130, 143, 129, 131), as a shell reports a process the signal ended.
  */
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
@@ -16,6 +16,7 @@ import {
   type ImportHooks,
   type ImportResult,
 } from "../../backup/index.js";
+import { handleSignalsInCommand } from "../../backup/output.js";
 import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
 import { readPkcs12 } from "../../pkcs12/index.js";
@@ -36,7 +37,7 @@ interface ImportArgs extends RecipientKeyArgs, FileOpenArgs {
   passwordSource?: string;
 }
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const;
 
 function render(r: ImportResult, token: string): string {
   const idFrom = { option: "--id", file: "the file's localKeyId", "public-key": "SHA-1 of the public key" }[r.idSource];
@@ -87,8 +88,8 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
           describe: "replace the same key pair's objects on the token (proven by its public key)",
         })
         .epilog(
-          "Interrupted (SIGINT, SIGTERM, SIGHUP) before it is complete, import removes what it made " +
-            "and exits 128 + the signal number (130, 143, 129).",
+          "Interrupted (SIGINT, SIGTERM, SIGHUP, SIGQUIT) before it is complete, import removes what it made " +
+            "and exits 128 + the signal number (130, 143, 129, 131).",
         )
         .check((a) => {
           if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
@@ -125,6 +126,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);
       for (const sig of SIGNALS) process.on(sig, onSignal);
+      const ownSignals = handleSignalsInCommand(SIGNALS); // the entry point's handlers leave the exit to the rollback
       let r: ImportResult | undefined;
       try {
         [r] = await forEachInventory(
@@ -157,6 +159,7 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
         process.exit(128 + (constants.signals[sig] ?? 0));
       } finally {
         for (const sig of SIGNALS) process.off(sig, onSignal);
+        ownSignals();
       }
       if (!r) return;
       if (outputFormat(a) === "json")
