@@ -309,25 +309,33 @@ describe("export --all checks before any module or PIN", () => {
     expect(existsSync(join(dir, "later"))).toBe(false);
   });
 
-  it("a FIFO as manifest.json: exit 2 at once, one line naming it, before any module (the run never blocks on it)", async () => {
-    mkdirSync(join(dir, "fifo"));
-    const manifest = join(dir, "fifo", "manifest.json");
-    expect(spawnSync("mkfifo", ["-m", "600", manifest]).status).toBe(0);
-    // spawned, not spawnSync: a run that blocks on the FIFO is ended by the test timeout, not by hanging vitest
-    const child = spawn(process.execPath, [KEYPORT, ...args(join(dir, "fifo"))], {
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL"); // a blocked run is not left behind
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    expect([status, stdout, stderr]).toEqual([2, "", `keyport: manifest ${manifest} is not a regular file (a FIFO)\n`]);
-  });
+  it(
+    "a FIFO as manifest.json: exit 2 at once, one line naming it, before any " + "module (the run never blocks on it)",
+    async () => {
+      mkdirSync(join(dir, "fifo"));
+      const manifest = join(dir, "fifo", "manifest.json");
+      expect(spawnSync("mkfifo", ["-m", "600", manifest]).status).toBe(0);
+      // spawned, not spawnSync: a run that blocks on the FIFO is ended by the test timeout, not by hanging vitest
+      const child = spawn(process.execPath, [KEYPORT, ...args(join(dir, "fifo"))], {
+        env,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      onTestFinished(() => {
+        // a blocked run is not left behind
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const status = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      expect([status, stdout, stderr]).toEqual([
+        2,
+        "",
+        `keyport: manifest ${manifest} is not a regular file (a FIFO)\n`,
+      ]);
+    },
+  );
 
   it("--all with --out, --out-dir without --all, --strict without --all: exit 2", () => {
     expect(keyport([...args(join(dir, "x")), "--out", "a.p12"], env).status).toBe(2);

@@ -358,69 +358,72 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
     expect(snapshot(target)).not.toBe(before);
   });
 
-  it("rolls back on SIGTERM, SIGINT, SIGHUP and SIGQUIT between two objects (exit 128 + signal), token unchanged", async () => {
-    const keyPem = join(work, "signal.key");
-    const crtPem = join(work, "signal.crt");
-    expect(
-      run(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-keyout",
-          keyPem,
-          "-out",
-          crtPem,
-          "-subj",
-          "/CN=signal",
-          "-days",
-          "3",
-        ],
-        target.env,
-      ).status,
-    ).toBe(0);
-    const file = join(work, "signal.p12");
-    expect(
-      run(
-        "openssl",
-        [
-          "pkcs12",
-          "-export",
-          "-inkey",
-          keyPem,
-          "-in",
-          crtPem,
-          "-name",
-          "signal",
-          "-out",
-          file,
-          "-passout",
-          "env:KP_PW",
-        ],
-        pw(target),
-      ).status,
-    ).toBe(0);
-    const before = snapshot(target);
-    for (const [after, sig, code] of [
-      [1, "SIGTERM", 143],
-      [2, "SIGINT", 130],
-      [3, "SIGHUP", 129],
-      [2, "SIGQUIT", 131],
-    ] as const) {
-      const r = await interruptedImport(after, sig, [file, "--id", "cc"], pw(target));
-      expect({ status: r.status, signal: r.signal }, r.stderr).toEqual({ status: code, signal: null });
-      expect(r.stderr).toContain(
-        `keyport: import interrupted by ${sig}: the ${after} object(s) it had created were removed; ` +
-          "the token is as it was",
-      );
-      expect(snapshot(target)).toBe(before);
-    }
-  });
+  it(
+    "rolls back on SIGTERM, SIGINT, SIGHUP and SIGQUIT between two objects " + "(exit 128 + signal), token unchanged",
+    async () => {
+      const keyPem = join(work, "signal.key");
+      const crtPem = join(work, "signal.crt");
+      expect(
+        run(
+          "openssl",
+          [
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            keyPem,
+            "-out",
+            crtPem,
+            "-subj",
+            "/CN=signal",
+            "-days",
+            "3",
+          ],
+          target.env,
+        ).status,
+      ).toBe(0);
+      const file = join(work, "signal.p12");
+      expect(
+        run(
+          "openssl",
+          [
+            "pkcs12",
+            "-export",
+            "-inkey",
+            keyPem,
+            "-in",
+            crtPem,
+            "-name",
+            "signal",
+            "-out",
+            file,
+            "-passout",
+            "env:KP_PW",
+          ],
+          pw(target),
+        ).status,
+      ).toBe(0);
+      const before = snapshot(target);
+      for (const [after, sig, code] of [
+        [1, "SIGTERM", 143],
+        [2, "SIGINT", 130],
+        [3, "SIGHUP", 129],
+        [2, "SIGQUIT", 131],
+      ] as const) {
+        const r = await interruptedImport(after, sig, [file, "--id", "cc"], pw(target));
+        expect({ status: r.status, signal: r.signal }, r.stderr).toEqual({ status: code, signal: null });
+        expect(r.stderr).toContain(
+          `keyport: import interrupted by ${sig}: the ${after} object(s) it had created were removed; ` +
+            "the token is as it was",
+        );
+        expect(snapshot(target)).toBe(before);
+      }
+    },
+  );
 
   it("does not write a keyport placeholder certificate: the key comes back as a pending key pair", async () => {
     const key = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;

@@ -469,18 +469,21 @@ describe("export --all after a killed run, and beside another run's lock", () =>
     expect(r.warnings).toContain(`keyport: removed 2 temporary file(s) left in ${outDir} by a keyport run that ended`);
   });
 
-  it("a manifest lock another live run holds: the run stops (exit 2) and no backup file exists without its entry", async () => {
-    const lock = join(outDir, "manifest.json.lock");
-    const holder = JSON.stringify({ pid: process.ppid, host: hostname(), nonce: "0011223344556677" });
-    const lockDeps = { sleep: async () => undefined, now: () => Date.now(), isAlive: () => true, retries: 2 };
-    // taken once the STOP is recorded and before the first export: the exports find it held
-    const password = async () => {
-      writeFileSync(lock, holder);
-      return Buffer.from("pw");
-    };
-    const e: unknown = await run({}, { lockDeps, password }).catch((x: unknown) => x);
-    expect(e instanceof KeyportError ? e.code : e).toBe("usage");
-    expect(readdirSync(outDir).sort()).toEqual(["manifest.json", "manifest.json.lock"]);
-    expect(manifestKeys()).toEqual([skippedLocked]);
-  });
+  it(
+    "a manifest lock another live run holds: the run stops (exit 2) and no " + "backup file exists without its entry",
+    async () => {
+      const lock = join(outDir, "manifest.json.lock");
+      const holder = JSON.stringify({ pid: process.ppid, host: hostname(), nonce: "0011223344556677" });
+      const lockDeps = { sleep: async () => undefined, now: () => Date.now(), isAlive: () => true, retries: 2 };
+      // taken once the STOP is recorded and before the first export: the exports find it held
+      const password = async () => {
+        writeFileSync(lock, holder);
+        return Buffer.from("pw");
+      };
+      const e: unknown = await run({}, { lockDeps, password }).catch((x: unknown) => x);
+      expect(e instanceof KeyportError ? e.code : e).toBe("usage");
+      expect(readdirSync(outDir).sort()).toEqual(["manifest.json", "manifest.json.lock"]);
+      expect(manifestKeys()).toEqual([skippedLocked]);
+    },
+  );
 });

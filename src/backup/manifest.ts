@@ -257,7 +257,10 @@ export async function updateManifest(
   }
 }
 
-/** As updateManifest, under the lock the caller holds (lockManifest): export --all publishes a file in the same hold. */
+/**
+ * As updateManifest, under the lock the caller holds (lockManifest): export --all publishes a file in
+ * the same hold.
+ */
 export async function mergeIntoManifest(
   dir: string,
   updates: ManifestEntry[],

@@ -51,34 +51,43 @@ describe("readBounded", () => {
     const spec = sparse("spec.json", 2 * 1024 ** 3);
     expect(failure(() => readBounded(over, "chain file", PEM_MAX_BYTES))).toEqual({
       code: "usage",
-      message: `chain file ${over}: ${PEM_MAX_BYTES + 1} bytes, more than keyport's limit of ${PEM_MAX_BYTES} bytes; not read`,
+      message:
+        `chain file ${over}: ${PEM_MAX_BYTES + 1} bytes, more than keyport's limit ` +
+        `of ${PEM_MAX_BYTES} bytes; not read`,
     });
     expect(failure(() => readBoundedIfExists(manifest, "manifest", MANIFEST_MAX_BYTES))).toEqual({
       code: "usage",
-      message: `manifest ${manifest}: ${3 * 1024 ** 3} bytes, more than keyport's limit of ${MANIFEST_MAX_BYTES} bytes; not read`,
+      message:
+        `manifest ${manifest}: ${3 * 1024 ** 3} bytes, more than keyport's limit of ` +
+        `${MANIFEST_MAX_BYTES} bytes; not read`,
     });
     expect(failure(() => readBounded(spec, "testbed spec", SPEC_MAX_BYTES))).toEqual({
       code: "usage",
-      message: `testbed spec ${spec}: ${2 * 1024 ** 3} bytes, more than keyport's limit of ${SPEC_MAX_BYTES} bytes; not read`,
+      message:
+        `testbed spec ${spec}: ${2 * 1024 ** 3} bytes, more than keyport's limit ` +
+        `of ${SPEC_MAX_BYTES} bytes; not read`,
     });
   });
 
-  it("refuses a FIFO at once (exit 2), also behind a symbolic link, and with or without a missing-file fallback", () => {
-    const f = fifo("manifest-fifo");
-    symlinkSync(f, join(dir, "fifo-link"));
-    expect(failure(() => readBounded(f, "", PEM_MAX_BYTES))).toEqual({
-      code: "usage",
-      message: `${f} is not a regular file (a FIFO)`,
-    });
-    expect(failure(() => readBounded(join(dir, "fifo-link"), "chain file", PEM_MAX_BYTES))).toEqual({
-      code: "usage",
-      message: `chain file ${join(dir, "fifo-link")} is not a regular file (a FIFO)`,
-    });
-    expect(failure(() => readBoundedIfExists(f, "manifest", MANIFEST_MAX_BYTES))).toEqual({
-      code: "usage",
-      message: `manifest ${f} is not a regular file (a FIFO)`,
-    });
-  });
+  it(
+    "refuses a FIFO at once (exit 2), also behind a symbolic link, and with " + "or without a missing-file fallback",
+    () => {
+      const f = fifo("manifest-fifo");
+      symlinkSync(f, join(dir, "fifo-link"));
+      expect(failure(() => readBounded(f, "", PEM_MAX_BYTES))).toEqual({
+        code: "usage",
+        message: `${f} is not a regular file (a FIFO)`,
+      });
+      expect(failure(() => readBounded(join(dir, "fifo-link"), "chain file", PEM_MAX_BYTES))).toEqual({
+        code: "usage",
+        message: `chain file ${join(dir, "fifo-link")} is not a regular file (a FIFO)`,
+      });
+      expect(failure(() => readBoundedIfExists(f, "manifest", MANIFEST_MAX_BYTES))).toEqual({
+        code: "usage",
+        message: `manifest ${f} is not a regular file (a FIFO)`,
+      });
+    },
+  );
 
   it("refuses a character device and a directory (exit 2)", () => {
     mkdirSync(join(dir, "d"));
