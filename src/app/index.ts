@@ -56,6 +56,20 @@ export {
   type ExportAllResult,
   type ExportResult,
   type FileReport,
+  type KeyChoice,
   type ManifestEntry,
 } from "../backup/index.js";
+export type { Pkcs12Contents, Profile } from "../pkcs12/index.js";
+export type { TokenDescription } from "../pkcs11/index.js";
 export { tokenJson, tokenUri } from "../inventory/index.js";
+export {
+  ImportInterrupted,
+  importKeys,
+  readBackupToImport,
+  weakCiphers,
+  type BackupReadOptions,
+  type ImportHooks,
+  type ImportIo,
+  type ImportRequest,
+  type ImportResult,
+} from "./import.js";

@@ -3,11 +3,13 @@
  * recipient's key, on a token or from a key file; the PKCS#12 inside written, or read in memory.
  */
 import {
+  chooseFileKey,
   openOnToken,
   openWithKeyFile,
   readEnvelopeFile,
   readKeyFile,
   writeOpened,
+  type KeyChoice,
   type OpenedEnvelope,
 } from "../backup/index.js";
 import type { ParsedEnvelope } from "../cms/index.js";
@@ -48,12 +50,13 @@ export async function openSealed(
   env: ParsedEnvelope,
   open: EnvelopeOpener,
   password: () => Promise<Buffer>,
+  choice: KeyChoice,
 ): Promise<Pkcs12Contents> {
   const opened = await open(env);
   try {
     const pw = await password();
     try {
-      return await readPkcs12(opened.content, pw);
+      return chooseFileKey(await readPkcs12(opened.content, pw), choice);
     } finally {
       pw.fill(0);
     }

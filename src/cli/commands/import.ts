@@ -7,25 +7,23 @@ import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import {
   ImportInterrupted,
-  importBackup,
-  isWeakCipherWarning,
+  importKeys,
+  oneToken,
+  readBackupToImport,
   REEXPORT_ADVICE,
-  chooseFileKey,
-  warningsOf,
   refuseEnvelopeAsPkcs12,
+  sessionAccess,
+  weakCiphers,
   type ImportHooks,
   type ImportResult,
-} from "../../backup/index.js";
+} from "../../app/index.js";
 import { handleSignalsInCommand } from "../../backup/output.js";
-import { forEachInventory } from "../../inventory/index.js";
 import { closeAllModules } from "../../pkcs11/index.js";
-import { readPkcs12 } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordSourceOption, withFilePassword } from "../secret-options.js";
 import { fileOpenOptions, type FileOpenArgs } from "./file-options.js";
-import { oneToken } from "../../app/index.js";
 import { openSealedBackup, recipientKeyOptions, type RecipientKeyArgs } from "./recipient-key.js";
 
 interface ImportArgs extends RecipientKeyArgs, FileOpenArgs {
@@ -108,45 +106,29 @@ export function makeImportCommand(hooks: ImportHooks = {}): CommandModule<Global
       if (!sealed) refuseEnvelopeAsPkcs12(a.file);
       const choice = { keyName: a.keyName, keyIndex: a.keyIndex };
       const contents = sealed
-        ? chooseFileKey(await openSealedBackup(a), choice)
+        ? await openSealedBackup(a, choice)
         : await withFilePassword(
             a.file,
             a.passwordSource,
-            async (der, pw) =>
-              chooseFileKey(
-                await readPkcs12(der, pw, { requireMac: !a.allowNoMac }, { emptyPassword: a.emptyPassword }),
-                choice,
-              ),
+            (der, pw) =>
+              readBackupToImport(der, pw, { ...choice, allowNoMac: a.allowNoMac, emptyPassword: a.emptyPassword }),
             a.emptyPassword,
           );
-      const weak = warningsOf(contents).filter(isWeakCipherWarning);
+      const weak = weakCiphers(contents);
       for (const w of weak) warnLine(`keyport: warning: ${w}`);
       if (weak.length) warnLine(`keyport: ${REEXPORT_ADVICE}`);
-      const token = oneToken(selection(a), warnLine);
+      const sel = selection(a);
+      const token = oneToken(sel, warnLine);
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(sig);
       for (const sig of SIGNALS) process.on(sig, onSignal);
       const ownSignals = handleSignalsInCommand(SIGNALS); // the entry point's handlers leave the exit to the rollback
       let r: ImportResult | undefined;
       try {
-        [r] = await forEachInventory(
-          [token],
-          { login: loginOptions(a, selection(a)), data: false, write: true },
-          async (inv, s) =>
-            importBackup(
-              s,
-              inv,
-              contents,
-              {
-                id: a.id?.replace(/:/g, "").toLowerCase(),
-                label: a.label,
-                extractable: a.extractable,
-                replace: a.replace,
-                warn: warnLine,
-                signal: abort.signal,
-              },
-              hooks,
-            ),
+        r = await importKeys(
+          sessionAccess(token, loginOptions(a, sel)),
+          { contents, id: a.id, label: a.label, extractable: a.extractable, replace: a.replace },
+          { warn: warnLine, signal: abort.signal, hooks },
         );
       } catch (e) {
         if (!(e instanceof ImportInterrupted)) throw e;

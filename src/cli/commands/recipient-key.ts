@@ -11,9 +11,10 @@ import {
   readEnvelopeFile,
   sessionAccess,
   type EnvelopeOpener,
+  type KeyChoice,
+  type Pkcs12Contents,
   type Selection,
 } from "../../app/index.js";
-import type { Pkcs12Contents } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { checkPinOptions, loginOptions, selection, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader } from "../secret-options.js";
@@ -73,8 +74,9 @@ export function prepareRecipient(a: RecipientKeyArgs): EnvelopeOpener {
  */
 export async function openSealedBackup(
   a: RecipientKeyArgs & { file: string; passwordSource?: string },
+  choice: KeyChoice,
 ): Promise<Pkcs12Contents> {
   const env = readEnvelopeFile(a.file);
   const open = prepareRecipient(a);
-  return openSealed(env, open, passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file)));
+  return openSealed(env, open, passwordReader(a.passwordSource, false, passwordQuestions.existingFile(a.file)), choice);
 }
