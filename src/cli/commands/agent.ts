@@ -10,6 +10,7 @@ import { checkIterations } from "../../app/index.js";
 import type { Argv, CommandModule } from "yargs";
 import { parseAddress, parseListen } from "../../agent/address.js";
 import { checkSecretFile } from "../../agent/secret-file.js";
+import type { Agent } from "../../agent/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { selection, warnLine, type GlobalArgs } from "../options.js";
 
@@ -121,7 +122,20 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
     } else checkWritableDir(secretDir, "the secret file", true);
     if (a.socket !== undefined) await checkSocketPath(resolve(a.socket));
     const { startAgent } = await import("../../agent/index.js");
-    const agent = await startAgent({
+    // the handlers before the start: a signal while it starts stops the agent once it has started
+    let agent: Agent | null = null;
+    let signalled: NodeJS.Signals | null = null;
+    const stop = (sig: NodeJS.Signals) => {
+      // synchronous, then exit: a later handler (another module's cleanup) must not exit first
+      agent?.stopNow(sig);
+      process.exit(0);
+    };
+    for (const sig of SIGNALS)
+      process.on(sig, () => {
+        if (agent) stop(sig);
+        else signalled ??= sig;
+      });
+    agent = await startAgent({
       listen: a.socket !== undefined ? { socket: resolve(a.socket) } : parseListen(a.listen ?? DEFAULT_LISTEN),
       secretFile,
       secretDir,
@@ -132,12 +146,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       log: warnLine,
       announce: (line) => process.stdout.write(`${line}\n`),
     });
-    // synchronous, then exit: a later handler (another module's cleanup) must not exit first
-    for (const sig of SIGNALS)
-      process.on(sig, () => {
-        agent.stopNow(sig);
-        process.exit(0);
-      });
+    if (signalled) stop(signalled);
     await new Promise<never>(() => {});
   },
 };
