@@ -51,6 +51,8 @@ async function exportThrough(
   if (opts.shots) await shot("04-export-private-key");
   await next();
   await at("Export file format");
+  // a download cannot be destroyed after: the wizard's last step does that, with the file given back
+  expect(await page.getByLabel("Delete the private key if the export is successful").count()).toBe(0);
   if (opts.placeholder) await page.getByLabel("Add a placeholder certificate").check();
   if (opts.legacy) await page.getByRole("radio", { name: /^Compatible with old Windows/ }).check();
   if (opts.shots) await shot("05-format");
@@ -167,6 +169,28 @@ describe.runIf(existsSync(CHROMIUM))("export wizard", () => {
     expect(v.status, v.stderr).toBe(0);
     expect(v.stdout).toContain("[keyport placeholder]");
     expect(v.stdout).toContain("2048 iterations");
+  });
+
+  it("deletes the key from the token with the downloaded file given back (the last step)", async () => {
+    await page.getByRole("button", { name: "Export another key" }).click();
+    await at("Choose the key to export");
+    const file = await exportThrough("rsa-plain");
+    const labels = () =>
+      (JSON.parse(keyport(["audit", "--json"], tb.env).stdout) as { keys: Array<{ label: string }> }).keys
+        .map((k) => k.label)
+        .sort();
+    const before = labels();
+    await page.getByRole("button", { name: "Delete the key from the token" }).click();
+    await at("Delete the key from the token");
+    await page.getByLabel("Backup file", { exact: true }).setInputFiles(file);
+    await page.getByLabel("Backup file password").fill(PASSWORD);
+    await page.getByLabel('To delete the key from the token, type "delete"').fill("delete");
+    await shot("13-delete");
+    await page.getByRole("button", { name: "Delete", exact: true }).click();
+    await at("The key was deleted from the token.");
+    await shot("14-deleted");
+    expect(await page.locator("#step").textContent()).toContain("The certificate was kept on the token.");
+    expect(labels()).toEqual(before.filter((l) => l !== "rsa-plain"));
   });
 
   it("says so when the token is removed while the page is open", async () => {

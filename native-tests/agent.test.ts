@@ -4,12 +4,12 @@
  * 200 concurrent requests during an export, and a clean stop on SIGTERM.
  */
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client, readEvents, startAgent, type RunningAgent } from "./support/agent.js";
-import { KEYPORT, keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
+import { KEYPORT, keyport, makeTestbed, run, tempDir, type Testbed } from "./support/testbed.js";
 
 const PASSWORD = "agent test password";
 let tb: Testbed;
@@ -35,6 +35,20 @@ function cliAudit(): AuditDoc {
   return JSON.parse(r.stdout) as AuditDoc;
 }
 const withoutTime = (d: AuditDoc) => ({ ...d, generatedAt: "" });
+/** The agent's whole key list now. */
+const agentKeys = async () => ((await (await api.get("/api/keys")).json()) as AuditDoc).keys;
+/** A multipart upload (verify, destroy) with the secret and the agent's Origin. */
+const upload = (path: string, fields: Record<string, string>, file: Buffer, name = "backup.p12") => {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append("file", new Blob([file]), name);
+  return fetch(`${agent.base}${path}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${agent.secret}`, origin: agent.base },
+    body: form,
+  });
+};
+const withPassword = (env: NodeJS.ProcessEnv) => ({ ...env, KP: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP" });
 
 beforeAll(async () => {
   tb = makeTestbed("softhsm");
@@ -54,7 +68,7 @@ describe("usage", () => {
   // the parsing itself is unit-tested (src/agent/address.test.ts); here: the real command stops at once
   it.each([
     [["--listen", "0.0.0.0:8080"], "loopback only"],
-    [["--iterations", "0"], "--iterations"],
+    [["--iterations", "0"], "iterations must be"],
     [["--listen", "127.0.0.1:0", "--socket", "agent.sock"], "--listen and --socket: give one"],
   ])("keyport agent %j is exit 2 before anything starts", (args, why) => {
     const secretFile = join(tb.dir, "..", "usage.secret");
@@ -227,11 +241,50 @@ describe("API", () => {
     expect(ok.status).toBe(204);
   });
 
+  it("a second login with a wrong PIN is 403 auth, and the login stays (keys still listed as logged in)", async () => {
+    const before = await agentKeys();
+    const again = await api.post("/api/login", { token: tokenUri, pin: `${pin}9` });
+    expect(again.status).toBe(403);
+    expect(((await again.json()) as { error: string }).error).toBe("auth");
+    const t = (await (await api.get("/api/tokens")).json()) as { tokens: Array<{ loggedIn: boolean }> };
+    expect(t.tokens.map((x) => x.loggedIn)).toEqual([true]);
+    expect(await agentKeys()).toEqual(before);
+    // the PIN it logged in with is still a no-op
+    expect((await api.post("/api/login", { token: tokenUri, pin })).status).toBe(204);
+  });
+
   it("GET /api/keys is the CLI's keyport.audit/v1 document", async () => {
     const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
     expect(withoutTime(doc)).toEqual(withoutTime(cliAudit()));
     const one = (await (await api.get(`/api/keys?token=${encodeURIComponent(tokenUri)}`)).json()) as AuditDoc;
     expect(one.keys).toEqual(doc.keys);
+  });
+
+  it("a CLI export and an API export of one key agree, and both files verify against the token", async () => {
+    const cliFile = join(tb.dir, "..", "faces-cli.p12");
+    const apiFile = join(tb.dir, "..", "faces-api.p12");
+    const cli = keyport(
+      ["export", keyUri("ec-wrap"), "--out", cliFile, "--iterations", "2048", "--include-chain", "--json"],
+      withPassword(tb.env),
+    );
+    expect(cli.status, cli.stderr).toBe(0);
+    const r = await api.post("/api/export", {
+      key: keyUri("ec-wrap"),
+      password: PASSWORD,
+      iterations: 2048,
+      chain: true,
+      delivery: { path: apiFile },
+    });
+    expect(r.status).toBe(201);
+    const summary = (x: Record<string, unknown>) =>
+      ["key", "profile", "iterations", "certificate", "chain", "verification"].map((f) => [f, x[f]]);
+    expect(summary((await r.json()) as Record<string, unknown>)).toEqual(
+      summary(JSON.parse(cli.stdout) as Record<string, unknown>),
+    );
+    for (const file of [cliFile, apiFile]) {
+      const v = keyport(["verify", file, "--against", keyUri("ec-wrap")], withPassword(tb.env));
+      expect(v.status, v.stderr).toBe(0);
+    }
   });
 
   it("exports a key as a download that openssl opens, holding the token's key", async () => {
@@ -391,33 +444,89 @@ describe("changes made outside the agent", () => {
   });
 });
 
-describe("archival", () => {
-  it("deleteAfterVerify destroys the key after a verified export, and the keys say so", async () => {
-    let r: Response | undefined;
+describe("strict bodies", () => {
+  const out = () => join(tb.dir, "..", "strict.p12");
+  const body = () => ({ key: keyUri("rsa-plain"), password: PASSWORD, iterations: 2048 });
+  // each would have destroyed the key, or ignored a field, under fastify's default Ajv
+  it.each([
+    ["deleteAfterVerify: 1 (a number, not coerced)", { deleteAfterVerify: 1 }],
+    ['"deleteAfterverify" (unknown, not dropped)', { deleteAfterverify: true }],
+    ['"profle" (unknown, not dropped)', { profle: "legacy" }],
+    ['iterations: "2048" (a string)', { iterations: "2048" }],
+    ["delivery with an unknown field", { delivery: { path: "", mode: 420 } }],
+    ["deleteAfterVerify with a download (src/app's rule)", { deleteAfterVerify: true, delivery: "download" }],
+  ])("%s is 400 usage, nothing written, the key list as it was", async (_what, change) => {
+    const before = await agentKeys();
+    const b = { ...body(), delivery: { path: out() }, ...change } as Record<string, unknown>;
+    if (typeof b.delivery === "object") b.delivery = { ...(b.delivery as object), path: out() };
+    const r = await api.post("/api/export", b);
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: string }).error).toBe("usage");
+    expect(existsSync(out())).toBe(false);
+    expect(await agentKeys()).toEqual(before);
+  });
+
+  it("a PIN of the wrong type and an unknown query parameter are 400 usage", async () => {
+    const pinNumber = await api.post("/api/login", { token: tokenUri, pin: Number(pin) });
+    const query = await api.get(`/api/keys?tokn=${encodeURIComponent(tokenUri)}`);
+    const bodies = [(await pinNumber.json()) as { error: string }, (await query.json()) as { error: string }];
+    expect([pinNumber.status, query.status, ...bodies.map((b) => b.error)]).toEqual([400, 400, "usage", "usage"]);
+  });
+});
+
+describe("destroy after proof", () => {
+  let downloaded: Buffer;
+  it("a download, then POST /api/destroy with its bytes: 200, the key gone, its certificate kept", async () => {
+    const r = await api.post("/api/export", {
+      key: keyUri("rsa-plain"),
+      password: PASSWORD,
+      iterations: 2048,
+      delivery: "download",
+    });
+    expect(r.status).toBe(200);
+    downloaded = Buffer.from(await r.arrayBuffer());
+    const before = await agentKeys();
+    const gone = before.find((k) => k.label === "rsa-plain");
+    let d: Response | undefined;
     const events = await readEvents(
       agent,
       async () => {
-        r = await api.post("/api/export", {
-          key: keyUri("rsa-plain"),
-          password: PASSWORD,
-          iterations: 2048,
-          deleteAfterVerify: true,
-          delivery: "download",
-        });
+        d = await upload("/api/destroy", { password: PASSWORD, key: keyUri("rsa-plain") }, downloaded, "rsa-plain.p12");
       },
       (ev) => ev.some((e) => e.type === "keys-changed"),
     );
-    if (!r) throw new Error("no answer");
-    expect(r.status).toBe(200);
-    expect(Number(r.headers.get("x-keyport-destroyed"))).toBeGreaterThan(0);
-    const file = join(tb.dir, "..", "archived.p12");
-    writeFileSync(file, Buffer.from(await r.arrayBuffer()));
+    if (!d) throw new Error("no answer");
+    expect(d.status).toBe(200);
+    const res = (await d.json()) as {
+      uri: string;
+      destroyed: string[];
+      keptPublicKey: string | null;
+      keptCertificate: string | null;
+    };
+    expect(res.uri).toBe(gone?.uri);
+    expect([res.destroyed[0], res.destroyed.length, res.keptPublicKey]).toEqual([gone?.uri, 2, null]);
+    expect(res.keptCertificate).toMatch(/;object=rsa-plain;type=cert$/);
     expect(events.map((e) => e.type)).toEqual(["keys-changed"]);
-    const doc = (await (await api.get("/api/keys")).json()) as AuditDoc;
-    expect(doc.keys.some((k) => k.label === "rsa-plain")).toBe(false);
-    expect(cliAudit().keys.map((k) => k.label)).toEqual(doc.keys.map((k) => k.label));
-    const v = keyport(["verify", file], { ...tb.env, KP: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP" });
-    expect(v.status, v.stderr).toBe(0);
+    expect(await agentKeys()).toEqual(before.filter((k) => k.label !== "rsa-plain"));
+    const certs = run(
+      "pkcs11-tool",
+      ["--module", tb.state.module, "--token-label", tb.state.tokenLabel, "-O", "--type", "cert"],
+      tb.env,
+    );
+    expect(certs.stdout).toMatch(/label:\s+rsa-plain\n/);
+  });
+
+  it("another key's backup, or a wrong password, is 422 verify and nothing is destroyed", async () => {
+    const before = await agentKeys();
+    const other = await upload("/api/destroy", { password: PASSWORD, key: keyUri("ec-wrap") }, downloaded);
+    const wrong = await upload(
+      "/api/destroy",
+      { password: "not the password", key: keyUri("ec-wrap") },
+      readFileSync(join(tb.dir, "..", "ec-wrap.p12")),
+    );
+    const errors = [(await other.json()) as { error: string }, (await wrong.json()) as { error: string }];
+    expect([other.status, wrong.status, ...errors.map((e) => e.error)]).toEqual([422, 422, "verify", "verify"]);
+    expect(await agentKeys()).toEqual(before);
   });
 });
 
@@ -434,7 +543,7 @@ describe("metrics", () => {
     expect(verdicts.map((v) => sample(text, "keyport_keys", labels(v)))).toEqual(verdicts.map((v) => doc.summary[v]));
     const nse = doc.keys.filter((k) => k.flags.includes("NSE")).length;
     expect(sample(text, "keyport_key_flag", `token="${tb.state.tokenLabel}",serial="${serial}",flag="NSE"`)).toBe(nse);
-    expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(4);
+    expect(sample(text, "keyport_exports_total", 'result="exported"')).toBe(5);
     expect(sample(text, "keyport_exports_total", 'result="refused"')).toBe(1);
   });
 
@@ -461,6 +570,18 @@ describe("metrics", () => {
     expect(r.status).toBe(200);
     expect(await r.text()).toMatch(/^keyport_token_present\{token="keyport-test"/m);
     expect((await fetch(`${metricsBase}/api/keys`)).status).toBe(404);
+  });
+
+  it("--metrics-listen refuses a foreign Host header (DNS rebinding) with 421", () => {
+    const status = (host: string) =>
+      execFileSync(
+        "curl",
+        ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", `Host: ${host}`, `${metricsBase}/metrics`],
+        {
+          encoding: "utf8",
+        },
+      );
+    expect([status("attacker.example"), status(new URL(metricsBase).host)]).toEqual(["421", "200"]);
   });
 });
 
@@ -496,7 +617,7 @@ describe("unix socket", () => {
       });
       proc.on("exit", (code) => reject(new Error(`agent exited ${code} before its URL`)));
     });
-    const secret = readFileSync(secretFile, "utf8").trim();
+    const secret = readFileSync(secretFile, "utf8").split("\n")[1] ?? "";
     expect(line).toBe(`Open the export wizard: http://localhost/#token=${secret} (on the socket ${socket})`);
     expect(statSync(socket).mode & 0o777).toBe(0o600);
     const ok = await getOver(socket, { host: "localhost", authorization: `Bearer ${secret}` });
@@ -531,6 +652,143 @@ describe("unix socket path", () => {
       `keyport: --socket ${file}: a file that is not a socket is there; it is left as it is\n`,
     ]);
     expect(readFileSync(file, "utf8")).toBe("keep me\n");
+  });
+});
+
+describe("secret files and signals", () => {
+  const secretFormat = (secret: string) => `keyport-agent-secret v1\n${secret}\n`;
+
+  it("--secret-file naming a file that is not an agent's secret is exit 2, and the file is left as it was", () => {
+    const file = join(tb.dir, "..", "important.txt");
+    writeFileSync(file, "keep me\n", { mode: 0o600 });
+    const r = keyport(["agent", "--secret-file", file], tb.env);
+    expect([r.status, r.stdout]).toEqual([2, ""]);
+    expect(readFileSync(file, "utf8")).toBe("keep me\n");
+  });
+
+  it("default secret files are per agent: stopping one leaves the other's", async () => {
+    const runtime = tempDir("keyport-runtime-");
+    const env = { XDG_RUNTIME_DIR: runtime };
+    const one = await startAgent(tb, [], { secretFile: null, env });
+    const two = await startAgent(tb, [], { secretFile: null, env });
+    const names = [one, two].map((a) => `keyport-agent-${new URL(a.base).port}.secret`);
+    expect([one.secretFile, two.secretFile]).toEqual(names.map((n) => join(runtime, n)));
+    expect(readdirSync(runtime).sort()).toEqual([...names].sort());
+    expect(readFileSync(one.secretFile, "utf8")).toBe(secretFormat(one.secret));
+    expect(statSync(one.secretFile).mode & 0o777).toBe(0o600);
+    expect(await one.stop()).toBe(0);
+    expect(readdirSync(runtime)).toEqual([names[1]]);
+    expect(readFileSync(two.secretFile, "utf8")).toBe(secretFormat(two.secret));
+    expect(await two.stop()).toBe(0);
+    expect(readdirSync(runtime)).toEqual([]);
+  });
+
+  it("two agents on one --secret-file: the first to stop leaves the file of the one still running", async () => {
+    const file = join(tb.dir, "..", "shared.secret");
+    const one = await startAgent(tb, [], { secretFile: file });
+    const two = await startAgent(tb, [], { secretFile: file });
+    expect(await one.stop()).toBe(0);
+    expect(readFileSync(file, "utf8")).toBe(secretFormat(two.secret));
+    expect(await two.stop()).toBe(0);
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it.each([
+    "SIGHUP",
+    "SIGTERM",
+    "SIGINT",
+  ] as const)("%s: the agent exits 0, its secret file and download folder gone", async (sig) => {
+    const tmp = tempDir("keyport-agent-tmp-");
+    const a = await startAgent(tb, [], { secretFile: null, env: { TMPDIR: tmp, XDG_RUNTIME_DIR: tmp } });
+    expect(readdirSync(tmp).filter((n) => n.startsWith("keyport-agent-")).length).toBe(2);
+    expect(await a.stop(sig)).toBe(0);
+    expect(a.stderr()).toContain(`stopped (${sig}): sessions logged out and closed, modules finalised`);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+});
+
+describe("selection through the API", () => {
+  // a second token with the same label, holding a key with the same label and id as ec-wrap
+  const p11Pin = "222222";
+  let serial2: string;
+  let serial1: string;
+  let backup: Buffer;
+
+  beforeAll(async () => {
+    backup = readFileSync(join(tb.dir, "..", "ec-wrap.p12"));
+    await api.post("/api/logout", { token: tokenUri }); // idle: the slot poll re-initialises and sees new tokens
+    const env = { ...process.env, SOFTHSM2_CONF: tb.state.softhsmConf };
+    const events = await readEvents(
+      agent,
+      () => {
+        const init = run(
+          "softhsm2-util",
+          ["--init-token", "--free", "--label", tb.state.tokenLabel, "--pin", p11Pin, "--so-pin", "12345678"],
+          env,
+        );
+        expect(init.status, init.stderr).toBe(0);
+        const slot = /reassigned to slot (\d+)/.exec(init.stdout)?.[1] ?? "";
+        const id = tb.provisioned.find((k) => k.label === "ec-wrap")?.id ?? "";
+        const gen = run(
+          "pkcs11-tool",
+          ["--module", tb.state.module, "--slot", slot, "--login", "--pin", p11Pin, "--keypairgen"].concat([
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            "ec-wrap",
+            "--id",
+            id,
+          ]),
+          env,
+        );
+        expect(gen.status, gen.stderr).toBe(0);
+      },
+      (ev) => ev.some((e) => e.type === "token-added"),
+    );
+    expect(events.map((e) => e.type)).toEqual(["token-added"]);
+    const tokens = (await (await api.get("/api/tokens")).json()) as { tokens: Array<{ uri: string; serial: string }> };
+    serial1 = tokens.tokens.find((t) => t.uri === tokenUri)?.serial ?? "";
+    serial2 = tokens.tokens.find((t) => t.uri !== tokenUri)?.serial ?? "";
+    for (const [serial, p] of [
+      [serial1, pin],
+      [serial2, p11Pin],
+    ]) {
+      const token = `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)};serial=${serial}`;
+      expect((await api.post("/api/login", { token, pin: p })).status).toBe(204);
+    }
+  });
+
+  const against = (serial: string | null) =>
+    `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)}${serial === null ? "" : `;serial=${serial}`};object=ec-wrap;type=private`;
+
+  it("a key URI naming the token by serial picks that token's key", async () => {
+    const answers = [];
+    for (const serial of [serial1, serial2]) {
+      const r = await upload("/api/verify", { password: PASSWORD, against: against(serial) }, backup);
+      const report = (await r.json()) as { ok: boolean; against: { uri: string; keyMatchesToken: boolean } };
+      answers.push([
+        r.status,
+        report.ok,
+        report.against.keyMatchesToken,
+        report.against.uri.includes(`serial=${serial}`),
+      ]);
+    }
+    expect(answers).toEqual([
+      [200, true, true, true],
+      [200, false, false, true],
+    ]);
+  });
+
+  it("an ambiguous key URI is 400 listing the tokens' URIs; one that names no token is 404", async () => {
+    const ambiguous = await upload("/api/verify", { password: PASSWORD, against: against(null) }, backup);
+    const body = (await ambiguous.json()) as { error: string; message: string };
+    expect([ambiguous.status, body.error]).toEqual([400, "usage"]);
+    expect([body.message.includes(`serial=${serial1}`), body.message.includes(`serial=${serial2}`)]).toEqual([
+      true,
+      true,
+    ]);
+    const none = await upload("/api/verify", { password: PASSWORD, against: against("0000000000000000") }, backup);
+    expect([none.status, ((await none.json()) as { error: string }).error]).toEqual([404, "not-found"]);
   });
 });
 

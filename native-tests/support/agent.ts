@@ -10,27 +10,35 @@ export interface RunningAgent {
   proc: ChildProcess;
   base: string;
   secret: string;
+  /** the secret file the agent named in its log */
   secretFile: string;
   stdout: () => string;
   stderr: () => string;
   /** the next log line matching re (already printed or still to come) */
   waitLog: (re: RegExp) => Promise<RegExpExecArray>;
-  /** SIGTERM, then the exit code */
-  stop: () => Promise<number | null>;
+  /** a signal (SIGTERM unless named), then the exit code */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-export async function startAgent(tb: Testbed, extra: string[] = []): Promise<RunningAgent> {
-  const secretFile = join(tb.dir, "..", "agent.secret");
+export interface AgentStart {
+  /** --secret-file (default: agent.secret beside the testbed; null: none, the agent's default) */
+  secretFile?: string | null;
+  /** more environment (TMPDIR, XDG_RUNTIME_DIR) */
+  env?: Record<string, string>;
+}
+
+export async function startAgent(tb: Testbed, extra: string[] = [], o: AgentStart = {}): Promise<RunningAgent> {
+  const secretFile = o.secretFile === undefined ? join(tb.dir, "..", "agent.secret") : o.secretFile;
   // the agent takes PINs over the API only: no PIN source; and it serves every token of the module
   // (tokens made while it runs included), not only the testbed's label
-  const env = { ...tb.env };
+  const env = { ...tb.env, ...o.env };
   delete env.KEYPORT_PIN_SOURCE;
   delete env.PKCS11_TOKEN_LABEL;
-  const proc = spawn(
-    process.execPath,
-    [KEYPORT, "agent", "--listen", "127.0.0.1:0", "--secret-file", secretFile, ...extra],
-    { env, stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const secretArgs = secretFile === null ? [] : ["--secret-file", secretFile];
+  const proc = spawn(process.execPath, [KEYPORT, "agent", "--listen", "127.0.0.1:0", ...secretArgs, ...extra], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   let err = "";
   const waiters: Array<() => void> = [];
@@ -55,16 +63,17 @@ export async function startAgent(tb: Testbed, extra: string[] = []): Promise<Run
     }
   };
   const line = await until(() => /(http:\/\/127\.0\.0\.1:\d+)\/#token=([A-Za-z0-9_-]+)/.exec(out), "its URL");
+  const named = await until(() => /; secret in (.*)$/m.exec(err), "its secret file");
   return {
     proc,
     base: line[1] as string,
     secret: line[2] as string,
-    secretFile,
+    secretFile: named[1] as string,
     stdout: () => out,
     stderr: () => err,
     waitLog: (re) => until(() => re.exec(err), String(re)),
-    stop: async () => {
-      proc.kill("SIGTERM");
+    stop: async (signal = "SIGTERM") => {
+      proc.kill(signal);
       return exited;
     },
   };

@@ -44,7 +44,7 @@ const base = await new Promise((resolve, reject) => {
   });
   agent.on("exit", (code) => reject(new Error(`agent exited ${code}`)));
 });
-const secret = readFileSync(secretFile, "utf8").trim();
+const secret = readFileSync(secretFile, "utf8").split("\n")[1]; // after the line keyport-agent-secret v1
 const auth = { authorization: `Bearer ${secret}` };
 const post = (path, body) =>
   fetch(`${base}${path}`, {

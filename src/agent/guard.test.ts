@@ -54,11 +54,15 @@ describe("agent request guard", () => {
     expect(status({ origin: "http://localhost:4000" })).toBe(0);
   });
 
-  it("needs application/json (or the multipart upload of /api/verify)", () => {
+  it("needs application/json (or the multipart upload of /api/verify and /api/destroy)", () => {
     expect(status({ contentType: "application/x-www-form-urlencoded" })).toBe(415);
     expect(status({ contentType: "text/plain" })).toBe(415);
     expect(status({ contentType: undefined })).toBe(415);
     expect(status({ contentType: "multipart/form-data; boundary=x" })).toBe(415);
-    expect(status({ path: "/api/verify", contentType: "multipart/form-data; boundary=x" })).toBe(0);
+    expect(
+      ["/api/verify", "/api/destroy", "/api/export"].map((path) =>
+        status({ path, contentType: "multipart/form-data; boundary=x" }),
+      ),
+    ).toEqual([0, 0, 415]);
   });
 });

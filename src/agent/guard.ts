@@ -44,14 +44,23 @@ function bearerOk(header: string | undefined, want: Buffer): boolean {
 
 const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** The routes that take a multipart upload (the backup file) instead of a JSON body. */
+export const UPLOAD_PATHS = new Set(["/api/verify", "/api/destroy"]);
+
+/** The Host rule (DNS rebinding): only the names the agent serves under; the API and --metrics-listen both. */
+export function hostRefusal(host: string | undefined, hosts: Set<string>): Refusal | null {
+  if (host !== undefined && hosts.has(host.toLowerCase())) return null;
+  return {
+    status: 421,
+    error: "usage",
+    message: "this agent answers only to its own address (Host header refused)",
+    hint: "open the URL the agent printed at start",
+  };
+}
+
 export function checkRequest(r: RequestFacts, c: GuardConfig): Refusal | null {
-  if (r.host === undefined || !c.hosts.has(r.host.toLowerCase()))
-    return {
-      status: 421,
-      error: "usage",
-      message: "this agent answers only to its loopback address (Host header refused)",
-      hint: "open the URL the agent printed at start",
-    };
+  const foreignHost = hostRefusal(r.host, c.hosts);
+  if (foreignHost) return foreignHost;
   // cross-origin requests are refused outright (no CORS: no Access-Control-Allow-Origin at all)
   if (r.origin !== undefined && r.origin !== "null" && !c.origins.has(r.origin))
     return { status: 403, error: "auth", message: "request from another origin refused" };
@@ -72,7 +81,7 @@ export function checkRequest(r: RequestFacts, c: GuardConfig): Refusal | null {
         hint: `send Origin: ${[...c.origins][0]}`,
       };
     const type = (r.contentType ?? "").split(";")[0]?.trim().toLowerCase();
-    const upload = r.path === "/api/verify" && type === "multipart/form-data";
+    const upload = UPLOAD_PATHS.has(r.path) && type === "multipart/form-data";
     if (type !== "application/json" && !upload)
       return {
         status: 415,

@@ -1,25 +1,31 @@
 /**
  * `keyport agent` (SPEC §5): the token pool, the HTTP server on loopback, the secret (printed once
- * in the page URL's fragment, kept in a 0600 file), slot watching, idle logout, metrics, and a
- * clean stop on SIGINT/SIGTERM (log out, close sessions, finalise modules).
+ * in the page URL's fragment, kept in a 0600 file of its own), slot watching, idle logout, metrics,
+ * and a stop that logs out, closes sessions, finalises modules and removes what the agent made.
+ * No process-wide effect here: the entry point (src/cli/commands/agent.ts) owns the signals.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { networkInterfaces, hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import { isIP } from "node:net";
 import type { Selection } from "../app/index.js";
 import { closeAllModules } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
 import { Mutex } from "../util/mutex.js";
-import { allowedHosts, allowedOrigins, type ListenAddress } from "./address.js";
+import { allowedHosts, allowedOrigins, isLoopback, type ListenAddress } from "./address.js";
+import { eventOf, type AgentEvent } from "./context.js";
 import { digest, type GuardConfig } from "./guard.js";
 import { AgentMetrics } from "./metrics.js";
 import { TokenPool } from "./pool.js";
-import { buildMetricsServer, buildServer, eventOf, type AgentEvent } from "./server.js";
+import { defaultSecretName, removeOwnSecretFile, writeSecretFile } from "./secret-file.js";
+import { createMetricsServer, createServer } from "./server.js";
 import { deepCheckSchedule, pollSlots } from "./watch.js";
 
 export { parseAddress, parseListen, isLoopback } from "./address.js";
+export { checkSecretFile } from "./secret-file.js";
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
 
@@ -57,7 +63,9 @@ export const DEEP_SHARE = 0.1;
 
 export interface AgentOptions {
   listen: ListenAddress | { socket: string };
-  secretFile: string;
+  /** --secret-file; without it, a file of this agent's own in secretDir, named by its port or socket */
+  secretFile?: string;
+  secretDir: string;
   idleLogoutMs: number;
   /** iterations of modern-profile exports whose request names none (default: keyport export's) */
   iterations?: number;
@@ -70,21 +78,27 @@ export interface AgentOptions {
   pollIntervalMs?: number;
 }
 
-/** The secret file: written to a 0600 temporary file beside it, then renamed into place. */
-function writeSecretFile(path: string, secret: string): void {
-  const tmp = join(dirname(path), `.keyport-secret-${randomBytes(6).toString("hex")}`);
-  const fd = openSync(tmp, "wx", 0o600);
-  try {
-    writeSync(fd, `${secret}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+export interface Agent {
+  url: string;
+  secretFile: string;
+  /** stops serving, logs out, closes sessions, finalises modules, removes the agent's files */
+  stop: (why?: string) => Promise<void>;
+  /** the same at once, synchronously (for a signal handler that exits right after) */
+  stopNow: (why: string) => void;
 }
 
-export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: () => Promise<void> }> {
+/** The Host names --metrics-listen answers to: the loopback names, or on another address the machine's own. */
+function metricsHosts(host: string, port: number): Set<string> {
+  const hosts = allowedHosts(host, port);
+  if (isLoopback(host)) return hosts;
+  const withPort = (h: string) => `${isIP(h) === 6 ? `[${h}]` : h}:${port}`.toLowerCase();
+  hosts.add(withPort(hostname()));
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) hosts.add(withPort(a.address.replace(/%.*$/, "")));
+  return hosts;
+}
+
+export async function startAgent(o: AgentOptions): Promise<Agent> {
   const log = (line: string) => o.log(`keyport agent: ${escapeControl(line)}`);
   const secret = randomBytes(32).toString("base64url");
   const pool = new TokenPool(o.selection, o.idleLogoutMs);
@@ -113,39 +127,28 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
     });
   await pool.rescan();
 
-  // SIGINT/SIGTERM: synchronously log out and close every session, finalise the modules, then exit
-  // (registered before anything else can install a handler that exits first)
-  let stopping = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    pool.closeAllNow();
-    closeAllModules();
-    rmSync(o.secretFile, { force: true });
-    if ("socket" in o.listen) rmSync(o.listen.socket, { force: true });
-    log(`stopped (${sig}): sessions logged out and closed, modules finalised`);
-    process.exit(0);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-
   const guard: GuardConfig = { hosts: new Set(), origins: new Set(), secretDigest: digest(secret) };
   const metrics = new AgentMetrics(pool);
-  const app = await buildServer({
-    pool,
-    metrics,
-    guard,
-    log,
-    iterations: o.iterations,
-    emit,
-    subscribe: (fn) => {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
+  const downloads = mkdtempSync(join(tmpdir(), "keyport-agent-"));
+  const app = await createServer(
+    {
+      pool,
+      metrics,
+      log,
+      iterations: o.iterations,
+      emit,
+      subscribe: (fn) => {
+        listeners.add(fn);
+        return () => listeners.delete(fn);
+      },
+      downloads,
     },
-  });
+    guard,
+  );
   let url: string;
-  let metricsApp: Awaited<ReturnType<typeof buildMetricsServer>> | null = null;
+  let metricsApp: Awaited<ReturnType<typeof createMetricsServer>> | null = null;
   let boundSocket = false;
+  let secretFile: string;
   try {
     if ("socket" in o.listen) {
       const path = o.listen.socket;
@@ -156,6 +159,7 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
       guard.hosts = new Set(["localhost"]);
       guard.origins = new Set(["http://localhost"]);
       url = `http://localhost/#token=${secret} (on the socket ${path})`;
+      secretFile = o.secretFile ?? join(o.secretDir, defaultSecretName({ socket: path }));
     } else {
       const { host, port: asked } = o.listen;
       await listening(`--listen ${hostPort(host, asked)}`, () => app.listen({ host, port: asked }));
@@ -163,27 +167,29 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
       guard.hosts = allowedHosts(host, port);
       guard.origins = allowedOrigins(guard.hosts);
       url = `http://${hostPort(host, port)}/#token=${secret}`;
+      secretFile = o.secretFile ?? join(o.secretDir, defaultSecretName({ port }));
     }
     if (o.metricsListen) {
       const { host, port: asked } = o.metricsListen;
-      metricsApp = await buildMetricsServer(metrics, log);
+      let hosts = new Set<string>();
+      metricsApp = await createMetricsServer(metrics, () => hosts, log);
       const m = metricsApp;
       await listening(`--metrics-listen ${hostPort(host, asked)}`, () => m.listen({ host, port: asked }));
       const port = (m.server.address() as AddressInfo).port;
+      hosts = metricsHosts(host, port);
       log(`metrics (no secret, no login) on http://${hostPort(host, port)}/metrics`);
     }
+    writeSecretFile(secretFile, secret);
   } catch (e) {
     // nothing was announced and no secret written: undo the start and say why
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
     await app.close().catch(() => undefined);
     await metricsApp?.close().catch(() => undefined);
     if (boundSocket && "socket" in o.listen) rmSync(o.listen.socket, { force: true });
+    rmSync(downloads, { recursive: true, force: true });
     await pool.closeAll();
     closeAllModules();
     throw e;
   }
-  writeSecretFile(o.secretFile, secret);
 
   const watcher = pollSlots(refreshSlots, (e) => log(`slot scan failed: ${firstLine(e)}`), o.pollIntervalMs);
   const idle = setInterval(
@@ -198,18 +204,41 @@ export async function startAgent(o: AgentOptions): Promise<{ url: string; stop: 
   idle.unref();
 
   const tokens = pool.all().length;
-  log(`serving ${tokens} token${tokens === 1 ? "" : "s"}; slot watching: ${watcher.mode}; secret in ${o.secretFile}`);
+  log(`serving ${tokens} token${tokens === 1 ? "" : "s"}; slot watching: ${watcher.mode}; secret in ${secretFile}`);
   o.announce(`Open the export wizard: ${url}`);
 
+  /** What the agent made on disk: its secret file (while it is still its own), the socket, the downloads. */
+  const removeFiles = () => {
+    removeOwnSecretFile(secretFile, secret);
+    if ("socket" in o.listen) rmSync(o.listen.socket, { force: true });
+    rmSync(downloads, { recursive: true, force: true });
+  };
+  const stopped = (why: string) => log(`stopped (${why}): sessions logged out and closed, modules finalised`);
+  let stopping = false;
   return {
     url,
-    stop: async () => {
+    secretFile,
+    stop: async (why = "stop") => {
+      if (stopping) return;
+      stopping = true;
       watcher.stop();
       clearInterval(idle);
       await pool.closeAll();
       await app.close();
       await metricsApp?.close();
-      rmSync(o.secretFile, { force: true });
+      closeAllModules();
+      removeFiles();
+      stopped(why);
+    },
+    stopNow: (why) => {
+      if (stopping) return;
+      stopping = true;
+      watcher.stop();
+      clearInterval(idle);
+      pool.closeAllNow();
+      closeAllModules();
+      removeFiles();
+      stopped(why);
     },
   };
 }

@@ -4,12 +4,11 @@
  * keys), a login is held in one open session until logout, removal, idle time-out or shutdown, and
  * one token's operations run one at a time.
  */
-import { createHash } from "node:crypto";
-import { auditReport, selectedKeyFacts, type Selection } from "../app/index.js";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { auditReport, describeTokens, selectedKeyFacts, type Selection } from "../app/index.js";
 import type { AuditReport } from "../audit/index.js";
 import { findTokens, readInventory, tokenMatchesUri, tokenUri, type TokenInventory } from "../inventory/index.js";
 import { reinitializeModules, withSession, type Session, type Token, type TokenDescription } from "../pkcs11/index.js";
-import { displaySelector, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 import { KeyportError } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
 
@@ -19,7 +18,14 @@ interface Held {
   release: () => void;
   /** settles once withSession has logged out and closed the session */
   done: Promise<unknown>;
+  /**
+   * A keyed digest of the PIN that logged in (a random key per login), to answer a second login
+   * with a wrong PIN "auth" without a C_Login that would end the held one; null: a PIN pad
+   */
+  pinCheck: { key: Buffer; mac: Buffer } | null;
 }
+
+const pinMac = (key: Buffer, pin: Buffer) => createHmac("sha256", key).update(pin).digest();
 
 export class TokenEntry {
   readonly mutex = new Mutex();
@@ -145,22 +151,20 @@ export class TokenEntry {
   }
 
   private async loginLocked(pin: Buffer | null, warn: (line: string) => void): Promise<void> {
-    {
-      if (this.held) {
-        pin?.fill(0);
-        return;
-      }
+    try {
+      if (this.held) return this.checkHeld(this.held, pin);
       const write = !this.description.flags.writeProtected;
       let ready!: (h: Held) => void;
       const holding = new Promise<Held>((r) => (ready = r));
+      const pinCheck = pin ? { key: randomBytes(32), mac: Buffer.alloc(0) } : null;
+      if (pin && pinCheck) pinCheck.mac = pinMac(pinCheck.key, pin);
       const done = withSession(
         this.token,
         {
           write,
           login: {
             pin: async () => {
-              if (!pin)
-                throw new KeyportError("usage", `token "${this.description.label}" needs a PIN: send {token, pin}`);
+              if (!pin) throw this.needsPin();
               return pin;
             },
             allowFinalTry: false,
@@ -169,16 +173,36 @@ export class TokenEntry {
         },
         (session) =>
           new Promise<void>((release) => {
-            ready({ session, release, done });
+            ready({ session, release, done, pinCheck });
           }),
       );
       // a failed login rejects `done` before `holding` settles
       const held = await Promise.race([holding, done.then(() => null)]);
-      pin?.fill(0);
       if (!held) throw new KeyportError("internal", "login ended early");
       this.held = held;
       this.invalidate();
+    } finally {
+      pin?.fill(0);
     }
+  }
+
+  private needsPin(): KeyportError {
+    return new KeyportError("usage", `token "${this.description.label}" needs a PIN: send {token, pin}`);
+  }
+
+  /** A login to a token logged in already: the same PIN is a no-op, another is "auth"; the login stays. */
+  private checkHeld(h: Held, pin: Buffer | null): void {
+    if (pin === null) {
+      if (h.pinCheck === null || this.description.flags.protectedAuthPath) return;
+      throw this.needsPin();
+    }
+    const same = h.pinCheck !== null && timingSafeEqual(pinMac(h.pinCheck.key, pin), h.pinCheck.mac);
+    if (!same)
+      throw new KeyportError(
+        "auth",
+        `token "${this.description.label}" is logged in already, and not with this PIN: the login stays as it was`,
+        "log out first to log in again",
+      );
   }
 
   /** Logs out and closes the held session (also when the token is gone). */
@@ -191,6 +215,7 @@ export class TokenEntry {
     if (!h) return false;
     this.held = null;
     this.invalidate();
+    h.pinCheck?.key.fill(0);
     h.release();
     await h.done.catch(() => undefined);
     return true;
@@ -283,20 +308,15 @@ export class TokenPool {
     }
   }
 
-  /** The one token a URI names (404 none, 400 several). */
-  byUri(text: string): TokenEntry {
-    let uri: Pkcs11Uri;
-    try {
-      uri = parsePkcs11Uri(text);
-    } catch {
-      throw new KeyportError("usage", `bad token URI ${displaySelector(text)}`);
-    }
-    const found = this.all().filter((e) => tokenMatchesUri(e.description, uri));
+  /** The one token a resolved selection names (404 none, 400 several, listing their URIs). */
+  one(sel: Selection): TokenEntry {
+    const found = this.all().filter((e) => tokenMatchesUri(e.description, sel.token));
     if (found.length === 1) return found[0] as TokenEntry;
-    if (found.length === 0) throw new KeyportError("not-found", `no token matches ${displaySelector(text)}`);
+    if (found.length === 0)
+      throw new KeyportError("not-found", `no token matches ${describeTokens(sel)}`, "see GET /api/tokens");
     throw new KeyportError(
       "usage",
-      `${found.length} tokens match ${displaySelector(text)}: ${found.map((e) => e.uri).join(" ; ")}`,
+      `${found.length} tokens match ${describeTokens(sel)}: ${found.map((e) => e.uri).join(" ; ")}`,
       "name one by serial",
     );
   }

@@ -35,7 +35,6 @@ interface Choices {
   profile: "modern" | "legacy";
   chain: boolean;
   placeholderCert: boolean;
-  deleteAfterVerify: boolean;
   password: string;
   fileName: string;
 }
@@ -61,7 +60,6 @@ const choices: Choices = {
   profile: "modern",
   chain: true,
   placeholderCert: false,
-  deleteAfterVerify: false,
   password: "",
   fileName: "",
 };
@@ -105,7 +103,8 @@ class ApiError extends Error {
 async function api(path: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set("authorization", `Bearer ${secret}`);
-  if (init.body !== undefined) headers.set("content-type", "application/json");
+  // a FormData upload gets its multipart type (with the boundary) from fetch itself
+  if (init.body !== undefined && !(init.body instanceof FormData)) headers.set("content-type", "application/json");
   const r = await fetch(path, { ...init, headers, cache: "no-store" });
   if (!r.ok) {
     let body: { error?: string; message?: string; hint?: string } = {};
@@ -326,7 +325,6 @@ async function chooseKey(): Promise<void> {
         notice("");
         if (choices.key?.uri !== k.uri) {
           choices.placeholderCert = false;
-          choices.deleteAfterVerify = false;
           choices.fileName = "";
         }
         choices.key = k;
@@ -379,16 +377,6 @@ function exportPrivateKey(): void {
 
 function format(): void {
   const k = choices.key!;
-  const confirm = h(
-    "div",
-    { id: "delete-confirm", hidden: !choices.deleteAfterVerify },
-    h(
-      "label",
-      { class: "field", for: "delete-word" },
-      'To delete the key from the token after the export, type "delete"',
-    ),
-    h("input", { type: "text", id: "delete-word", autocomplete: "off" }),
-  );
   step(
     "Export file format",
     form(
@@ -396,9 +384,6 @@ function format(): void {
         choices.profile = checked("profile") === "legacy" ? "legacy" : "modern";
         choices.chain = isChecked("chain");
         choices.placeholderCert = k.certificate === null && isChecked("placeholder");
-        choices.deleteAfterVerify = isChecked("delete");
-        if (choices.deleteAfterVerify && ($("delete-word") as HTMLInputElement).value !== "delete")
-          return notice('Type "delete" to confirm deleting the private key, or clear the delete option.');
         notice("");
         password();
       },
@@ -425,8 +410,6 @@ function format(): void {
               choices.placeholderCert,
             )
           : null,
-        checkbox("delete", "Delete the private key if the export is successful", choices.deleteAfterVerify),
-        confirm,
       ),
       buttons(
         button("Back", () => exportPrivateKey()),
@@ -434,9 +417,6 @@ function format(): void {
       ),
     ),
   );
-  $("delete").addEventListener("change", () => {
-    confirm.hidden = !isChecked("delete");
-  });
 }
 
 function password(): void {
@@ -516,7 +496,6 @@ function summary(): void {
         ? "Strong protection (AES-256, SHA-256)"
         : "Compatible with old Windows (3DES, SHA-1)",
     ],
-    ["Delete the private key after the export", choices.deleteAfterVerify ? "YES" : "No"],
   ];
   step(
     "Completing the Certificate Export Wizard",
@@ -542,7 +521,6 @@ async function finish(): Promise<void> {
     profile: choices.profile,
     chain: choices.chain,
     placeholderCert: choices.placeholderCert,
-    deleteAfterVerify: choices.deleteAfterVerify,
     delivery: "download",
   };
   let r: Response;
@@ -567,7 +545,6 @@ async function finish(): Promise<void> {
   const link = h("a", { href: url, download: choices.fileName, id: "download" }, `Download ${choices.fileName} again`);
   const how =
     v.method === "sign" ? "a challenge signed on the token and with the backup" : "a challenge the token decrypted";
-  const destroyed = r.headers.get("x-keyport-destroyed") ?? "0";
   step(
     "The export was successful.",
     h(
@@ -581,10 +558,16 @@ async function finish(): Promise<void> {
         }; ${how} checked out.`,
       ),
       h("p", {}, "SHA-256: ", h("code", { id: "sha256" }, v.sha256 ?? "")),
-      destroyed !== "0" ? h("p", {}, "The private key was deleted from the token, as you asked.") : null,
     ),
     h("p", {}, link),
+    h(
+      "p",
+      {},
+      "To move the key off the token (key archival), keep the file, then delete the key from the token: " +
+        "you give the file back, and the key is deleted only once the file is proven to hold it.",
+    ),
     buttons(
+      button("Delete the key from the token", () => deleteKey()),
       button("Export another key", () => {
         choices.key = undefined;
         void chooseKey();
@@ -592,6 +575,76 @@ async function finish(): Promise<void> {
     ),
   );
   link.click(); // the download itself
+}
+
+/** The last step after a download: the kept file proves the backup, then the key pair is deleted. */
+function deleteKey(): void {
+  const k = choices.key!;
+  step(
+    "Delete the key from the token",
+    form(
+      async () => {
+        const file = ($("backup-file") as HTMLInputElement).files?.[0];
+        const pw = $("backup-password") as HTMLInputElement;
+        if (!file) return notice("Choose the backup file you downloaded.");
+        if (pw.value === "") return notice("Enter the backup file's password.");
+        if (($("delete-word") as HTMLInputElement).value !== "delete")
+          return notice('Type "delete" to confirm deleting the private key from the token.');
+        notice("");
+        const upload = new FormData();
+        upload.append("key", k.uri);
+        upload.append("password", pw.value);
+        upload.append("file", file, file.name);
+        pw.value = "";
+        ($("delete") as HTMLButtonElement).disabled = true;
+        try {
+          const r = await api("/api/destroy", { method: "POST", body: upload });
+          const d = (await r.json()) as { destroyed: string[]; keptCertificate: string | null };
+          step(
+            "The key was deleted from the token.",
+            h(
+              "div",
+              { class: "ok" },
+              h(
+                "p",
+                {},
+                `The backup file ${file.name} was proven to hold the key; then it was deleted from the token.`,
+              ),
+              h("p", {}, `Deleted: ${d.destroyed.length} object(s).`),
+              d.keptCertificate ? h("p", {}, "The certificate was kept on the token.") : null,
+            ),
+            buttons(
+              button("Export another key", () => {
+                choices.key = undefined;
+                void chooseKey();
+              }),
+            ),
+          );
+        } catch (e) {
+          ($("delete") as HTMLButtonElement).disabled = false;
+          notice(`Nothing was deleted: ${errorText(e)}`);
+        }
+      },
+      h(
+        "p",
+        {},
+        `Key "${k.label ?? ""}" (${keyDescription(k)}). Choose the file you downloaded: it must hold this key.`,
+      ),
+      h("label", { class: "field", for: "backup-file" }, "Backup file"),
+      h("input", { type: "file", id: "backup-file", accept: ".p12,.pfx,application/x-pkcs12" }),
+      h("label", { class: "field", for: "backup-password" }, "Backup file password"),
+      h("input", { type: "password", id: "backup-password", autocomplete: "off" }),
+      h("label", { class: "field", for: "delete-word" }, 'To delete the key from the token, type "delete"'),
+      h("input", { type: "text", id: "delete-word", autocomplete: "off" }),
+      buttons(
+        button("Back", () => {
+          choices.key = undefined;
+          void chooseKey();
+        }),
+        h("button", { type: "submit", id: "delete" }, "Delete"),
+      ),
+    ),
+  );
 }
 
 // ---- slot events: the page follows tokens coming and going ----

@@ -1,4 +1,7 @@
-/** `keyport agent`: the local agent with the export wizard, JSON API, slot events and metrics (SPEC §5). */
+/**
+ * `keyport agent`: the local agent with the export wizard, JSON API, slot events and metrics (SPEC §5).
+ * The entry point owns the process: SIGINT, SIGTERM and SIGHUP stop the agent, then the process exits.
+ */
 import { accessSync, constants, lstatSync, mkdirSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
@@ -6,6 +9,8 @@ import { dirname, join, resolve } from "node:path";
 import { checkIterations } from "../../app/index.js";
 import type { Argv, CommandModule } from "yargs";
 import { parseAddress, parseListen } from "../../agent/address.js";
+import { checkSecretFile } from "../../agent/secret-file.js";
+import type { Agent } from "../../agent/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { selection, warnLine, type GlobalArgs } from "../options.js";
 
@@ -20,20 +25,23 @@ interface AgentArgs extends GlobalArgs {
   iterations?: number;
 }
 
-function defaultSecretFile(): string {
+/** Where the default secret files go: one per agent, named once its port or socket is known. */
+function defaultSecretDir(): string {
   const runtime = process.env.XDG_RUNTIME_DIR;
-  return runtime ? join(runtime, "keyport-agent.secret") : join(homedir(), ".keyport", "agent.secret");
+  return runtime ? runtime : join(homedir(), ".keyport");
 }
 
-/** The secret file's directory must exist (the default one is made, 0700) and be writable. */
-function checkSecretDir(file: string, isDefault: boolean): void {
-  const dir = dirname(file);
-  if (isDefault) mkdirSync(dir, { recursive: true, mode: 0o700 });
+/** The signals that stop the agent (a closed terminal included). */
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+/** A directory the agent writes in: it must exist (the default secret directory is made, 0700) and be writable. */
+function checkWritableDir(dir: string, what: string, make: boolean): void {
+  if (make) mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
     if (!statSync(dir).isDirectory()) throw new Error("not a directory");
     accessSync(dir, constants.W_OK);
   } catch {
-    throw new KeyportError("usage", `--secret-file ${file}: the directory ${dir} is missing or not writable`);
+    throw new KeyportError("usage", `${what}: the directory ${dir} is missing or not writable`);
   }
 }
 
@@ -46,7 +54,7 @@ async function checkSocketPath(path: string): Promise<void> {
   try {
     isSocket = lstatSync(path).isSocket();
   } catch {
-    checkSecretDir(path, false);
+    checkWritableDir(dirname(path), `--socket ${path}`, false);
     return;
   }
   if (!isSocket)
@@ -76,8 +84,8 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       .option("socket", { type: "string", describe: "serve on this Unix socket instead of a TCP port" })
       .option("secret-file", {
         type: "string",
-        describe: "file (mode 0600) that keeps the agent's secret",
-        defaultDescription: "$XDG_RUNTIME_DIR/keyport-agent.secret or ~/.keyport/agent.secret",
+        describe: "file (mode 0600) that keeps the agent's secret; an existing file must be a keyport agent's secret",
+        defaultDescription: "$XDG_RUNTIME_DIR/keyport-agent-PORT.secret or ~/.keyport/keyport-agent-PORT.secret",
       })
       .option("idle-logout", {
         type: "number",
@@ -106,13 +114,31 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
         return true;
       }) as unknown as Argv<AgentArgs>,
   handler: async (a) => {
-    const secretFile = resolve(a.secretFile ?? defaultSecretFile());
-    checkSecretDir(secretFile, a.secretFile === undefined);
+    const secretFile = a.secretFile !== undefined ? resolve(a.secretFile) : undefined;
+    const secretDir = defaultSecretDir();
+    if (secretFile !== undefined) {
+      checkWritableDir(dirname(secretFile), `--secret-file ${secretFile}`, false);
+      checkSecretFile(secretFile); // a file that is not an agent's secret is never overwritten
+    } else checkWritableDir(secretDir, "the secret file", true);
     if (a.socket !== undefined) await checkSocketPath(resolve(a.socket));
     const { startAgent } = await import("../../agent/index.js");
-    await startAgent({
+    // the handlers before the start: a signal while it starts stops the agent once it has started
+    let agent: Agent | null = null;
+    let signalled: NodeJS.Signals | null = null;
+    const stop = (sig: NodeJS.Signals) => {
+      // synchronous, then exit: a later handler (another module's cleanup) must not exit first
+      agent?.stopNow(sig);
+      process.exit(0);
+    };
+    for (const sig of SIGNALS)
+      process.on(sig, () => {
+        if (agent) stop(sig);
+        else signalled ??= sig;
+      });
+    agent = await startAgent({
       listen: a.socket !== undefined ? { socket: resolve(a.socket) } : parseListen(a.listen ?? DEFAULT_LISTEN),
       secretFile,
+      secretDir,
       idleLogoutMs: a.idleLogout * 1000,
       iterations: a.iterations,
       metricsListen: a.metricsListen !== undefined ? parseAddress(a.metricsListen, "--metrics-listen") : undefined,
@@ -120,7 +146,7 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       log: warnLine,
       announce: (line) => process.stdout.write(`${line}\n`),
     });
-    // the agent runs until SIGINT/SIGTERM
+    if (signalled) stop(signalled);
     await new Promise<never>(() => {});
   },
 };
