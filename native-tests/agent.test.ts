@@ -758,8 +758,10 @@ describe("selection through the API", () => {
     }
   });
 
-  const against = (serial: string | null) =>
-    `pkcs11:token=${encodeURIComponent(tb.state.tokenLabel)}${serial === null ? "" : `;serial=${serial}`};object=ec-wrap;type=private`;
+  const against = (serial: string | null) => {
+    const token = `token=${encodeURIComponent(tb.state.tokenLabel)}${serial === null ? "" : `;serial=${serial}`}`;
+    return `pkcs11:${token};object=ec-wrap;type=private`;
+  };
 
   it("a key URI naming the token by serial picks that token's key", async () => {
     const answers = [];
