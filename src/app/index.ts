@@ -60,7 +60,7 @@ export {
   type ManifestEntry,
 } from "../backup/index.js";
 export type { Pkcs12Contents, Profile } from "../pkcs12/index.js";
-export type { TokenDescription } from "../pkcs11/index.js";
+export { closeAllModules, type TokenDescription } from "../pkcs11/index.js";
 export { tokenJson, tokenUri } from "../inventory/index.js";
 export {
   ImportInterrupted,
@@ -73,3 +73,14 @@ export {
   type ImportRequest,
   type ImportResult,
 } from "./import.js";
+export {
+  KEY_TYPE_NAMES,
+  pairLeftLine,
+  prepareRequest,
+  requestKeyPair,
+  type PreparedRequest,
+  type RequestInput,
+  type RequestIo,
+  type RequestResult,
+  type Usage,
+} from "./request.js";

@@ -8,7 +8,7 @@ export { buildChain, readPemBundle } from "./chain.js";
 export { isPlaceholderCertificate } from "./placeholder-mark.js";
 export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
-export { checkDestination, stageFile } from "./output.js";
+export { checkDestination, runCleanups, stageFile } from "./output.js";
 export { compareWithToken, type AgainstToken, type Comparison } from "./verify-against.js";
 export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
 export {

@@ -29,8 +29,6 @@ import { KeyportError } from "../util/errors.js";
 
 /** Temporary files to remove if keyport stops before they are published or removed (see runCleanups). */
 const pending = new Set<string>();
-/** Per signal, how many running commands handle it themselves and exit when done (import's rollback). */
-const commandSignals = new Map<NodeJS.Signals, number>();
 
 function removeQuietly(path: string): void {
   try {
@@ -54,25 +52,6 @@ export function unregisterCleanup(path: string): void {
 export function runCleanups(): void {
   for (const p of pending) removeQuietly(p);
   pending.clear();
-}
-
-/**
- * A command that undoes its work on these signals and then exits by itself (import) says so while
- * it runs: the entry point's handlers then leave those signals to it. Returns the function ending that.
- */
-export function handleSignalsInCommand(signals: readonly NodeJS.Signals[]): () => void {
-  for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 0) + 1);
-  let ended = false;
-  return () => {
-    if (ended) return;
-    ended = true;
-    for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 1) - 1);
-  };
-}
-
-/** Whether a running command handles this signal itself (see handleSignalsInCommand). */
-export function commandHandlesSignal(sig: NodeJS.Signals): boolean {
-  return (commandSignals.get(sig) ?? 0) > 0;
 }
 
 /**

@@ -2,7 +2,30 @@
  * The entry points' signal handlers (src/cli/run.ts, and the test harnesses that run main()): the
  * one place keyport turns SIGINT & co. into an exit. Nothing below the entry points installs one.
  */
-import { commandHandlesSignal, runCleanups } from "../backup/output.js";
+// the registry alone (node:fs only), not the use-case layer's index: the entry point loads this at start
+import { runCleanups } from "../backup/output.js";
+
+/** Per signal, how many running commands handle it themselves and exit when done (import's rollback). */
+const commandSignals = new Map<NodeJS.Signals, number>();
+
+/**
+ * A command that undoes its work on these signals and then exits by itself (import) says so while
+ * it runs: the entry point's handlers then leave those signals to it. Returns the function ending that.
+ */
+export function handleSignalsInCommand(signals: readonly NodeJS.Signals[]): () => void {
+  for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 0) + 1);
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    for (const sig of signals) commandSignals.set(sig, (commandSignals.get(sig) ?? 1) - 1);
+  };
+}
+
+/** Whether a running command handles this signal itself (see handleSignalsInCommand). */
+export function commandHandlesSignal(sig: NodeJS.Signals): boolean {
+  return (commandSignals.get(sig) ?? 0) > 0;
+}
 
 /**
  * A closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) stop keyport like Ctrl-C: the temporary files

@@ -18,8 +18,8 @@ import {
   type ExportOutcome,
   type ExportResult,
   type ManifestEntry,
+  type Profile,
 } from "../../app/index.js";
-import type { Profile } from "../../pkcs12/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { promptLine } from "../../util/prompt.js";

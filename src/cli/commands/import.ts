@@ -6,6 +6,7 @@
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
 import {
+  closeAllModules,
   ImportInterrupted,
   importKeys,
   oneToken,
@@ -17,8 +18,7 @@ import {
   type ImportHooks,
   type ImportResult,
 } from "../../app/index.js";
-import { handleSignalsInCommand } from "../../backup/output.js";
-import { closeAllModules } from "../../pkcs11/index.js";
+import { handleSignalsInCommand } from "../signals.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";

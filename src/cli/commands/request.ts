@@ -7,25 +7,20 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import type { Argv, CommandModule } from "yargs";
-import { checkDestination, stageFile } from "../../backup/index.js";
 import {
-  dnToName,
+  checkDestination,
   KEY_TYPE_NAMES,
-  KEY_TYPES,
+  oneToken,
   pairLeftLine,
-  parseDn,
-  parseSan,
-  requestCertificate,
-  requestWithExistingKey,
-  sanToGeneralName,
+  prepareRequest,
+  requestKeyPair,
+  sessionAccess,
   type RequestResult,
   type Usage,
-} from "../../enroll/index.js";
-import { forEachInventory } from "../../inventory/index.js";
+} from "../../app/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
 import { loginOptions, outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
-import { oneToken } from "../../app/index.js";
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
@@ -93,11 +88,8 @@ const GENERATION_OPTIONS = ["key-type", "id", "exportable", "non-exportable"] as
 
 /** Everything the command line says, checked before any module, PIN or object. */
 function checkArgs(a: RequestArgs): true {
-  // yargs gives each option under its written name too; a repeated one arrives as an array
+  // yargs gives each option under its written name too (a repeated one is main.ts's to refuse)
   const given = a as unknown as Record<string, unknown>;
-  for (const name of ["label", "id", "key-type", "subject", "out", "usage"]) {
-    if (Array.isArray(given[name])) throw new KeyportError("usage", `--${name} is given more than once`);
-  }
   if (a.label.trim() === "") throw new KeyportError("usage", "--label is empty");
   if (a.existing === true) {
     const generation = GENERATION_OPTIONS.filter((name) => given[name] !== undefined);
@@ -123,9 +115,20 @@ function checkArgs(a: RequestArgs): true {
     if (a.id !== undefined && !/^([0-9a-fA-F]{2})+$/.test(a.id.replace(/:/g, "")))
       throw new KeyportError("usage", `bad --id "${a.id}": expected hex bytes`);
   }
-  if (a.subject !== undefined) parseDn(a.subject);
-  for (const s of a.san) parseSan(s);
+  prepareRequest(requestInput(a)); // the DN, the SANs, the key type and the ID parse
   return true;
+}
+
+function requestInput(a: RequestArgs) {
+  return {
+    label: a.label,
+    out: a.out,
+    subject: a.subject,
+    san: a.san,
+    usage: a.usage,
+    generate:
+      a.existing === true ? undefined : { keyType: a.keyType ?? "", id: a.id, extractable: a.exportable === true },
+  };
 }
 
 export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
@@ -189,13 +192,10 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
       .check((a) => checkArgs(a as unknown as RequestArgs)) as unknown as Argv<RequestArgs>,
   handler: async (a) => {
     // everything the command line says is checked before any module, PIN or object
-    const existing = a.existing === true;
-    const spec = existing ? undefined : KEY_TYPES[a.keyType ?? ""];
-    if (!existing && !spec) throw new KeyportError("usage", `unknown --key-type ${a.keyType}`);
-    const subject = a.subject !== undefined ? dnToName(parseDn(a.subject)) : null;
-    const san = a.san.map((s) => sanToGeneralName(parseSan(s)));
+    const request = prepareRequest(requestInput(a));
     checkOut(a.out);
-    const token = oneToken(selection(a), warnLine);
+    const sel = selection(a);
+    const token = oneToken(sel, warnLine);
     // what exists, for a signal or a failure: a generated key pair not yet with its request is
     // destroyed (rollback set); once the request is written, the pair and the file both stay
     let rollback: (() => number) | null = null;
@@ -219,37 +219,17 @@ export const requestCommand: CommandModule<GlobalArgs, RequestArgs> = {
       );
     };
     for (const sig of SIGNALS) process.prependListener(sig, onSignal);
-    const write = (pem: string) => {
-      stageFile(a.out, Buffer.from(pem, "utf8"), false).publish();
-      written = true;
-    };
     let r: RequestResult | undefined;
     try {
-      [r] = await forEachInventory(
-        [token],
-        { login: loginOptions(a, selection(a)), data: true, write: true },
-        (inv, s) =>
-          existing
-            ? requestWithExistingKey(s, inv, { label: a.label, subject, san, usage: a.usage, write }, warnLine)
-            : requestCertificate(
-                s,
-                inv,
-                {
-                  label: a.label,
-                  id: a.id !== undefined ? Buffer.from(a.id.replace(/:/g, ""), "hex") : undefined,
-                  spec: spec!,
-                  subject: subject!,
-                  san,
-                  usage: a.usage,
-                  extractable: a.exportable === true,
-                  write,
-                  armRollback: (fn) => {
-                    rollback = fn;
-                  },
-                },
-                warnLine,
-              ),
-      );
+      r = await requestKeyPair(sessionAccess(token, loginOptions(a, sel)), request, {
+        warn: warnLine,
+        armRollback: (fn) => {
+          rollback = fn;
+        },
+        onWritten: () => {
+          written = true;
+        },
+      });
       if (!r) return;
       if (outputFormat(a) === "json") process.stdout.write(JSON.stringify({ file: a.out, ...r }, null, 2) + "\n");
       else process.stdout.write(render(r, a.out) + "\n");

@@ -1,8 +1,7 @@
 /** `keyport tokens`: one entry per slot with a token, flags included. */
 import { basename } from "node:path";
 import type { CommandModule } from "yargs";
-import { selectedTokens, tokenJson, tokenUri } from "../../app/index.js";
-import type { TokenDescription } from "../../pkcs11/index.js";
+import { selectedTokens, tokenJson, tokenUri, type TokenDescription } from "../../app/index.js";
 import { outputFormat, selection, warnLine, type GlobalArgs } from "../options.js";
 import { renderCsv } from "../csv.js";
 import { renderTable } from "../table.js";
