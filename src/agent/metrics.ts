@@ -7,8 +7,6 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { auditFamilies, type PromFamily } from "../audit/index.js";
 import type { TokenPool } from "./pool.js";
 
-export type ExportResultLabel = "exported" | "refused" | "failed";
-
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly gauges = new Map<string, Gauge>();

@@ -33,6 +33,3 @@ export class KeyportError extends Error {
     super(message, options);
   }
 }
-
-export const usageError = (msg: string, hint?: string) => new KeyportError("usage", msg, hint);
-export const notFound = (msg: string, hint?: string) => new KeyportError("not-found", msg, hint);
