@@ -5,7 +5,7 @@
  * and the checks that come before any module or PIN.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, createPublicKey } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -15,6 +15,7 @@ import {
   KEYPORT,
   keyport,
   makeTestbed,
+  run,
   tempDir,
   TOKEN_KINDS,
   type RunResult,
@@ -34,6 +35,19 @@ const withPassword = (tb: Testbed): NodeJS.ProcessEnv => ({
 });
 const sha256 = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
 const readManifest = (dir: string) => JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
+
+/** SHA-256 of the public key (SPKI DER) of the private key in a backup, as OpenSSL reads the file. */
+function backupPublicKeySha256(file: string): string {
+  const r = run("openssl", ["pkcs12", "-in", file, "-nocerts", "-nodes", "-passin", "env:KP_PW"], {
+    PATH: process.env.PATH,
+    KP_PW: "pw",
+  });
+  if (r.status !== 0) throw new Error(`openssl pkcs12 ${file}: ${r.stderr}`);
+  const spki = createPublicKey(r.stdout).export({ type: "spki", format: "der" });
+  return createHash("sha256").update(spki).digest("hex");
+}
+/** a skipped key has no file to read its public key from: the token's, recorded as hex */
+const ANY_KEY_HASH = expect.stringMatching(/^[0-9a-f]{64}$/) as unknown as string;
 
 /** Its verdict lets it out and the token has what the fixture declares the export needs. */
 function tokenCanExport(tb: Testbed, f: ProvisionedKey): boolean {
@@ -100,6 +114,7 @@ describe.each(TOKEN_KINDS)("export --all on %s (standard fixtures)", (kind) => {
     file: `${f.label}.p12`,
     sha256: sha256(join(dir, `${f.label}.p12`)),
     exitCode: null,
+    publicKeySha256: backupPublicKeySha256(join(dir, `${f.label}.p12`)),
   });
 
   it("exports what it can, skips only STOPs, records every key, makes the directory 0700; re-run: present", () => {
@@ -124,6 +139,7 @@ describe.each(TOKEN_KINDS)("export --all on %s (standard fixtures)", (kind) => {
           file: null,
           sha256: null,
           exitCode: null,
+          publicKeySha256: ANY_KEY_HASH,
         });
         expect(e?.reason).toMatch(/CKA_EXTRACTABLE|CKA_WRAP_WITH_TRUSTED|C_WrapKey/);
       }
@@ -176,6 +192,7 @@ describe.each(TOKEN_KINDS)("export --all on %s (standard fixtures)", (kind) => {
       file: "rsa-wrap.p12",
       sha256: null,
       exitCode: 2,
+      publicKeySha256: ANY_KEY_HASH,
     });
     const others = privates.filter((f) => f !== victim && tokenCanExport(tb, f));
     for (const f of others)
@@ -514,5 +531,87 @@ describe.each(TOKEN_KINDS)("export --all on %s (small token)", (kind) => {
     for (const k of m.keys.filter((x) => x.status === "exported"))
       expect(sha256(join(outDir, k.file ?? "?")), k.label ?? "").toBe(k.sha256);
     expect(readdirSync(outDir).filter((n) => n.includes("keyport-tmp") || n.includes(".lock"))).toEqual([]);
+  });
+});
+
+describe("export --all on softhsm: a key destroyed and re-made under the same label and id", () => {
+  let tb: Testbed;
+  beforeAll(() => {
+    tb = makeTestbed("softhsm", SMALL_SPEC("ec-three"));
+  });
+  afterAll(() => tb?.destroy());
+
+  /** pkcs11-tool (OpenSC) on the testbed's token, logged in; the PIN through its environment, not argv */
+  const p11 = (args: string[]) => {
+    const pin = readFileSync(tb.state.pinFile, "utf8").trim();
+    const r = run(
+      "pkcs11-tool",
+      ["--module", tb.state.module, "--token-label", tb.state.tokenLabel, "--login", "--pin", "env:P", ...args],
+      { ...tb.env, P: pin },
+    );
+    expect(r.status, r.stderr).toBe(0);
+  };
+
+  it("is exported again to a new name, its old file kept; the other keys are present", () => {
+    const outDir = join(tb.dir, "..", "replaced");
+    const first = all(tb, outDir);
+    expect(first.status, first.stderr).toBe(0);
+    const before = readManifest(outDir).keys.find((k) => k.label === "ec-two") as ManifestEntry;
+    expect(before.publicKeySha256).toBe(backupPublicKeySha256(join(outDir, "ec-two.p12")));
+    const oldFile = sha256(join(outDir, "ec-two.p12"));
+
+    for (const type of ["privkey", "pubkey"]) p11(["--delete-object", "--type", type, "--id", "04"]);
+    p11([
+      "--keypairgen",
+      "--key-type",
+      "EC:prime256v1",
+      "--label",
+      "ec-two",
+      "--id",
+      "04",
+      "--usage-sign",
+      "--sensitive",
+      "--extractable",
+    ]);
+
+    const again = all(tb, outDir, ["--json"]);
+    expect(again.status, again.stderr).toBe(0);
+    const json = JSON.parse(again.stdout) as { keys: ManifestEntry[] };
+    expect(json.keys.map((k) => [k.label, k.status, k.file])).toEqual([
+      ["rsa-one", "present", "rsa-one.p12"],
+      ["rsa-two", "present", "rsa-two.p12"],
+      ["ec-one", "present", "ec-one.p12"],
+      ["ec-two", "exported", "ec-two-2.p12"],
+      ["ec-locked", "skipped", null],
+      ["ec-three", "present", "ec-three.p12"],
+    ]);
+    const after = readManifest(outDir).keys;
+    expect(after).toEqual([...json.keys].sort((a, b) => (a.uri < b.uri ? -1 : 1)));
+    const renewed = after.find((k) => k.label === "ec-two") as ManifestEntry;
+    expect(renewed).toEqual({
+      ...before,
+      file: "ec-two-2.p12",
+      sha256: sha256(join(outDir, "ec-two-2.p12")),
+      publicKeySha256: backupPublicKeySha256(join(outDir, "ec-two-2.p12")),
+    });
+    expect(renewed.publicKeySha256).not.toBe(before.publicKeySha256);
+    // the backup of the key that is gone is left as it was
+    expect(sha256(join(outDir, "ec-two.p12"))).toBe(oldFile);
+    expect(again.stderr).toContain(
+      `keyport: ec-two.p12 is not proven to be the backup of ${before.uri} ` +
+        "(the key has another public key now: it was replaced); the file is kept\n",
+    );
+
+    // the new file is the new key's: a third run finds every backup present
+    const third = all(tb, outDir, ["--json"]);
+    expect(third.status, third.stderr).toBe(0);
+    expect((JSON.parse(third.stdout) as { keys: ManifestEntry[] }).keys.map((k) => [k.label, k.status])).toEqual([
+      ["rsa-one", "present"],
+      ["rsa-two", "present"],
+      ["ec-one", "present"],
+      ["ec-two", "present"],
+      ["ec-locked", "skipped"],
+      ["ec-three", "present"],
+    ]);
   });
 });

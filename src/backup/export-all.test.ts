@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -31,7 +31,22 @@ const ok = <T>(value: T) => ({ ok: true as const, value });
 const uriOf = (n: number, label: string) =>
   `pkcs11:token=t;serial=1;id=%${n.toString(16).padStart(2, "0")};object=${label};type=private`;
 
-function key(n: number, label: string, extractable: boolean): Group {
+/** A real public key for each fake key (n), and others for a key re-made under the same label and id. */
+const newPublic = () => generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey;
+const PUBLIC = new Map([1, 2, 3, 4].map((n) => [n, newPublic()]));
+const spkiSha = (k: KeyObject | undefined) =>
+  k
+    ? createHash("sha256")
+        .update(k.export({ type: "spki", format: "der" }))
+        .digest("hex")
+    : "no such key";
+
+function key(
+  n: number,
+  label: string,
+  extractable: boolean,
+  publicKey: KeyObject | null = PUBLIC.get(n) ?? null,
+): Group {
   const attrs: AttrMap = {
     extractable: ok(extractable),
     sensitive: ok(false),
@@ -52,7 +67,7 @@ function key(n: number, label: string, extractable: boolean): Group {
     keyType: "rsa",
     bits: 2048,
     curve: null,
-    publicKey: null,
+    publicKey,
     attrs,
   };
   return { kind: "pending-key-pair", pairedBy: null, privateKey } as unknown as Group;
@@ -60,14 +75,16 @@ function key(n: number, label: string, extractable: boolean): Group {
 
 /** rsa-a, rsa-b, ec-c exportable; locked not (STOP). */
 const GROUPS = [key(1, "rsa-a", true), key(2, "locked", false), key(3, "rsa-b", true), key(4, "ec-c", true)];
-const INV = {
-  token: { label: "t" } as TokenDescription,
-  tokenUri: "pkcs11:token=t;serial=1",
-  loggedIn: true,
-  groups: GROUPS,
-  certificates: [],
-  wrapMechanisms: [],
-} as TokenInventory;
+const inventory = (groups: Group[]) =>
+  ({
+    token: { label: "t" } as TokenDescription,
+    tokenUri: "pkcs11:token=t;serial=1",
+    loggedIn: true,
+    groups,
+    certificates: [],
+    wrapMechanisms: [],
+  }) as TokenInventory;
+const INV = inventory(GROUPS);
 const SESSION = {} as Session;
 
 let parent: string;
@@ -87,13 +104,17 @@ interface Run {
   exported: string[];
 }
 
-async function run(behaviour: Record<string, Behaviour> = {}, over: Partial<ExportAllOptions> = {}): Promise<Run> {
+async function run(
+  behaviour: Record<string, Behaviour> = {},
+  over: Partial<ExportAllOptions> = {},
+  inv: TokenInventory = INV,
+): Promise<Run> {
   const lines: string[] = [];
   const warnings: string[] = [];
   const exported: string[] = [];
   let passwordAsked = 0;
   const target = prepareExportAll(outDir);
-  const r = await exportAll(SESSION, INV, target, {
+  const r = await exportAll(SESSION, inv, target, {
     force: false,
     profile: "modern",
     includeChain: true,
@@ -155,6 +176,7 @@ function exportedEntry(n: number, label: string, status: "exported" | "present" 
     file: `${label}.p12`,
     sha256: sha(`${label}.p12`),
     exitCode: null,
+    publicKeySha256: spkiSha(PUBLIC.get(n)),
   };
 }
 const skippedLocked: ManifestEntry = {
@@ -166,6 +188,7 @@ const skippedLocked: ManifestEntry = {
   file: null,
   sha256: null,
   exitCode: null,
+  publicKeySha256: spkiSha(PUBLIC.get(2)),
 };
 
 describe("export --all statuses", () => {
@@ -248,6 +271,7 @@ describe("export --all statuses", () => {
         file: "rsa-b.p12",
         sha256: null,
         exitCode: 2,
+        publicKeySha256: spkiSha(PUBLIC.get(3)),
       },
       exportedEntry(4, "ec-c"),
     ]);
@@ -280,6 +304,7 @@ describe("export --all statuses", () => {
         file: "rsa-a.p12",
         sha256: null,
         exitCode: 2,
+        publicKeySha256: spkiSha(PUBLIC.get(1)),
       },
       skippedLocked,
       exportedEntry(3, "rsa-b"),
@@ -334,6 +359,7 @@ describe("export --all statuses", () => {
       file: "rsa-a.p12",
       sha256: "00".repeat(32),
       exitCode: null,
+      publicKeySha256: "11".repeat(32),
     };
     writeFileSync(join(outDir, "manifest.json"), JSON.stringify({ schema: "keyport.manifest/v1", keys: [other] }));
     const r = await run();
@@ -343,6 +369,86 @@ describe("export --all statuses", () => {
       [other.uri, uriOf(1, "rsa-a"), uriOf(2, "locked"), uriOf(3, "rsa-b"), uriOf(4, "ec-c")].sort(),
     );
     expect(manifestKeys().find((k) => k.uri === other.uri)).toEqual(other);
+  });
+});
+
+describe("export --all: present only for the file of the key the token holds now", () => {
+  it("a key re-made under the same label and id (another public key): exported to a new name, old file kept", async () => {
+    await run();
+    const before = sha("rsa-b.p12");
+    const other = newPublic();
+    const replaced = inventory([GROUPS[0], GROUPS[1], key(3, "rsa-b", true, other), GROUPS[3]] as Group[]);
+    const r = await run({}, {}, replaced);
+    const expected = [
+      exportedEntry(1, "rsa-a", "present"),
+      skippedLocked,
+      { ...exportedEntry(3, "rsa-b-2"), uri: uriOf(3, "rsa-b"), label: "rsa-b", publicKeySha256: spkiSha(other) },
+      exportedEntry(4, "ec-c", "present"),
+    ];
+    expect(r.keys).toEqual(expected);
+    expect(manifestKeys()).toEqual(expected);
+    expect(r.exported).toEqual(["rsa-b"]);
+    expect(r.exit).toBeNull();
+    expect(sha("rsa-b.p12")).toBe(before);
+    expect(readdirSync(outDir).sort()).toEqual(["ec-c.p12", "manifest.json", "rsa-a.p12", "rsa-b-2.p12", "rsa-b.p12"]);
+    expect(r.warnings).toEqual([
+      `keyport: rsa-b.p12 is not proven to be the backup of ${uriOf(3, "rsa-b")} ` +
+        "(the key has another public key now: it was replaced); the file is kept",
+    ]);
+    // and the new file is that key's: the next run finds it present
+    expect((await run({}, {}, replaced)).keys.map((k) => [k.label, k.status, k.file])).toEqual([
+      ["rsa-a", "present", "rsa-a.p12"],
+      ["locked", "skipped", null],
+      ["rsa-b", "present", "rsa-b-2.p12"],
+      ["ec-c", "present", "ec-c.p12"],
+    ]);
+  });
+
+  it("entries of an older manifest (no publicKeySha256) are exported again once, to new names", async () => {
+    await run();
+    const old = manifestKeys().map(({ publicKeySha256: _, ...rest }) => rest);
+    writeFileSync(join(outDir, "manifest.json"), JSON.stringify({ schema: "keyport.manifest/v1", keys: old }));
+    const firstFiles = ["ec-c.p12", "rsa-a.p12", "rsa-b.p12"].map((f) => [f, sha(f)]);
+    const r = await run();
+    const renamed = (n: number, label: string): ManifestEntry => ({
+      ...exportedEntry(n, `${label}-2`),
+      uri: uriOf(n, label),
+      label,
+    });
+    const expected = [renamed(1, "rsa-a"), skippedLocked, renamed(3, "rsa-b"), renamed(4, "ec-c")];
+    expect(r.keys).toEqual(expected);
+    expect(manifestKeys()).toEqual(expected);
+    expect(r.exported.sort()).toEqual(["ec-c", "rsa-a", "rsa-b"]);
+    expect(["ec-c.p12", "rsa-a.p12", "rsa-b.p12"].map((f) => [f, sha(f)])).toEqual(firstFiles);
+    expect(r.warnings).toEqual(
+      [
+        [1, "rsa-a"],
+        [3, "rsa-b"],
+        [4, "ec-c"],
+      ].map(
+        ([n, label]) =>
+          `keyport: ${label}.p12 is not proven to be the backup of ${uriOf(n as number, label as string)} (the ` +
+          "manifest does not record its public key: an older keyport wrote the entry, or the token showed none); " +
+          "the file is kept",
+      ),
+    );
+    expect((await run()).keys.map((k) => k.status)).toEqual(["present", "skipped", "present", "present"]);
+  });
+
+  it("a key whose public key the token does not show is never present: exported again each run", async () => {
+    const blind = inventory([key(1, "rsa-a", true, null)]);
+    await run({}, {}, blind);
+    const r = await run({}, {}, blind);
+    const entry = (file: string): ManifestEntry => ({
+      ...exportedEntry(1, "rsa-a"),
+      file,
+      sha256: sha(file),
+      publicKeySha256: null,
+    });
+    expect(r.keys).toEqual([entry("rsa-a-2.p12")]);
+    expect(manifestKeys()).toEqual([entry("rsa-a-2.p12")]);
+    expect(r.exported).toEqual(["rsa-a"]);
+    expect(readdirSync(outDir).sort()).toEqual(["manifest.json", "rsa-a-2.p12", "rsa-a.p12"]);
   });
 });
 

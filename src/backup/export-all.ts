@@ -2,7 +2,8 @@
  * `export --all --out-dir DIR` (SPEC §3): every private key of the token, or those a selector
  * names (a token URI, a key URI, --id, or a --label glob). Each key ends with one status:
  *   exported  written and verified now;
- *   present   its file from an earlier run is there with the SHA-256 manifest.json records: not redone;
+ *   present   its file from an earlier run is there with the SHA-256 manifest.json records, and the token's
+ *             key still has the public key recorded with it: not redone;
  *   skipped   a STOP (not exportable), with the reason;
  *   failed    file exists and is not ours, I/O error, verification failed, key gone: with its exit code.
  * The run finishes every key, then exits with the most severe failure (see SEVERITY), else 3 with
@@ -16,7 +17,14 @@ import { createHash } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { extname, join } from "node:path";
-import { matchGroups, namesKeys, type Group, type KeySelector, type TokenInventory } from "../inventory/index.js";
+import {
+  groupPublicKey,
+  matchGroups,
+  namesKeys,
+  type Group,
+  type KeySelector,
+  type TokenInventory,
+} from "../inventory/index.js";
 import { isCkr, type Session } from "../pkcs11/index.js";
 import { KeyportError, type ErrorCode } from "../util/errors.js";
 import { Mutex } from "../util/mutex.js";
@@ -204,9 +212,27 @@ function probe(path: string): Probe {
   }
 }
 
+/**
+ * SHA-256 (hex) of the public key the token shows for the group's key pair, as SubjectPublicKeyInfo DER;
+ * null when it shows none (an EC key without its public key object or certificate).
+ */
+export function publicKeySha256(g: Group): string | null {
+  const pub = groupPublicKey(g);
+  if (!pub) return null;
+  return createHash("sha256")
+    .update(pub.export({ type: "spki", format: "der" }))
+    .digest("hex");
+}
+
 interface Planned {
   group: PrivateGroup;
   name: string;
+}
+
+interface Names {
+  planned: Planned[];
+  /** a template name for the group that no manifest entry records and no file in DIR has */
+  fresh: (group: PrivateGroup) => string;
 }
 
 /** File names: a key keeps the name its manifest entry records; new keys get template names no other entry holds. */
@@ -216,11 +242,20 @@ function assignNames(
   all: ManifestEntry[],
   template: string,
   tokenLabel: string,
-): Planned[] {
+  dir: string,
+): Names {
   const taken = new Set<string>([MANIFEST_NAME, `${MANIFEST_NAME}.lock`]);
   for (const e of all) if (e.file && isPlainFileName(e.file)) taken.add(e.file.toLowerCase());
   const assigned = new Set<string>(); // a name two entries claim (a hand-edited manifest) goes to the first only
-  return groups.map((group) => {
+  const fresh = (group: PrivateGroup): string => {
+    // the old file stays where it is, and so does any file the manifest no longer records
+    for (;;) {
+      const name = fileNameFor(template, group, tokenLabel, taken);
+      // an unreadable name is not skipped (that could go on forever): the key then fails naming it
+      if (probe(join(dir, name)).kind !== "exists") return name;
+    }
+  };
+  const planned = groups.map((group) => {
     const recorded = previous.get(group.privateKey.uri)?.file;
     // a recorded name is the key's again only for the same kind of file: a sealed run (.p7m) after a
     // plain one (.p12) into the same folder writes envelopes, it does not find the PKCS#12 "present"
@@ -230,6 +265,7 @@ function assignNames(
     assigned.add(name.toLowerCase());
     return { group, name };
   });
+  return { planned, fresh };
 }
 
 export async function exportAll(
@@ -250,7 +286,7 @@ export async function exportAll(
   if (stale.length)
     o.warn(`keyport: removed ${stale.length} temporary file(s) left in ${dir.given} by a keyport run that ended`);
   const previous = new Map(recorded.map((e) => [e.uri, e]));
-  const planned = assignNames(groups, previous, recorded, o.nameTemplate, inv.token.label);
+  const { planned, fresh } = assignNames(groups, previous, recorded, o.nameTemplate, inv.token.label, dir.path);
 
   const entries = new Map<string, ManifestEntry>();
   const results: ExportResult[] = [];
@@ -268,18 +304,36 @@ export async function exportAll(
   // First what needs no password: present files, STOPs, files in the way. Then the exports.
   const decided: ManifestEntry[] = [];
   const todo: Planned[] = [];
-  for (const p of planned) {
+  for (const assigned of planned) {
+    let p = assigned;
     const key = p.group.privateKey;
-    const base = { uri: key.uri, label: key.label, id: key.id };
+    const tokenKey = publicKeySha256(p.group);
+    const base = { uri: key.uri, label: key.label, id: key.id, publicKeySha256: tokenKey };
     const prev = previous.get(key.uri);
-    const path = join(dir.path, p.name);
-    const there = probe(path);
-    const ours =
+    let path = join(dir.path, p.name);
+    let there = probe(path);
+    let ours =
       prev && (prev.status === "exported" || prev.status === "present") && prev.file === p.name && prev.sha256 !== null;
-    // a backup on record counts first: even if the key has become non-exportable since, the backup exists
-    if (there.kind === "exists" && ours && fileSha256(path) === prev.sha256) {
-      decided.push({ ...base, status: "present", reason: null, file: p.name, sha256: prev.sha256, exitCode: null });
-      continue;
+    if (there.kind === "exists" && ours && fileSha256(path) === prev?.sha256) {
+      // a backup on record counts first: even if the key has become non-exportable since, the backup exists;
+      // but only a file of THIS key: one re-made under the same label and ID has another public key
+      if (tokenKey !== null && prev?.publicKeySha256 === tokenKey) {
+        decided.push({ ...base, status: "present", reason: null, file: p.name, sha256: prev.sha256, exitCode: null });
+        continue;
+      }
+      // not proven to be this key's backup: kept as it is (it may be the only copy of a key now gone),
+      // and the key is backed up again under a new name; its new entry replaces the old one
+      const why =
+        tokenKey === null
+          ? "the token shows no public key for it"
+          : prev?.publicKeySha256
+            ? "the key has another public key now: it was replaced"
+            : "the manifest does not record its public key: an older keyport wrote the entry, or the token showed none";
+      o.warn(`keyport: ${p.name} is not proven to be the backup of ${key.uri} (${why}); the file is kept`);
+      p = { group: p.group, name: fresh(p.group) };
+      path = join(dir.path, p.name);
+      there = probe(path);
+      ours = false;
     }
     try {
       checkExportable(inv, p.group);
@@ -366,7 +420,8 @@ export async function exportAll(
     while (aborted === null && next < todo.length) {
       const p = todo[next++] as Planned;
       const key = p.group.privateKey;
-      const base = { uri: key.uri, label: key.label, id: key.id };
+      // the key exportKey checks the file against (it refuses a key that is not the token's public key)
+      const base = { uri: key.uri, label: key.label, id: key.id, publicKeySha256: publicKeySha256(p.group) };
       try {
         await askedPassword();
         ensureOutDir(dir, o.warn); // the first file is about to be written

@@ -33,6 +33,7 @@ const entry = (n: number, over: Partial<ManifestEntry> = {}): ManifestEntry => (
   file: `k${n}.p12`,
   sha256: "ab".repeat(32),
   exitCode: null,
+  publicKeySha256: "cd".repeat(32),
   ...over,
 });
 
@@ -77,8 +78,8 @@ describe("reading a manifest", () => {
     expect(readManifest(join(dir, "not-yet"))).toEqual([]);
   });
 
-  it("reads its entries, an older entry without exitCode as null", () => {
-    const { exitCode: _, ...old } = entry(1);
+  it("reads its entries, an older entry without exitCode or publicKeySha256 as null", () => {
+    const { exitCode: _, publicKeySha256: __, ...old } = entry(1);
     writeFileSync(
       join(dir, "manifest.json"),
       JSON.stringify({
@@ -87,7 +88,7 @@ describe("reading a manifest", () => {
       }),
     );
     expect(readManifest(dir)).toEqual([
-      entry(1),
+      entry(1, { publicKeySha256: null }),
       entry(2, { status: "failed", exitCode: 5, reason: "r", sha256: null }),
     ]);
   });

@@ -47,6 +47,12 @@ export interface ManifestEntry {
   sha256: string | null;
   /** failed only: the exit code class of the failure (2 input/I-O, 5 verification, 7 not found) */
   exitCode: number | null;
+  /**
+   * SHA-256 (hex) of the key's public key (SubjectPublicKeyInfo DER) as the token showed it when this
+   * entry was written; null when the token shows none, or in an entry of an older keyport. A file is
+   * `present` only while the token's key still has this hash (a key re-made under its label and ID does not).
+   */
+  publicKeySha256: string | null;
 }
 
 export interface ManifestDocument {
@@ -74,7 +80,7 @@ function parseEntry(v: unknown, at: string, path: string): ManifestEntry {
   if (typeof e.id !== "string") throw corrupt(path, `${at}.id is not a string`);
   if (!STATUSES.includes(e.status as KeyStatus))
     throw corrupt(path, `${at}.status is not one of ${STATUSES.join(", ")}`);
-  for (const f of ["label", "reason", "file", "sha256"] as const)
+  for (const f of ["label", "reason", "file", "sha256", "publicKeySha256"] as const)
     if (!strOrNull(e[f] ?? null)) throw corrupt(path, `${at}.${f} is not a string or null`);
   const exitCode = e.exitCode ?? null;
   if (exitCode !== null && !(typeof exitCode === "number" && Number.isInteger(exitCode)))
@@ -88,6 +94,8 @@ function parseEntry(v: unknown, at: string, path: string): ManifestEntry {
     file: (e.file as string | null | undefined) ?? null,
     sha256: (e.sha256 as string | null | undefined) ?? null,
     exitCode,
+    // entries of an older keyport have none: their files are not proven to hold the token's key
+    publicKeySha256: (e.publicKeySha256 as string | null | undefined) ?? null,
   };
 }
 
