@@ -68,7 +68,7 @@ describe("usage", () => {
   // the parsing itself is unit-tested (src/agent/address.test.ts); here: the real command stops at once
   it.each([
     [["--listen", "0.0.0.0:8080"], "loopback only"],
-    [["--iterations", "0"], "iterations must be"],
+    [["--iterations", "0"], "--iterations"],
     [["--listen", "127.0.0.1:0", "--socket", "agent.sock"], "--listen and --socket: give one"],
   ])("keyport agent %j is exit 2 before anything starts", (args, why) => {
     const secretFile = join(tb.dir, "..", "usage.secret");

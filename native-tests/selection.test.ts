@@ -159,6 +159,71 @@ describe("the command line beats PKCS11_TOKEN_LABEL", () => {
   });
 });
 
+describe("two selections in one command: import X.p7m --key URI --token T", () => {
+  it("the envelope is opened with the recovery key on its token (its own PIN) and restored onto --token", () => {
+    const dir = join(tb.dir, "..");
+    const p2 = ["--pin-source", `file:${pin2File}`];
+    // a key recovery key pair on the second token, certified by a test CA made with openssl
+    const csr = join(dir, "kra.csr");
+    const req = keyport(
+      ["request", "--token", SECOND, "--label", "kra", "--key-type", "rsa:3072", "--subject", "CN=Test KRA"].concat([
+        "--non-exportable",
+        "--usage",
+        "encrypt",
+        "--out",
+        csr,
+        ...p2,
+      ]),
+      env,
+    );
+    expect(req.status, req.stderr).toBe(0);
+    const ca = [join(dir, "ca.key"), join(dir, "ca.pem")] as const;
+    const tools = { PATH: process.env.PATH };
+    const mkCa = run(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca[0], "-out", ca[1], "-subj", "/CN=Test CA"],
+      tools,
+    );
+    expect(mkCa.status, mkCa.stderr).toBe(0);
+    const kraPem = join(dir, "kra.pem");
+    const sign = run(
+      "openssl",
+      ["x509", "-req", "-in", csr, "-CA", ca[1], "-CAkey", ca[0], "-CAcreateserial", "-days", "30"].concat([
+        "-copy_extensions",
+        "copyall",
+        "-out",
+        kraPem,
+      ]),
+      tools,
+    );
+    expect(sign.status, sign.stderr).toBe(0);
+    const install = keyport(["cert", "install", kraPem, "--token", SECOND, ...p2], env);
+    expect(install.status, install.stderr).toBe(0);
+    // the second token's rsa-wrap sealed to the KRA (not on keyport-test: its key differs from the one there)
+    const sealed = join(dir, "second-rsa-wrap.p7m");
+    const exp = keyport(
+      ["export", keyOn(SECOND), "--recipient", kraPem, "--out", sealed, "--password-source", `file:${pw}`, ...p2],
+      env,
+    );
+    expect(exp.status, exp.stderr).toBe(0);
+    const kraKey = `pkcs11:token=${SECOND};object=kra;type=private?pin-source=file:${pin2File}`;
+    // open: the KRA's PIN goes to the KRA's token (keyport-test's PIN would be refused there: exit 4)
+    const opened = join(dir, "opened.p12");
+    const open = keyport(["open", sealed, "--key", kraKey, "--out", opened], env);
+    expect(open.status, open.stderr).toBe(0);
+    const before = privateKeys();
+    const imp = keyport(
+      ["import", sealed, "--key", kraKey, "--token", "keyport-test", "--label", "restored", "--id", "7f"].concat([
+        "--password-source",
+        `file:${pw}`,
+      ]),
+      env,
+    );
+    expect(imp.status, imp.stderr).toBe(0);
+    expect(privateKeys()).toEqual([...before, "keyport-test/restored"].sort());
+  });
+});
+
 describe("two explicit values that differ: exit 2 before any module is loaded, nothing touched", () => {
   // the module named does not exist: reaching it would be exit 7
   const cases: Array<[string, string[]]> = [

@@ -373,36 +373,45 @@ describe("export --all statuses", () => {
 });
 
 describe("export --all: present only for the file of the key the token holds now", () => {
-  it("a key re-made under the same label and id (another public key): exported to a new name, old file kept", async () => {
-    await run();
-    const before = sha("rsa-b.p12");
-    const other = newPublic();
-    const replaced = inventory([GROUPS[0], GROUPS[1], key(3, "rsa-b", true, other), GROUPS[3]] as Group[]);
-    const r = await run({}, {}, replaced);
-    const expected = [
-      exportedEntry(1, "rsa-a", "present"),
-      skippedLocked,
-      { ...exportedEntry(3, "rsa-b-2"), uri: uriOf(3, "rsa-b"), label: "rsa-b", publicKeySha256: spkiSha(other) },
-      exportedEntry(4, "ec-c", "present"),
-    ];
-    expect(r.keys).toEqual(expected);
-    expect(manifestKeys()).toEqual(expected);
-    expect(r.exported).toEqual(["rsa-b"]);
-    expect(r.exit).toBeNull();
-    expect(sha("rsa-b.p12")).toBe(before);
-    expect(readdirSync(outDir).sort()).toEqual(["ec-c.p12", "manifest.json", "rsa-a.p12", "rsa-b-2.p12", "rsa-b.p12"]);
-    expect(r.warnings).toEqual([
-      `keyport: rsa-b.p12 is not proven to be the backup of ${uriOf(3, "rsa-b")} ` +
-        "(the key has another public key now: it was replaced); the file is kept",
-    ]);
-    // and the new file is that key's: the next run finds it present
-    expect((await run({}, {}, replaced)).keys.map((k) => [k.label, k.status, k.file])).toEqual([
-      ["rsa-a", "present", "rsa-a.p12"],
-      ["locked", "skipped", null],
-      ["rsa-b", "present", "rsa-b-2.p12"],
-      ["ec-c", "present", "ec-c.p12"],
-    ]);
-  });
+  it(
+    "a key re-made under the same label and id (another public key): " + "exported to a new name, old file kept",
+    async () => {
+      await run();
+      const before = sha("rsa-b.p12");
+      const other = newPublic();
+      const replaced = inventory([GROUPS[0], GROUPS[1], key(3, "rsa-b", true, other), GROUPS[3]] as Group[]);
+      const r = await run({}, {}, replaced);
+      const expected = [
+        exportedEntry(1, "rsa-a", "present"),
+        skippedLocked,
+        { ...exportedEntry(3, "rsa-b-2"), uri: uriOf(3, "rsa-b"), label: "rsa-b", publicKeySha256: spkiSha(other) },
+        exportedEntry(4, "ec-c", "present"),
+      ];
+      expect(r.keys).toEqual(expected);
+      expect(manifestKeys()).toEqual(expected);
+      expect(r.exported).toEqual(["rsa-b"]);
+      expect(r.exit).toBeNull();
+      expect(sha("rsa-b.p12")).toBe(before);
+      expect(readdirSync(outDir).sort()).toEqual([
+        "ec-c.p12",
+        "manifest.json",
+        "rsa-a.p12",
+        "rsa-b-2.p12",
+        "rsa-b.p12",
+      ]);
+      expect(r.warnings).toEqual([
+        `keyport: rsa-b.p12 is not proven to be the backup of ${uriOf(3, "rsa-b")} ` +
+          "(the key has another public key now: it was replaced); the file is kept",
+      ]);
+      // and the new file is that key's: the next run finds it present
+      expect((await run({}, {}, replaced)).keys.map((k) => [k.label, k.status, k.file])).toEqual([
+        ["rsa-a", "present", "rsa-a.p12"],
+        ["locked", "skipped", null],
+        ["rsa-b", "present", "rsa-b-2.p12"],
+        ["ec-c", "present", "ec-c.p12"],
+      ]);
+    },
+  );
 
   it("entries of an older manifest (no publicKeySha256) are exported again once, to new names", async () => {
     await run();

@@ -74,3 +74,15 @@ describe("PIN prompts", () => {
     expect(loginOptions({ ...base, login: false })).toBe(null);
   });
 });
+
+describe("which PIN source counts", () => {
+  const base = { login: true, allowPinValue: false, allowFinalTry: false, format: "table", json: false, debug: false };
+  it("a URI's pin-source names its own token's PIN: it beats --pin-source (another token's, maybe)", () => {
+    expect(pinSource({ ...base, pinSource: "fd:3" }, { source: "file:/kra.pin" })).toEqual({
+      kind: "file",
+      path: "/kra.pin",
+    });
+    expect(pinSource({ ...base, pinSource: "fd:3" }, {})).toEqual({ kind: "fd", fd: 3 });
+    expect(pinSource(base as GlobalArgs, {})).toEqual({ kind: "prompt" });
+  });
+});

@@ -162,17 +162,19 @@ export function selection(a: GlobalArgs, input: SelectorInput = {}): Selection {
 }
 
 /**
- * The PIN source: --pin-source, else the selection's URI pin-value / pin-source (the selector's or
- * --token's), else a prompt. checkPinOptions has already refused a pin-value without --allow-pin-value.
+ * The PIN source: the selection's URI pin-value / pin-source (the selector's or --token's: it names
+ * the PIN of the token that URI names, so it beats --pin-source, which may be another token's, as in
+ * `import X.p7m --key URI --token T`), else --pin-source (or KEYPORT_PIN_SOURCE), else a prompt.
+ * checkPinOptions has already refused a pin-value without --allow-pin-value.
  */
 export function pinSource(a: GlobalArgs, pin: Selection["pin"] = {}): SecretSource {
-  if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "--pin-source");
   if (pin.value !== undefined) {
     if (!a.allowPinValue)
       throw new KeyportError("usage", "pin-value in a PKCS#11 URI is refused without --allow-pin-value");
     return { kind: "value", value: Buffer.from(pin.value, "utf8") };
   }
   if (pin.source !== undefined) return uriPinSource(pin.source);
+  if (a.pinSource !== undefined) return parseSecretSource(a.pinSource, "--pin-source");
   return { kind: "prompt" };
 }
 
