@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { PFX } from "@peculiar/asn1-pfx";
 import { describe, expect, it } from "vitest";
-import { tlv } from "../util/ber.js";
+import { tlv } from "../util/asn1/index.js";
 import { holdsPkcs12 } from "./open.js";
 
 const fixture = Buffer.from(

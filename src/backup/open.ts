@@ -25,7 +25,7 @@ import {
 import { groupPublicKey, type Group } from "../inventory/index.js";
 import { DEFAULT_LIMITS } from "../pkcs12/index.js";
 import { isCkr, listMechanisms, mechanismNames, Pkcs11CallError, valueOf, type Session } from "../pkcs11/index.js";
-import { asBuffer, normalizeBer, readHeader } from "../util/ber.js";
+import { asBuffer, normalizeBer, readHeader } from "../util/asn1/index.js";
 import { KeyportError } from "../util/errors.js";
 import { PEM_MAX_BYTES, readBounded } from "../util/read-bounded.js";
 import { agreementMechanism, transportPlans } from "./open-plan.js";

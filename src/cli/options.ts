@@ -10,8 +10,8 @@ import { resolveSelection, type Selection, type SelectorInput } from "../app/sel
 import type { LoginOptions, TokenDescription } from "../pkcs11/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
-import { promptHidden } from "../util/prompt.js";
-import { parseSecretSource, readSecret, type SecretSource } from "../util/secrets.js";
+import { promptHidden } from "../util/secrets/index.js";
+import { parseSecretSource, readSecret, type SecretSource } from "../util/secrets/index.js";
 import { isPkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from "../uri/index.js";
 
 export type OutputFormat = "table" | "json" | "csv";

@@ -1,8 +1,8 @@
 /** The export password: --password-source (or KEYPORT_PASSWORD_SOURCE), asked twice on a TTY. */
 import type { Argv } from "yargs";
 import { readBackupFile } from "../backup/index.js";
-import { promptHidden } from "../util/prompt.js";
-import { parseSecretSource, readSecret } from "../util/secrets.js";
+import { promptHidden } from "../util/secrets/index.js";
+import { parseSecretSource, readSecret } from "../util/secrets/index.js";
 import { visible } from "./options.js";
 
 /** Prompts that say what the password is for (SPEC §3, the export wizard's wording). */

@@ -13,7 +13,7 @@ import { AsnConvert } from "@peculiar/asn1-schema";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KeyportError } from "../util/errors.js";
-import { tlv } from "../util/ber.js";
+import { tlv } from "../util/asn1/index.js";
 import {
   DEFAULT_ENVELOPE_LIMITS,
   openEnvelope,

@@ -29,7 +29,7 @@ import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes, OctetString }
 import { AlgorithmIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
 import { AuthEnvelopedData, GcmParameters } from "./asn.js";
-import { asBuffer, BerError, normalizeBer, readHeader } from "../util/ber.js";
+import { asBuffer, BerError, normalizeBer, readHeader } from "../util/asn1/index.js";
 import { aesUnwrap, sharedInfo, x963Kdf } from "./kdf.js";
 import { EnvelopeNotOpened } from "./not-opened.js";
 import { CONTENT_CIPHERS, CURVES, ECDH_KDF_HASH, HASH_BY_OID, KEY_WRAP, OID, type HashName } from "./oids.js";

@@ -8,8 +8,8 @@ import { createHash, X509Certificate, type KeyObject } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate, id_ce_subjectKeyIdentifier, SubjectKeyIdentifier } from "@peculiar/asn1-x509";
 import { KeyportError } from "../util/errors.js";
-import { asBuffer } from "../util/ber.js";
-import { keyUsageOf } from "../util/key-usage.js";
+import { asBuffer } from "../util/asn1/index.js";
+import { keyUsageOf } from "../util/asn1/index.js";
 import { CURVES } from "./oids.js";
 
 export interface RecipientCertificate {

@@ -3,9 +3,9 @@
  * values). The tag-length-value writer and the bounded BER pre-scan of untrusted input are shared
  * with the CMS reader in src/util/ber.ts, and re-exported here.
  */
-import { readHeader, tlv } from "../util/ber.js";
+import { readHeader, tlv } from "../util/asn1/index.js";
 
-export { asBuffer, BerError, normalizeBer, readHeader, tlv, type Tlv } from "../util/ber.js";
+export { asBuffer, BerError, normalizeBer, readHeader, tlv, type Tlv } from "../util/asn1/index.js";
 
 export const octetString = (b: Buffer) => tlv(0x04, b);
 

@@ -1,6 +1,7 @@
 /**
- * The one error type keyport throws on purpose. `code` is a stable machine name that the CLI maps
- * to an exit code (SPEC §4); tests assert the class and the code, never the message text.
+ * The one error type keyport throws on purpose. `code` is a stable machine name that each face maps
+ * once: the CLI to an exit code (SPEC §4, EXIT_CODES), the agent to an HTTP status (its error
+ * plugin); tests assert the class and the code, never the message text.
  */
 export type ErrorCode =
   | "usage" // 2: bad option, bad input, ambiguous selector, file exists, not a PKCS#12

@@ -22,7 +22,7 @@ import {
 } from "../../app/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
-import { promptLine } from "../../util/prompt.js";
+import { promptLine } from "../../util/secrets/index.js";
 import { DEPS, type WithDeps } from "../deps.js";
 import { loginOptions, outputFormat, warnLine, type GlobalArgs } from "../options.js";
 import { passwordQuestions, passwordReader, passwordSourceOption } from "../secret-options.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSecretSource, readSecret } from "../../util/secrets.js";
+import { parseSecretSource, readSecret } from "../../util/secrets/index.js";
 import { checkFileOpenArgs } from "./file-options.js";
 
 const base = { emptyPassword: false, allowNoMac: false };

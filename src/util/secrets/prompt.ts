@@ -1,4 +1,4 @@
-import { KeyportError } from "./errors.js";
+import { KeyportError } from "../errors.js";
 import { SECRET_LINE_MAX } from "./secrets.js";
 
 /** Reads a secret from the terminal without echo, into a Buffer (no readline history). */

@@ -8,7 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readdirSync, readlinkSync, r
 import { type FileHandle, open } from "node:fs/promises";
 import { Socket } from "node:net";
 import { isatty } from "node:tty";
-import { KeyportError } from "./errors.js";
+import { KeyportError } from "../errors.js";
 
 /** The longest line a `file:` or `fd:` source may hold (without its line ending). */
 export const SECRET_LINE_MAX = 4096;

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, mkdtempSync, openSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { KeyportError } from "./errors.js";
+import { KeyportError } from "../errors.js";
 import {
   ownDescriptorReason,
   parseSecretSource,
