@@ -80,7 +80,7 @@ describe.each(TOKEN_KINDS)("the STOP re-checked at extraction on %s", (kind) => 
     verify: true,
     password: async () => Buffer.from("correct horse battery staple"),
     warn: () => {},
-    beforeExtract,
+    hooks: { beforeExtract },
   });
 
   it("exports an unchanged key through the same harness (the seam runs, nothing else differs)", async () => {

@@ -3,12 +3,10 @@
 //   node import-hooked.mjs fault:N|hold:N <import arguments…>
 // fault:N throws after the N-th object; hold:N prints "held after N" on stderr after the N-th
 // object and waits (at most 10 minutes) for a signal. Production code reads nothing of this.
-import yargs from "yargs";
-import { makeImportCommand } from "../../dist/cli/commands/import.js";
-import { globalOptions } from "../../dist/cli/options.js";
+import { main } from "../../dist/cli/main.js";
 import { installSignalExits } from "../../dist/cli/signals.js";
 import { closeAllModules } from "../../dist/pkcs11/index.js";
-import { EXIT_CODES, KeyportError } from "../../dist/util/errors.js";
+import { KeyportError } from "../../dist/util/errors.js";
 
 const [mode, ...argv] = process.argv.slice(2);
 const m = /^(fault|hold):(\d+)$/.exec(mode ?? "");
@@ -27,19 +25,6 @@ const hooks = {
 };
 
 installSignalExits(); // as bin/keyport (src/cli/run.ts) does: the import must keep its rollback under them
-let code = 0;
-try {
-  await globalOptions(yargs(["import", ...argv]))
-    .command(makeImportCommand(hooks))
-    .strict()
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new KeyportError("usage", msg);
-    })
-    .parseAsync();
-} catch (e) {
-  process.stderr.write(`keyport: ${e instanceof Error ? e.message : String(e)}\n`);
-  code = e instanceof KeyportError ? EXIT_CODES[e.code] : 1;
-}
+const code = await main(["import", ...argv], { hooks });
 closeAllModules();
 process.exitCode = code;

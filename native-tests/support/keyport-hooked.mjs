@@ -18,6 +18,6 @@ const afterVerify = () =>
   });
 
 installSignalExits(); // as bin/keyport (src/cli/run.ts) does
-const code = await main(process.argv.slice(2), { exportHooks: { afterVerify } });
+const code = await main(process.argv.slice(2), { hooks: { afterVerify } });
 closeAllModules();
 process.exitCode = code;

@@ -13,10 +13,10 @@ import {
   type DestroyResult,
   type ExportAllResult,
   type ExportAllTarget,
-  type ExportOptions,
   type ExportResult,
   type ManifestEntry,
   type Recipients,
+  type TestHooks,
 } from "../backup/index.js";
 import type { CertificateInfo, KeySelector } from "../inventory/index.js";
 import type { Profile } from "../pkcs12/index.js";
@@ -99,7 +99,7 @@ export interface ExportIo {
    */
   confirmDestroy?: (r: ExportResult) => Promise<boolean>;
   /** injected by tests only */
-  hooks?: ExportOptions["hooks"];
+  hooks?: TestHooks;
 }
 
 export interface ExportOutcome {

@@ -7,9 +7,9 @@ import {
   importBackup,
   isWeakCipherWarning,
   warningsOf,
-  type ImportHooks,
   type ImportResult,
   type KeyChoice,
+  type TestHooks,
 } from "../backup/index.js";
 import { readPkcs12, type Pkcs12Contents } from "../pkcs12/index.js";
 import type { TokenAccess } from "./access.js";
@@ -45,7 +45,7 @@ export interface ImportIo {
   /** aborting removes what the import made, until it is complete */
   signal?: AbortSignal;
   /** injected by tests only */
-  hooks?: ImportHooks;
+  hooks?: TestHooks;
 }
 
 export function importKeys(access: TokenAccess, r: ImportRequest, io: ImportIo): Promise<ImportResult> {
@@ -66,4 +66,4 @@ export function importKeys(access: TokenAccess, r: ImportRequest, io: ImportIo):
   );
 }
 
-export { ImportInterrupted, type ImportHooks, type ImportResult } from "../backup/index.js";
+export { ImportInterrupted, type ImportResult } from "../backup/index.js";

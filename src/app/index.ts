@@ -58,6 +58,7 @@ export {
   type FileReport,
   type KeyChoice,
   type ManifestEntry,
+  type TestHooks,
 } from "../backup/index.js";
 export type { Pkcs12Contents, Profile } from "../pkcs12/index.js";
 export { closeAllModules, type TokenDescription } from "../pkcs11/index.js";
@@ -68,7 +69,6 @@ export {
   readBackupToImport,
   weakCiphers,
   type BackupReadOptions,
-  type ImportHooks,
   type ImportIo,
   type ImportRequest,
   type ImportResult,

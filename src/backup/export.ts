@@ -31,6 +31,7 @@ import { challenge, sameKey, type ChallengeResult } from "./challenge.js";
 import { extractPrivateKey } from "./extract.js";
 import { stageFile } from "./output.js";
 import { stopError } from "./stop.js";
+import type { TestHooks } from "./test-hooks.js";
 
 export interface ExportOptions {
   out: string;
@@ -48,20 +49,10 @@ export interface ExportOptions {
   warn: (line: string) => void;
   /** serialises token operations when several exports share a session (export --all) */
   tokenLock?: Mutex;
-  /**
-   * Injected by tests only: runs after the password is read and before the key is taken off the
-   * token (the attributes are read again after it, inside the token lock).
-   */
-  beforeExtract?: () => void | Promise<void>;
-  /** injected by tests only (native-tests/support/keyport-hooked.mjs); never set by the keyport command */
-  hooks?: ExportHooks;
+  /** injected by tests only (native-tests/support); never set by the keyport command or the agent */
+  hooks?: TestHooks;
   /** key archival (SPEC §5a): the verified PKCS#12 is sealed in memory and only the envelope is written */
   seal?: (p12: Buffer) => Buffer;
-}
-
-export interface ExportHooks {
-  /** runs once the staged file is verified, before it is published: a test interrupts keyport here */
-  afterVerify?: () => Promise<void>;
 }
 
 export interface ExportResult {
@@ -117,7 +108,7 @@ async function exportKeyOnce(s: Session, inv: TokenInventory, g: Group, o: Expor
   const password = await o.password();
   try {
     const lock = o.tokenLock ?? new Mutex();
-    await o.beforeExtract?.();
+    await o.hooks?.beforeExtract?.();
     const extracted = await lock.run(() => extractPrivateKey(s, key, facts, exportMethod, inv.wrapMechanisms));
     const exportedPublic = createPublicKey(extracted.privateKey);
     const tokenPublic = groupPublicKey(g);

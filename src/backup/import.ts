@@ -31,6 +31,7 @@ import { KeyportError } from "../util/errors.js";
 import { buildChain } from "./chain.js";
 import { challenge, sameKey } from "./challenge.js";
 import { isPlaceholderCertificate } from "./placeholder-mark.js";
+import type { TestHooks } from "./test-hooks.js";
 
 export interface ImportOptions {
   id?: string; // hex
@@ -40,11 +41,6 @@ export interface ImportOptions {
   warn: (line: string) => void;
   /** Aborting (the CLI does on SIGINT/SIGTERM/SIGHUP/SIGQUIT) removes what the import made, until it is complete. */
   signal?: AbortSignal;
-}
-
-/** Injected by tests only: called after each object the import creates, with the count so far. */
-export interface ImportHooks {
-  afterCreate?: (created: number) => void | Promise<void>;
 }
 
 export interface ImportResult {
@@ -266,7 +262,7 @@ export async function importBackup(
   inv: TokenInventory,
   contents: Pkcs12Contents,
   o: ImportOptions,
-  hooks: ImportHooks = {},
+  hooks: TestHooks = {},
 ): Promise<ImportResult> {
   const plan = planImport(contents, o);
   const k = plan.key;

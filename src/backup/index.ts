@@ -10,7 +10,8 @@ export { stopError } from "./stop.js";
 export { challenge, sameKey } from "./challenge.js";
 export { checkDestination, runCleanups, stageFile } from "./output.js";
 export { compareWithToken, type AgainstToken, type Comparison } from "./verify-against.js";
-export { ImportInterrupted, importBackup, type ImportHooks, type ImportResult } from "./import.js";
+export { ImportInterrupted, importBackup, type ImportResult } from "./import.js";
+export type { TestHooks } from "./test-hooks.js";
 export {
   isWeakCipherWarning,
   openBackup,

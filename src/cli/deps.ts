@@ -3,10 +3,10 @@
  * the keyport command (run.ts) passes none. main() hands it to the handlers as yargs context under a
  * symbol key, which no command line can produce or overwrite (a string key could be set by `--deps`).
  */
-import type { ExportOptions } from "../backup/index.js";
+import type { TestHooks } from "../app/index.js";
 
 export interface CliDeps {
-  exportHooks?: ExportOptions["hooks"];
+  hooks?: TestHooks;
 }
 
 export const DEPS: unique symbol = Symbol("keyport.deps");

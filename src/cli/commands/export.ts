@@ -380,7 +380,7 @@ export const exportCommand: CommandModule<GlobalArgs, ExportArgs> = {
       {
         password,
         warn: warnLine,
-        hooks: a[DEPS]?.exportHooks,
+        hooks: a[DEPS]?.hooks,
         confirmDestroy: a.yes ? undefined : (r) => confirmDestroy(r),
       },
     );
