@@ -18,9 +18,9 @@ import {
   sealEnvelope,
   type SealRecipient,
 } from "../src/cms/index.js";
-import { ecKey, RSA_2048, selfSigned } from "../test/support/openssl-certs.js";
+import { ecKey, opensslPkcs12, RSA_2048, selfSigned } from "../test/support/openssl-certs.js";
 import { faultModule } from "./support/fault.js";
-import { keyport, makeTestbed, run, type RunResult, type Testbed } from "./support/testbed.js";
+import { keyport, makeTestbed, type RunResult, type Testbed } from "./support/testbed.js";
 
 const PASSWORD = "archive-open-pw";
 let recovery: Testbed;
@@ -33,12 +33,6 @@ let pkcs12: Buffer;
 /** the whole of stderr for every envelope that does not open */
 const NOT_OPENED_LINE = `keyport: ${NOT_OPENED}\n`;
 const pw = (tb: Testbed) => ({ ...tb.env, KP_PW: PASSWORD, KEYPORT_PASSWORD_SOURCE: "env:KP_PW" });
-
-function ok(cmd: string, args: string[]): string {
-  const r = run(cmd, args, { PATH: process.env.PATH });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
 
 beforeAll(() => {
   recovery = makeTestbed("softhsm", {
@@ -65,24 +59,7 @@ beforeAll(() => {
   }
   for (const name of ["rsa", "ec"] as const) {
     const p12 = join(work, `kra-${name}.p12`);
-    ok("openssl", [
-      "pkcs12",
-      "-export",
-      "-inkey",
-      party[name].key,
-      "-in",
-      party[name].cert,
-      "-out",
-      p12,
-      "-passout",
-      `file:${pwFile}`,
-      "-certpbe",
-      "AES-256-CBC",
-      "-keypbe",
-      "AES-256-CBC",
-      "-macalg",
-      "sha256",
-    ]);
+    opensslPkcs12({ key: party[name].key, cert: party[name].cert, out: p12, passFile: pwFile });
     const r = keyport(["import", p12, "--label", `kra-${name}`], pw(recovery));
     expect(r.status, r.stderr).toBe(0);
   }

@@ -14,7 +14,7 @@ import { parseEnvelope } from "../src/cms/index.js";
 import { readInventory } from "../src/inventory/index.js";
 import { closeAllModules, listTokens, openModule, withSession } from "../src/pkcs11/index.js";
 import { KeyportError } from "../src/util/errors.js";
-import { ecKey, RSA_2048, selfSigned } from "../test/support/openssl-certs.js";
+import { ecKey, opensslPkcs12, RSA_2048, selfSigned } from "../test/support/openssl-certs.js";
 import { faultModule } from "./support/fault.js";
 import { keyport, makeTestbed, run, type Testbed } from "./support/testbed.js";
 
@@ -82,26 +82,7 @@ beforeAll(() => {
   // the agent's keys go onto the recovery token the way a CA's would: keyport import of its PKCS#12
   for (const name of ["rsa", "ec"] as const) {
     const p12 = join(work, `agent-${name}.p12`);
-    ok("openssl", [
-      "pkcs12",
-      "-export",
-      "-inkey",
-      agent[name].key,
-      "-in",
-      agent[name].cert,
-      "-name",
-      `kra-${name}`,
-      "-out",
-      p12,
-      "-passout",
-      `file:${pwFile}`,
-      "-certpbe",
-      "AES-256-CBC",
-      "-keypbe",
-      "AES-256-CBC",
-      "-macalg",
-      "sha256",
-    ]);
+    opensslPkcs12({ key: agent[name].key, cert: agent[name].cert, out: p12, passFile: pwFile, name: `kra-${name}` });
     const r = keyport(["import", p12, "--label", `kra-${name}`], pw(recovery));
     expect(r.status, r.stderr).toBe(0);
   }

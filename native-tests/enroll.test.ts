@@ -4,43 +4,17 @@
  * the same token: a subject outside the BMP written into the request as it was given, and the way
  * back for a key pair left without its request (`request --existing`).
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../src/cli/main.js";
 import { dnToName, KEY_TYPES, parseDn, requestCertificate } from "../src/enroll/index.js";
 import { readInventory } from "../src/inventory/index.js";
-import {
-  closeAllModules,
-  listTokens,
-  openModule,
-  publicKeyFromAttributes,
-  valueOf,
-  withSession,
-  type Session,
-} from "../src/pkcs11/index.js";
-import { describeEnrollmentPath } from "./support/enroll-path.js";
+import { closeAllModules, publicKeyFromAttributes, valueOf, type Session } from "../src/pkcs11/index.js";
+import { describeEnrollmentPath, onToken } from "./support/enroll-path.js";
 import { keyport, makeTestbed, run, tempDir, TOKEN_KINDS, type Testbed } from "./support/testbed.js";
 
 const openssl = (args: string[]) => run("openssl", args, { PATH: process.env.PATH });
-
-/** A session on the testbed's token, in this process (as another tool would use the token). */
-async function onToken<T>(tb: Testbed, fn: (s: Session) => Promise<T>): Promise<T> {
-  const st = tb.state;
-  const saved = process.env.SOFTHSM2_CONF;
-  if (st.softhsmConf) process.env.SOFTHSM2_CONF = st.softhsmConf; // read at C_Initialize
-  try {
-    const ref = { name: st.kind, path: st.module, ...(st.moduleParams ? { params: st.moduleParams } : {}) };
-    const token = listTokens(openModule(ref)).find((x) => x.description.label === st.tokenLabel);
-    if (!token) throw new Error(`no token "${st.tokenLabel}" in ${st.module}`);
-    const pin = async () => Buffer.from(readFileSync(st.pinFile, "utf8").trim(), "utf8");
-    return await withSession(token, { write: true, login: { pin } }, fn);
-  } finally {
-    closeAllModules();
-    if (saved === undefined) delete process.env.SOFTHSM2_CONF;
-    else process.env.SOFTHSM2_CONF = saved;
-  }
-}
 
 /** The token's public key object of that label, as SubjectPublicKeyInfo DER (hex). */
 function tokenSpki(s: Session, label: string): string {

@@ -46,7 +46,7 @@ const openssl = (args: string[], env: NodeJS.ProcessEnv = { PATH: process.env.PA
   run("openssl", args, env);
 
 /** A session on the testbed's token, in this process (as another tool would use the token). */
-async function onToken<T>(tb: Testbed, fn: (s: Session) => Promise<T>): Promise<T> {
+export async function onToken<T>(tb: Testbed, fn: (s: Session) => Promise<T>): Promise<T> {
   const st = tb.state;
   const saved = process.env.SOFTHSM2_CONF;
   if (st.softhsmConf) process.env.SOFTHSM2_CONF = st.softhsmConf; // read at C_Initialize

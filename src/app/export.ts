@@ -13,12 +13,13 @@ import {
   type DestroyResult,
   type ExportAllResult,
   type ExportAllTarget,
+  type ExportOptions,
   type ExportResult,
   type ManifestEntry,
   type Recipients,
   type TestHooks,
 } from "../backup/index.js";
-import type { CertificateInfo, KeySelector } from "../inventory/index.js";
+import type { KeySelector } from "../inventory/index.js";
 import type { Profile } from "../pkcs12/index.js";
 import { KeyportError } from "../util/errors.js";
 import type { TokenAccess } from "./access.js";
@@ -46,18 +47,15 @@ export interface Sealing {
   aead: boolean;
 }
 
+/** The file and its protection, as the backup layer takes them. */
+type FileOptions = Pick<
+  ExportOptions,
+  "out" | "force" | "profile" | "iterations" | "friendlyName" | "chain" | "includeChain" | "placeholderCert" | "verify"
+>;
+
 /** What the face was asked, already parsed; checkExportRequest checks the combinations. */
-export interface ExportRequest {
+export interface ExportRequest extends FileOptions {
   key: KeySelector;
-  out: string;
-  force: boolean;
-  profile: Profile;
-  iterations?: number;
-  friendlyName?: string;
-  chain?: CertificateInfo[];
-  includeChain: boolean;
-  placeholderCert: boolean;
-  verify: boolean;
   seal?: Sealing;
   /** key archival: destroy the key pair once its backup is proven where it will be kept */
   deleteAfterVerify: boolean;
@@ -108,19 +106,11 @@ export interface ExportOutcome {
   destroyed: DestroyResult | null;
 }
 
+/** The backup layer's options: the request's file options (named: a request holds more), the seal made. */
 function options(r: Omit<ExportRequest, "key" | "out" | "deleteAfterVerify" | "delivery">, warn: Warn) {
-  return {
-    force: r.force,
-    profile: r.profile,
-    iterations: r.iterations,
-    friendlyName: r.friendlyName,
-    chain: r.chain,
-    includeChain: r.includeChain,
-    placeholderCert: r.placeholderCert,
-    verify: r.verify,
-    warn,
-    seal: r.seal ? sealer(r.seal.recipients, r.seal.aead) : undefined,
-  };
+  const { force, profile, iterations, friendlyName, chain, includeChain, placeholderCert, verify } = r;
+  const seal = r.seal ? sealer(r.seal.recipients, r.seal.aead) : undefined;
+  return { force, profile, iterations, friendlyName, chain, includeChain, placeholderCert, verify, warn, seal };
 }
 
 /** Backs one key up (and, for key archival, destroys it once the backup is proven). */

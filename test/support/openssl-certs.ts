@@ -45,3 +45,13 @@ export function selfSigned(o: {
   ]);
   return { key, cert };
 }
+
+/** `openssl pkcs12 -export` of a key and its certificate (AES-256-CBC, HMAC-SHA256), the password from a file. */
+export function opensslPkcs12(o: { key: string; cert: string; out: string; passFile: string; name?: string }): void {
+  openssl(
+    ["pkcs12", "-export", "-inkey", o.key, "-in", o.cert, ...(o.name !== undefined ? ["-name", o.name] : [])].concat(
+      ["-out", o.out, "-passout", `file:${o.passFile}`, "-certpbe", "AES-256-CBC", "-keypbe", "AES-256-CBC"],
+      ["-macalg", "sha256"],
+    ),
+  );
+}
