@@ -21,6 +21,7 @@ import {
   type RunResult,
   type Testbed,
 } from "./support/testbed.js";
+import { ecKey, selfSigned } from "../test/support/openssl-certs.js";
 
 const PASSWORD = "restore me, plëase";
 const EMPTY = (label: string) => ({ token: { label, userPin: "1234", soPin: "12345678" }, keys: [] });
@@ -312,31 +313,14 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
 
   it("is all or nothing: a failure after some objects were created leaves the token as it was", () => {
     // a key the token has never seen: made by openssl for this test
-    const keyPem = join(work, "fault.key");
-    const crtPem = join(work, "fault.crt");
-    expect(
-      run(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "ec",
-          "-pkeyopt",
-          "ec_paramgen_curve:P-256",
-          "-nodes",
-          "-keyout",
-          keyPem,
-          "-out",
-          crtPem,
-          "-subj",
-          "/CN=fault",
-          "-days",
-          "3",
-        ],
-        target.env,
-      ).status,
-    ).toBe(0);
+    const { key: keyPem, cert: crtPem } = selfSigned({
+      dir: work,
+      name: "fault",
+      newkey: ecKey("P-256"),
+      subject: "/CN=fault",
+      days: 3,
+      extensions: [],
+    });
     const file = join(work, "fault.p12");
     expect(
       run(
@@ -361,31 +345,14 @@ describe.each(TOKEN_KINDS)("import on %s", (kind) => {
   it(
     "rolls back on SIGTERM, SIGINT, SIGHUP and SIGQUIT between two objects " + "(exit 128 + signal), token unchanged",
     async () => {
-      const keyPem = join(work, "signal.key");
-      const crtPem = join(work, "signal.crt");
-      expect(
-        run(
-          "openssl",
-          [
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            keyPem,
-            "-out",
-            crtPem,
-            "-subj",
-            "/CN=signal",
-            "-days",
-            "3",
-          ],
-          target.env,
-        ).status,
-      ).toBe(0);
+      const { key: keyPem, cert: crtPem } = selfSigned({
+        dir: work,
+        name: "signal",
+        newkey: ecKey("P-256"),
+        subject: "/CN=signal",
+        days: 3,
+        extensions: [],
+      });
       const file = join(work, "signal.p12");
       expect(
         run(
