@@ -1,6 +1,6 @@
 /** What the agent's route plugins share: the pool, metrics, events, the log; and a use-case's way to a token. */
 import { resolveSelection, type Selection, type TokenAccess } from "../app/index.js";
-import type { KeySelector } from "../inventory/index.js";
+import type { KeySelector } from "../app/index.js";
 import { KeyportError } from "../util/errors.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { TokenEntry, TokenPool } from "./pool.js";

@@ -46,6 +46,7 @@ export {
 export {
   checkDestination,
   checkTemplate,
+  fileNameFor,
   isWeakCipherWarning,
   prepareExportAll,
   prepareRecipients,
@@ -62,7 +63,7 @@ export {
 } from "../backup/index.js";
 export type { Pkcs12Contents, Profile } from "../pkcs12/index.js";
 export { closeAllModules, type TokenDescription } from "../pkcs11/index.js";
-export { tokenJson, tokenUri } from "../inventory/index.js";
+export { tokenJson, tokenUri, type KeySelector } from "../inventory/index.js";
 export {
   ImportInterrupted,
   importKeys,

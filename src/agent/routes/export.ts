@@ -6,9 +6,16 @@
 import { readFileSync, unlinkSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { checkExportRequest, exportOne, pickKey, type ExportOutcome } from "../../app/index.js";
-import { checkDestination, fileNameFor, type ExportResult } from "../../backup/index.js";
-import type { Profile } from "../../pkcs12/index.js";
+import {
+  checkDestination,
+  checkExportRequest,
+  exportOne,
+  fileNameFor,
+  pickKey,
+  type ExportOutcome,
+  type ExportResult,
+  type Profile,
+} from "../../app/index.js";
 import { displaySelector } from "../../uri/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { escapeControl } from "../../util/text.js";
