@@ -5,7 +5,7 @@
  * one token's operations run one at a time.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { auditReport, describeTokens, selectedKeyFacts, type Selection } from "../app/index.js";
+import { auditReport, selectedKeyFacts, theOneToken, type Selection } from "../app/index.js";
 import type { AuditReport } from "../audit/index.js";
 import { findTokens, readInventory, tokenMatchesUri, tokenUri, type TokenInventory } from "../inventory/index.js";
 import { reinitializeModules, withSession, type Session, type Token, type TokenDescription } from "../pkcs11/index.js";
@@ -311,14 +311,7 @@ export class TokenPool {
   /** The one token a resolved selection names (404 none, 400 several, listing their URIs). */
   one(sel: Selection): TokenEntry {
     const found = this.all().filter((e) => tokenMatchesUri(e.description, sel.token));
-    if (found.length === 1) return found[0] as TokenEntry;
-    if (found.length === 0)
-      throw new KeyportError("not-found", `no token matches ${describeTokens(sel)}`, "see GET /api/tokens");
-    throw new KeyportError(
-      "usage",
-      `${found.length} tokens match ${describeTokens(sel)}: ${found.map((e) => e.uri).join(" ; ")}`,
-      "name one by serial",
-    );
+    return theOneToken(found, sel, (e) => e.description, "see GET /api/tokens");
   }
 
   now(): number {

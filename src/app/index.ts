@@ -14,7 +14,7 @@ export {
   type SelectorInput,
   type TokenAttributes,
 } from "./selection.js";
-export { oneToken, selectedTokens, type Warn } from "./tokens.js";
+export { oneToken, selectedTokens, theOneToken, type Warn } from "./tokens.js";
 export { destroyAfterProof, type DestroyOutcome, type DestroyRequest } from "./destroy.js";
 export {
   checkExportRequest,
