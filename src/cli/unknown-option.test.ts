@@ -44,6 +44,11 @@ describe("command lines yargs lets through: exit 2 before any module", () => {
       "keyport: --yes is a flag: it takes no value (or true/false)",
     ],
     [["audit", "--token", "a", "--token", "b", ...m], "keyport: --token is given more than once: give it once"],
+    // not a terminal here (vitest's stdin), and no --yes: refused before any file, module or PIN
+    [
+      ["export", "--label", "x", "--out", "a.p12", "--delete-after-verify", ...m],
+      "keyport: --delete-after-verify needs a typed confirmation on a terminal, or --yes",
+    ],
   ])("%j → %s", async (args, line) => {
     const r = await stderrOf(args);
     expect({ code: r.code, first: r.lines[0] }).toEqual({ code: 2, first: line });
