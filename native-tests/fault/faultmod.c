@@ -37,6 +37,7 @@
  *                                    (on the slot of the last C_OpenSession): another program on the
  *                                    same token removing a key between keyport's search and its use.
  *   tokenflags +CKF_…|-CKF_… …      set (+) or clear (-) flags in C_GetTokenInfo's answer
+ *   slotflags +CKF_…|-CKF_… …       the same for C_GetSlotInfo's (CKF_REMOVABLE_DEVICE: a reader)
  *   slow <C_Function> <ms>           sleep that long before handling each call of the function
  *   pinpad <path>                    C_Login with no PIN (NULL or length 0) forwards the PIN read
  *                                    from that file (trailing newline dropped) instead: with
@@ -90,7 +91,7 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
 /* Functions with their own body below (their signatures are in the header). */
 #define SPECIAL_FUNCTIONS(X) \
   X(C_Initialize) X(C_Finalize) X(C_GetFunctionList) X(C_GetTokenInfo) X(C_Login) X(C_GetAttributeValue) \
-  X(C_OpenSession) X(C_CloseSession) X(C_DestroyObject) X(C_GenerateKeyPair)
+  X(C_OpenSession) X(C_CloseSession) X(C_DestroyObject) X(C_GenerateKeyPair) X(C_GetSlotInfo)
 
 /* Functions that make one object: forwarded, and logged with the session and the new handle. */
 #define MAKING_FUNCTIONS(X) \
@@ -104,7 +105,6 @@ typedef CK_OBJECT_HANDLE_PTR OP_;
 #define PLAIN_FUNCTIONS(X) \
   X(C_GetInfo, (CK_INFO_PTR a), (a)) \
   X(C_GetSlotList, (CK_BBOOL a, CK_SLOT_ID_PTR b, UP_ c), (a, b, c)) \
-  X(C_GetSlotInfo, (CK_SLOT_ID a, CK_SLOT_INFO_PTR b), (a, b)) \
   X(C_GetMechanismList, (CK_SLOT_ID a, CK_MECHANISM_TYPE_PTR b, UP_ c), (a, b, c)) \
   X(C_GetMechanismInfo, (CK_SLOT_ID a, CK_MECHANISM_TYPE b, CK_MECHANISM_INFO_PTR c), (a, b, c)) \
   X(C_InitToken, (CK_SLOT_ID a, CK_UTF8CHAR_PTR b, U_ c, CK_UTF8CHAR_PTR d), (a, b, c, d)) \
@@ -236,6 +236,11 @@ static const struct named ckf_token_names[] = {
   { NULL, 0 }
 };
 
+static const struct named ckf_slot_names[] = {
+  N(CKF_TOKEN_PRESENT) N(CKF_REMOVABLE_DEVICE) N(CKF_HW_SLOT)
+  { NULL, 0 }
+};
+
 static const struct named cku_names[] = { N(CKU_SO) N(CKU_USER) N(CKU_CONTEXT_SPECIFIC) { NULL, 0 } };
 
 static const char *name_of(const struct named *t, CK_ULONG v, char *buf, size_t len) {
@@ -287,6 +292,7 @@ static struct {
   struct attr_rule hides[MAX_RULES], values[MAX_RULES];
   int n_hides, n_values;
   CK_FLAGS flags_set, flags_clear;
+  CK_FLAGS slot_flags_set, slot_flags_clear;
   unsigned long slow_ms[FN_COUNT];
   struct vanish_rule vanishes[MAX_RULES];
   int n_vanishes;
@@ -455,6 +461,19 @@ static int parse_line(char *s, int line) {
       any = 1;
     }
     return any ? 1 : config_error(line, "tokenflags needs at least one flag");
+  }
+  if (strcmp(dir, "slotflags") == 0) {
+    char *f;
+    int any = 0;
+    while ((f = word(&s))) {
+      CK_ULONG v;
+      if ((f[0] != '+' && f[0] != '-') || !parse_named(ckf_slot_names, f + 1, 0, &v))
+        return config_error(line, "expected +CKF_… or -CKF_… (a slot flag), got '%s'", f);
+      if (f[0] == '+') cfg.slot_flags_set |= v, cfg.slot_flags_clear &= ~v;
+      else cfg.slot_flags_clear |= v, cfg.slot_flags_set &= ~v;
+      any = 1;
+    }
+    return any ? 1 : config_error(line, "slotflags needs at least one flag");
   }
   if (strcmp(dir, "slow") == 0) {
     char *fn = word(&s), *ms = word(&s), *end;
@@ -742,6 +761,14 @@ static CK_RV fm_C_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info) {
   return leave(&c);
 }
 
+static CK_RV fm_C_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info) {
+  struct call c;
+  if (enter(FN_C_GetSlotInfo, &c)) return leave(&c);
+  c.rv = cfg.target->C_GetSlotInfo(slot, info);
+  if (c.rv == CKR_OK && info) info->flags = (info->flags | cfg.slot_flags_set) & ~cfg.slot_flags_clear;
+  return leave(&c);
+}
+
 /* Reads the PIN pad's PIN file into buf; returns its length without the trailing newline, or -1. */
 static long read_pinpad(unsigned char *buf, size_t size) {
   int fd = open(cfg.pinpad, O_RDONLY | O_CLOEXEC);
@@ -862,6 +889,7 @@ static CK_FUNCTION_LIST function_list = {
   .C_Finalize = fm_C_Finalize,
   .C_GetFunctionList = C_GetFunctionList,
   .C_GetTokenInfo = fm_C_GetTokenInfo,
+  .C_GetSlotInfo = fm_C_GetSlotInfo,
   .C_Login = fm_C_Login,
   .C_GetAttributeValue = fm_C_GetAttributeValue,
   .C_OpenSession = fm_C_OpenSession,

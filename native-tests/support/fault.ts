@@ -24,6 +24,8 @@ export interface FaultConfig {
   /** hex bytes ("" for an empty value) */
   value?: Array<{ attr: `CKA_${string}`; hex: string; label?: string }>;
   tokenFlags?: Array<`+CKF_${string}` | `-CKF_${string}`>;
+  /** flags set or cleared in C_GetSlotInfo's answer (CKF_REMOVABLE_DEVICE: the slot is a reader) */
+  slotFlags?: Array<`+CKF_${string}` | `-CKF_${string}`>;
   slow?: Array<{ fn: `C_${string}`; ms: number }>;
   /** just before the `at`th call of `fn`, another session destroys every object with this label */
   vanish?: Array<{ fn: `C_${string}`; at: number; label: string }>;
@@ -116,6 +118,7 @@ export function renderFaultConfig(c: FaultConfig, log: string): string {
   for (const h of c.hide ?? []) lines.push(`hide ${h.attr} ${h.as}${scope(h.label)}`);
   for (const v of c.value ?? []) lines.push(`value ${v.attr} ${v.hex === "" ? "-" : v.hex}${scope(v.label)}`);
   if (c.tokenFlags?.length) lines.push(`tokenflags ${c.tokenFlags.join(" ")}`);
+  if (c.slotFlags?.length) lines.push(`slotflags ${c.slotFlags.join(" ")}`);
   for (const s of c.slow ?? []) lines.push(`slow ${s.fn} ${s.ms}`);
   for (const v of c.vanish ?? []) lines.push(`vanish ${v.fn} ${v.at} label=${oneLine("label", v.label)}`);
   return `${lines.join("\n")}\n`;

@@ -1,7 +1,8 @@
 /**
  * Slot watching (SPEC §5) by polling every 2 s. C_WaitForSlotEvent is not used: SoftHSM answers it
  * (CKF_DONT_BLOCK) with "no event" even after another process made or deleted a token; the rescan
- * (with a re-initialisation when no token is in use, see TokenPool.rescan, at most DEEP_SHARE of the
+ * (with a re-initialisation of the modules without readers when no token is in use, see
+ * TokenPool.rescan and reinitializeModules, at most DEEP_SHARE of the
  * time, see startAgent) is what sees them.
  */
 export const POLL_INTERVAL_MS = 2000;

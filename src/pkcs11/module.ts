@@ -60,6 +60,25 @@ export class LoadedModule {
     };
   }
 
+  /** whether a slot of this module is a reader (CKF_REMOVABLE_DEVICE), worked out once */
+  private removable: boolean | null = null;
+
+  /**
+   * Whether the module reports tokens coming and going itself: one of its slots is a reader
+   * (CKF_REMOVABLE_DEVICE: OpenSC, a TPM's or a card's module). Software tokens (SoftHSM, NSS softokn,
+   * the opencryptoki soft token) have fixed slots and show other processes' changes only after a
+   * re-initialisation.
+   */
+  reportsInsertion(): boolean {
+    if (this.removable === null) {
+      const slots = call("C_GetSlotList", () => this.lib.C_GetSlotList(false));
+      this.removable = slots.some(
+        (slot) => (call("C_GetSlotInfo", () => this.lib.C_GetSlotInfo(slot)).flags & CK.CKF_REMOVABLE_DEVICE) !== 0,
+      );
+    }
+    return this.removable;
+  }
+
   /**
    * C_Finalize then C_Initialize: how a long-running process sees tokens that other processes
    * created or deleted on modules that report no slot events (SoftHSM). Sessions and logins end.
@@ -102,9 +121,20 @@ export function openModule(ref: ModuleRef): LoadedModule {
   return m;
 }
 
-/** Re-initialises every module this process initialised (see LoadedModule.reinitialize). */
-export function reinitializeModules(): void {
-  for (const m of loaded.values()) m.reinitialize();
+/**
+ * Re-initialises the modules this process initialised that need it to see other processes' tokens
+ * (see LoadedModule.reinitialize): never one that reports insertion and removal itself, whose
+ * re-initialisation would only re-read its cards (slow: every call an APDU exchange) for nothing.
+ * Returns the names of the modules re-initialised.
+ */
+export function reinitializeModules(): string[] {
+  const done: string[] = [];
+  for (const m of loaded.values()) {
+    if (m.reportsInsertion()) continue;
+    m.reinitialize();
+    done.push(m.ref.name);
+  }
+  return done;
 }
 
 export function closeAllModules(): void {
