@@ -15,7 +15,7 @@ const KEY_URI = "pkcs11:token=second-tok;serial=0002;object=rsa-wrap;type=privat
 
 describe("one selector resolver: what combines", () => {
   const cases: Array<[string, SelectorInput, SelectorEnvironment, Selection]> = [
-    ["nothing: any token, no key", {}, {}, { token: {}, pin: {} }],
+    ["nothing: every token, no key", {}, {}, { token: {}, pin: {} }],
     [
       "the environment's token when the command line names none",
       { label: "k" },

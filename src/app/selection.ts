@@ -64,7 +64,7 @@ const TOKEN_FIELDS = [
 export interface Selection {
   module?: string;
   moduleParams?: string;
-  /** every token attribute given (none: any token) */
+  /** every token attribute given (none given: every token matches) */
   token: TokenAttributes;
   /** the key named, if any (a URI, --label or --id was given) */
   key?: KeySelector;
