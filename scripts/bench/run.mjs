@@ -3,7 +3,7 @@
 // table and writes bench/results.json. Tokens are built once and cached in .bench/tokens (tokens.mjs).
 //
 //   BENCH_RUNS=5                 runs per side (minimum 5)
-//   BENCH_ONLY=startup,export,batch,audit
+//   BENCH_ONLY=startup,export,batch,audit,roundtrips
 //   BENCH_BATCH_KEYS=100         keys on the batch token; BENCH_LOOP_KEYS=10 single exports per loop run
 //   BENCH_AUDIT_SIZES=1000,5000,20000
 import { spawnSync } from "node:child_process";
@@ -11,10 +11,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { KEYPORT, opensslModernExport, ROOT } from "./common.mjs";
+import { cardSpec, slowed } from "./roundtrips.mjs";
 import { auditSpec, batchSpec, oneSpec, token } from "./tokens.mjs";
 
 const RUNS = Math.max(5, Number(process.env.BENCH_RUNS ?? 5));
-const ONLY = (process.env.BENCH_ONLY ?? "startup,export,batch,audit").split(",");
+const ONLY = (process.env.BENCH_ONLY ?? "startup,export,batch,audit,roundtrips").split(",");
 const BATCH_KEYS = Number(process.env.BENCH_BATCH_KEYS ?? 100);
 const LOOP_KEYS = Number(process.env.BENCH_LOOP_KEYS ?? 10);
 const AUDIT_SIZES = (process.env.BENCH_AUDIT_SIZES ?? "1000,5000,20000").split(",").map(Number);
@@ -263,6 +264,52 @@ if (ONLY.includes("audit")) {
     const r = a.wall.median / b.wall.median;
     record("audit-linear", "audit time, 20,000 objects vs 5,000 (linear cost)", a, b, r, "≤ 4.5", r <= 4.5);
   }
+}
+
+if (ONLY.includes("roundtrips")) {
+  const card = token("card", cardSpec());
+  const MS = 5;
+  const fault = slowed(card.state.module, MS, WORK);
+  const env = { ...card.env, ...fault.env, PKCS11_MODULE: fault.module, BENCH_PIN: "1234" };
+  const p11 = [
+    "pkcs11-tool",
+    "--module",
+    fault.module,
+    "--token-label",
+    card.state.tokenLabel,
+    "--login",
+    "--pin",
+    "env:BENCH_PIN",
+    "--list-objects",
+  ];
+  const kpCmd = [NODE, KEYPORT, "audit", "--json"];
+  // the calls of one run each, from the module's own log
+  const count = (argv) => {
+    fault.reset();
+    const r = once(argv, env);
+    return { calls: fault.calls(), stdout: r.stdout };
+  };
+  const kpRun = count(kpCmd);
+  const toolRun = count(p11);
+  const objects = (toolRun.stdout.match(/^(Private Key|Public Key|Secret Key|Certificate|Data) Object/gm) ?? []).length;
+  const [kp, tool] = alternate([
+    { label: `keyport audit --json (${kpRun.calls} calls)`, cmd: () => kpCmd, env },
+    { label: `pkcs11-tool --login --list-objects (${toolRun.calls} calls, ${objects} objects)`, cmd: () => p11, env },
+  ]);
+  kp.calls = kpRun.calls;
+  kp.callsPerObject = Number((kpRun.calls / objects).toFixed(2));
+  tool.calls = toolRun.calls;
+  const r = kp.wall.median / tool.wall.median;
+  record(
+    "roundtrips-card",
+    `audit of a card-like token (${objects} objects, ${MS} ms per module call) vs pkcs11-tool; ` +
+      `keyport ${kpRun.calls} calls (${kp.callsPerObject} per object, target ≤ 1.5), pkcs11-tool ${toolRun.calls}`,
+    kp,
+    tool,
+    r,
+    "≤ 0.25",
+    r <= 0.25 && kp.callsPerObject <= 1.5,
+  );
 }
 
 const machine = {

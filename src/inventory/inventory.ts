@@ -13,9 +13,11 @@ export const WRAP_PREFERENCE = [
   "CKM_AES_KEY_WRAP",
 ] as const;
 
+/** The token's wrap mechanisms among those keyport uses (only theirs are asked about: see listMechanisms). */
 export function wrapMechanisms(s: Session): string[] {
+  const wanted: readonly string[] = WRAP_PREFERENCE;
   return listMechanisms(s.token)
-    .filter((m) => m.wrap)
+    .filter((m) => wanted.includes(m.name) && m.wrap)
     .map((m) => m.name);
 }
 

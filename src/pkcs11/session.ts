@@ -421,20 +421,41 @@ export function listMechanisms(token: Token): MechanismDescription[] {
   return list;
 }
 
+/**
+ * The mechanism list, each mechanism's C_GetMechanismInfo asked only when one of its flags or sizes is
+ * first read: keyport looks mechanisms up by name (the wrap mechanisms it prefers, the signature it
+ * plans), and on a card each question may be an exchange with the card — SoftHSM lists about 70.
+ */
 function readMechanisms(token: Token): MechanismDescription[] {
   const lib = token.module.lib;
   const slot = token.slot;
   const list = call("C_GetMechanismList", () => lib.C_GetMechanismList(slot));
   return list.map((m) => {
-    const info = call("C_GetMechanismInfo", () => lib.C_GetMechanismInfo(slot, m));
+    let info: pkcs11js.MechanismInfo | undefined;
+    const get = () => {
+      info ??= call("C_GetMechanismInfo", () => lib.C_GetMechanismInfo(slot, m));
+      return info;
+    };
     return {
       name: ckName("CKM_", m),
-      minKeySize: info.minKeySize,
-      maxKeySize: info.maxKeySize,
-      wrap: (info.flags & CK.CKF_WRAP) !== 0,
-      unwrap: (info.flags & CK.CKF_UNWRAP) !== 0,
-      sign: (info.flags & CK.CKF_SIGN) !== 0,
-      decrypt: (info.flags & CK.CKF_DECRYPT) !== 0,
+      get minKeySize() {
+        return get().minKeySize;
+      },
+      get maxKeySize() {
+        return get().maxKeySize;
+      },
+      get wrap() {
+        return (get().flags & CK.CKF_WRAP) !== 0;
+      },
+      get unwrap() {
+        return (get().flags & CK.CKF_UNWRAP) !== 0;
+      },
+      get sign() {
+        return (get().flags & CK.CKF_SIGN) !== 0;
+      },
+      get decrypt() {
+        return (get().flags & CK.CKF_DECRYPT) !== 0;
+      },
     };
   });
 }
