@@ -520,7 +520,9 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
     } catch (e) {
       const err = decodePkcs11Throw(e, "C_Login");
       if (err && err.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
-      const refusal = err && loginRefusal(who, err.ckrName, counters(d.flags), countersAfter());
+      // the flags are read again only for an answer about the PIN (one C_GetTokenInfo more)
+      const aboutPin = err && (err.ckrName === "CKR_PIN_INCORRECT" || err.ckrName === "CKR_GENERAL_ERROR");
+      const refusal = aboutPin && loginRefusal(who, err.ckrName, counters(d.flags), countersAfter());
       if (refusal) throw new KeyportError(refusal.code, refusal.message, refusal.hint, { cause: e });
       throw err ?? e;
     }
