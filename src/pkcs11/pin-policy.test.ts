@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { pinDecision, pinInputProblem, pinSharing } from "./pin-policy.js";
+import { loginRefusal, pinDecision, pinInputProblem, pinSharing, triesLeft, tryCounted } from "./pin-policy.js";
 
 const B = [false, true];
 
@@ -85,5 +85,54 @@ describe("one PIN for one token", () => {
 
   it("does not count a token whose PIN is entered on its PIN pad", () => {
     expect(pinSharing([a, t("pad", true, true)], true, false)).toBe(null);
+  });
+});
+
+describe("a refused C_Login, read with the flags before and after", () => {
+  const none = { userPinCountLow: false, userPinFinalTry: false, userPinLocked: false };
+  const low = { ...none, userPinCountLow: true };
+  const final = { ...none, userPinFinalTry: true };
+  const locked = { ...none, userPinLocked: true };
+
+  it("says the tries left as far as the flags tell, the most severe first", () => {
+    expect([none, low, final, locked, { ...low, ...final, userPinLocked: true }].map(triesLeft)).toEqual([
+      null,
+      "few tries are left (CKF_USER_PIN_COUNT_LOW)",
+      "one try is left (CKF_USER_PIN_FINAL_TRY)",
+      "the PIN is now locked (CKF_USER_PIN_LOCKED); the security officer must unlock it",
+      "the PIN is now locked (CKF_USER_PIN_LOCKED); the security officer must unlock it",
+    ]);
+  });
+
+  it("counts a try only when a counter flag was raised by this login", () => {
+    expect(tryCounted(none, none)).toBe(false);
+    expect(tryCounted(low, low)).toBe(false);
+    expect(tryCounted(none, low)).toBe(true);
+    expect(tryCounted(low, final)).toBe(true);
+    expect(tryCounted(final, locked)).toBe(true);
+  });
+
+  it("CKR_PIN_INCORRECT: exit 4 with the tries left", () => {
+    expect(loginRefusal('token "t"', "CKR_PIN_INCORRECT", none, final)).toEqual({
+      code: "auth",
+      message:
+        'token "t": wrong PIN (C_Login: CKR_PIN_INCORRECT); the token says one try is left (CKF_USER_PIN_FINAL_TRY)',
+      hint: "keyport does not retry; the token counts failed tries",
+    });
+  });
+
+  it("CKR_GENERAL_ERROR: exit 4 when the flags show the try counted, else exit 7; both name the PIN", () => {
+    const counted = loginRefusal('token "t"', "CKR_GENERAL_ERROR", none, low);
+    const silent = loginRefusal('token "t"', "CKR_GENERAL_ERROR", low, low);
+    expect([counted?.code, silent?.code]).toEqual(["auth", "not-found"]);
+    expect(counted?.message).toBe(
+      'token "t": C_Login failed: CKR_GENERAL_ERROR; the PIN may be wrong (some cards refuse a PIN this way); ' +
+        "the token says few tries are left (CKF_USER_PIN_COUNT_LOW)",
+    );
+    expect(silent?.hint).toBe("check the PIN first (a retry may spend a try), then the reader and the card");
+  });
+
+  it("leaves any other answer to the generic mapping", () => {
+    expect(loginRefusal('token "t"', "CKR_DEVICE_ERROR", none, low)).toBeNull();
   });
 });

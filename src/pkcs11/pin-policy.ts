@@ -67,3 +67,64 @@ export function pinSharing<T extends { flags: PinTarget }>(
   const needing = tokens.filter((t) => t.flags.loginRequired && !t.flags.protectedAuthPath);
   return needing.length > 1 ? needing : null;
 }
+
+/** The PIN counter flags a token may raise after a refused C_Login (PKCS#11 gives no number). */
+export type PinCounters = Pick<TokenFlags, "userPinCountLow" | "userPinFinalTry" | "userPinLocked">;
+
+/** The tries left, in words, as far as the flags read after a refused login tell; null when they say nothing. */
+export function triesLeft(after: PinCounters): string | null {
+  if (after.userPinLocked) return "the PIN is now locked (CKF_USER_PIN_LOCKED); the security officer must unlock it";
+  if (after.userPinFinalTry) return "one try is left (CKF_USER_PIN_FINAL_TRY)";
+  if (after.userPinCountLow) return "few tries are left (CKF_USER_PIN_COUNT_LOW)";
+  return null;
+}
+
+/** A failed try was counted: a counter flag is set now that was not before the login. */
+export function tryCounted(before: PinCounters, after: PinCounters): boolean {
+  return (
+    (after.userPinLocked && !before.userPinLocked) ||
+    (after.userPinFinalTry && !before.userPinFinalTry) ||
+    (after.userPinCountLow && !before.userPinCountLow)
+  );
+}
+
+export interface LoginRefusal {
+  code: "auth" | "not-found";
+  message: string;
+  hint: string;
+}
+
+/**
+ * What a refused C_Login means. CKR_PIN_INCORRECT is a wrong PIN (exit 4). OpenSC answers
+ * CKR_GENERAL_ERROR for a refused PIN on some cards (CAC, PIV), as for a failing reader: exit 4
+ * only when the token's counter flags show the try was counted, the one proof the PIN was judged;
+ * otherwise exit 7 (the token failed), its message naming the PIN as a possible cause.
+ * Null for any other CKR: not a PIN answer.
+ */
+export function loginRefusal(
+  who: string,
+  ckrName: string,
+  before: PinCounters,
+  after: PinCounters,
+): LoginRefusal | null {
+  const tries = triesLeft(after);
+  const told = tries ? `the token says ${tries}` : "the token does not say how many tries are left";
+  if (ckrName === "CKR_PIN_INCORRECT") {
+    return {
+      code: "auth",
+      message: `${who}: wrong PIN (C_Login: CKR_PIN_INCORRECT); ${told}`,
+      hint: "keyport does not retry; the token counts failed tries",
+    };
+  }
+  if (ckrName !== "CKR_GENERAL_ERROR") return null;
+  const counted = tryCounted(before, after);
+  return {
+    code: counted ? "auth" : "not-found",
+    message:
+      `${who}: C_Login failed: CKR_GENERAL_ERROR; the PIN may be wrong ` +
+      `(some cards refuse a PIN this way); ${told}`,
+    hint: counted
+      ? "the token counted a failed try: check the PIN before trying again"
+      : "check the PIN first (a retry may spend a try), then the reader and the card",
+  };
+}

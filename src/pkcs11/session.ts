@@ -8,7 +8,7 @@ import { absentValue, ATTRIBUTES, decodeAttribute, toPkcs11Template, unreadableR
 import type { AttrMap, AttrName, AttrResult, AttrTemplate } from "./attributes.js";
 import { CK, ckName, ckValue } from "./ck.js";
 import { call, callAsync, decodePkcs11Throw, isCkr, Pkcs11CallError } from "./errors.js";
-import { pinDecision, pinInputProblem, type PinInputProblem } from "./pin-policy.js";
+import { loginRefusal, pinDecision, pinInputProblem, type PinCounters, type PinInputProblem } from "./pin-policy.js";
 import type { MechanismDescription, Token, TokenDescription } from "./tokens.js";
 
 /** An object on the token. The raw handle stays inside src/pkcs11. */
@@ -164,7 +164,15 @@ export class Session {
 
   createObject(template: AttrTemplate): ObjectRef {
     const lib = this.lib;
-    return new ObjectRef(call("C_CreateObject", () => lib.C_CreateObject(this.handle, toPkcs11Template(template))));
+    try {
+      return new ObjectRef(call("C_CreateObject", () => lib.C_CreateObject(this.handle, toPkcs11Template(template))));
+    } catch (e) {
+      // a card whose objects are its issuer's (OpenSC's CAC, PIV): the token's answer, not keyport's bug
+      if (isCkr(e, "CKR_FUNCTION_NOT_SUPPORTED", "CKR_TOKEN_WRITE_PROTECTED") && e instanceof Pkcs11CallError) {
+        throw tokenTakesNoObjects(this.token.description, `C_CreateObject: ${e.ckrName}`, e);
+      }
+      throw e;
+    }
   }
 
   /** C_SetAttributeValue (the CKA_ID of a key pair made before its ID was known). */
@@ -518,28 +526,51 @@ async function login(session: Session, opts: LoginOptions): Promise<void> {
   }
   session.loggedInByUs = true;
 
+  /** The flags read again after a refused login; a token that cannot answer tells nothing new. */
+  function countersAfter(): PinCounters {
+    try {
+      return counters(session.token.refresh().flags);
+    } catch {
+      return counters(d.flags);
+    }
+  }
+
   async function doLogin(op: () => void): Promise<void> {
     try {
       op();
     } catch (e) {
       const err = decodePkcs11Throw(e, "C_Login");
       if (err && err.ckrName === "CKR_USER_ALREADY_LOGGED_IN") return;
-      if (err && err.ckrName === "CKR_PIN_INCORRECT") {
-        throw new KeyportError(
-          "auth",
-          `${who}: wrong PIN (C_Login: CKR_PIN_INCORRECT)`,
-          "keyport does not retry; the token counts failed tries",
-          { cause: e },
-        );
-      }
+      // the flags are read again only for an answer about the PIN (one C_GetTokenInfo more)
+      const aboutPin = err && (err.ckrName === "CKR_PIN_INCORRECT" || err.ckrName === "CKR_GENERAL_ERROR");
+      const refusal = aboutPin && loginRefusal(who, err.ckrName, counters(d.flags), countersAfter());
+      if (refusal) throw new KeyportError(refusal.code, refusal.message, refusal.hint, { cause: e });
       throw err ?? e;
     }
   }
 }
 
+function counters(f: PinCounters): PinCounters {
+  return { userPinCountLow: f.userPinCountLow, userPinFinalTry: f.userPinFinalTry, userPinLocked: f.userPinLocked };
+}
+
+/** Exit 7: the token cannot do it (SPEC §4), said before or at the first object it refuses. */
+function tokenTakesNoObjects(d: TokenDescription, why: string, cause?: unknown): KeyportError {
+  return new KeyportError(
+    "not-found",
+    `token "${d.label}": this token does not accept new objects (${why})`,
+    "a card's objects are written by its issuer: restore or install onto a token that takes objects",
+    { cause },
+  );
+}
+
 /** Opens a session, optionally logs in, runs fn, and always cleans up. */
 export async function withSession<T>(token: Token, opts: SessionOptions, fn: (s: Session) => Promise<T>): Promise<T> {
   const lib = token.module.lib;
+  // a write-protected token is refused before any session, PIN or object
+  if (opts.write && token.description.flags.writeProtected) {
+    throw tokenTakesNoObjects(token.description, "its flags say CKF_WRITE_PROTECTED");
+  }
   const flags = CK.CKF_SERIAL_SESSION | (opts.write ? CK.CKF_RW_SESSION : 0);
   const handle = call("C_OpenSession", () => lib.C_OpenSession(token.slot, flags));
   const session = new Session(token, handle);
