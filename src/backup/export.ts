@@ -79,7 +79,7 @@ export function checkExportable(inv: TokenInventory, g: Group): { facts: KeyFact
     );
   }
   const facts = keyFacts(g.privateKey, "private", inv.token.label, g.certificate);
-  const stop = stopError(facts);
+  const stop = stopError(facts, undefined, inv); // the advice fits the token (its wrap mechanisms)
   if (stop) throw stop;
   const plan = exportPlan(facts, { wrapMechanisms: inv.wrapMechanisms });
   if (!plan.exportable || !plan.exportMethod) {

@@ -20,6 +20,8 @@ import { certificateKeyUsage } from "../inventory/key-usage.js";
 import { certificateTemplate } from "../pkcs11/cert-template.js";
 import {
   isCkr,
+  listMechanisms,
+  Pkcs11CallError,
   templatesFromPrivateKey,
   valueOf,
   type AttrTemplate,
@@ -157,6 +159,17 @@ function usage(key: KeyObject, certKeyUsage: string[]): { priv: AttrTemplate; pu
     priv: { sign: canSign, decrypt: canDecrypt, ...(canDerive ? { derive: true } : {}) },
     pub: { verify: canSign, encrypt: canDecrypt },
   };
+}
+
+/** The token refused the private key by value and cannot unwrap one: nothing was made (exit 7). */
+function refusedPrivateKey(e: unknown, keyType: unknown): KeyportError {
+  const why = e instanceof Pkcs11CallError ? `${e.fn}: ${e.ckrName}` : String(e);
+  return new KeyportError(
+    "not-found",
+    `this token does not take imported private keys: it refused a CKA_CLASS=CKO_PRIVATE_KEY object ` +
+      `(CKA_KEY_TYPE ${String(keyType)}; ${why}) and offers no CKM_AES_KEY_WRAP_PAD to unwrap one; nothing was written`,
+    "keys on this token are made on it: keyport request --non-exportable …, or import onto another token",
+  );
 }
 
 /** Unwrap by a session key where the token refuses to create a sensitive key by value. */
@@ -348,6 +361,9 @@ export async function importBackup(
       privRef = s.createObject(privTemplate);
     } catch (e) {
       if (!isCkr(e, "CKR_TEMPLATE_INCONSISTENT", "CKR_ATTRIBUTE_VALUE_INVALID", "CKR_ATTRIBUTE_READ_ONLY")) throw e;
+      // the second way in unwraps under a session key: a token without that mechanism takes no private key
+      if (!listMechanisms(s.token).some((m) => m.name === "CKM_AES_KEY_WRAP_PAD" && m.unwrap))
+        throw refusedPrivateKey(e, privTemplate.keyType);
       const { privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value, ...shape } = privTemplate;
       void [privateExponent, prime1, prime2, exponent1, exponent2, coefficient, value];
       privRef = unwrapOnto(s, k.privateKey, shape);

@@ -25,6 +25,17 @@ function facts(a: Partial<KeyFacts["attributes"]> = {}): KeyFacts {
 }
 
 describe("stopError", () => {
+  it("advises re-keying only on a token that lists a mechanism keyport wraps with", () => {
+    const on = (wrapMechanisms: string[]) => stopError(facts({ extractable: false }), undefined, { wrapMechanisms });
+    const rekey = on(["CKM_AES_KEY_WRAP_PAD"]);
+    const none = on(["CKM_RSA_PKCS_OAEP"]);
+    expect([rekey?.code, none?.code]).toEqual(["not-exportable", "not-exportable"]);
+    expect(rekey?.hint).toBe(stopError(facts({ extractable: false }))?.hint);
+    expect(rekey?.hint).toContain("make a new key pair that is exportable (re-key)");
+    expect(none?.hint).not.toContain("re-key");
+    expect(none?.hint).toContain("No key on this token can be backed up");
+  });
+
   it("is null for exportable keys and a not-exportable error naming the attribute otherwise", () => {
     expect(stopError(facts())).toBeNull();
     expect(stopError(facts({ sensitive: false }))).toBeNull();

@@ -4,7 +4,14 @@
  * CKA_EXTRACTABLE is false, so a token's willingness is never the test. The wizard's words: "if
  * you cannot select it, STOP".
  */
-import { decide, type Decision, type KeyAttributesView, type KeyFacts } from "../audit/index.js";
+import {
+  decide,
+  preferredWrapMechanisms,
+  WRAP_MECHANISM_PREFERENCE,
+  type Decision,
+  type KeyAttributesView,
+  type KeyFacts,
+} from "../audit/index.js";
 import { KeyportError } from "../util/errors.js";
 
 const WHAT_TO_DO =
@@ -13,11 +20,26 @@ const WHAT_TO_DO =
 
 const keyName = (k: KeyFacts) => (k.label ? `"${k.label}"` : `id ${k.id || "(none)"}`);
 
-/** The STOP for a key whose attributes do not allow export, or null when they do. */
-export function stopError(k: KeyFacts, decision: Decision = decide(k.attributes)): KeyportError | null {
+// A token that wraps with none of keyport's mechanisms can hold no exportable key: re-keying there is no way out
+const NO_EXPORTABLE_KEY_HERE =
+  "nothing was written. Keep using the key on the token. No key on this token can be backed up: it offers none of " +
+  `${WRAP_MECHANISM_PREFERENCE.join(", ")} to wrap a key with (a TPM or a smart card makes keys that stay in it). ` +
+  "Keep the token safe and plan for its loss: a second key on another token for the same identity, or a " +
+  "certificate reissued to a new key when it is gone.";
+
+/**
+ * The STOP for a key whose attributes do not allow export, or null when they do. With the token's
+ * wrap mechanisms the advice fits the token: re-keying helps only where an exportable key can exist.
+ */
+export function stopError(
+  k: KeyFacts,
+  decision: Decision = decide(k.attributes),
+  token?: { wrapMechanisms: readonly string[] },
+): KeyportError | null {
   if (decision.action === "export") return null;
   const message = `STOP: key ${keyName(k)} (${k.uri}) is not exportable: ${decision.why}`;
-  return new KeyportError("not-exportable", message, WHAT_TO_DO);
+  const noWrapping = token !== undefined && preferredWrapMechanisms(token.wrapMechanisms).length === 0;
+  return new KeyportError("not-exportable", message, noWrapping ? NO_EXPORTABLE_KEY_HERE : WHAT_TO_DO);
 }
 
 type Rechecked = keyof Pick<KeyAttributesView, "extractable" | "sensitive" | "wrapWithTrusted">;

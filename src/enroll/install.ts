@@ -14,6 +14,7 @@ import {
   type Group,
   type TokenInventory,
 } from "../inventory/index.js";
+import { exportPlan, keyFacts } from "../audit/index.js";
 import { certificateKeyUsage } from "../inventory/key-usage.js";
 // not in the adapter's index: it loads the ASN.1 library, which the audit path does without
 import { certificateTemplate } from "../pkcs11/cert-template.js";
@@ -39,7 +40,8 @@ export interface InstallOptions {
 }
 
 export interface InstallResult {
-  key: { uri: string; label: string | null; id: string };
+  /** exportable: keyport export can back the key up (its attributes and the token's wrap mechanisms) */
+  key: { uri: string; label: string | null; id: string; exportable: boolean };
   certificate: { subject: string; issuer: string; serial: string; notAfter: string; sha256: string };
   /** "installed", or "present" when this very certificate was already the key's */
   status: "installed" | "present";
@@ -178,7 +180,12 @@ export function installCertificate(
     }
   }
   return {
-    key: { uri: priv.uri, label: priv.label, id: priv.id },
+    key: {
+      uri: priv.uri,
+      label: priv.label,
+      id: priv.id,
+      exportable: exportPlan(keyFacts(priv, "private", inv.token.label, group.certificate), inv).exportable,
+    },
     certificate: {
       subject: cert.subject,
       issuer: cert.issuer,

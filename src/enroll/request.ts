@@ -7,7 +7,14 @@
  * the token, generating and changing nothing but the file: the way back when that pair was left.
  */
 import { createHash, type KeyObject } from "node:crypto";
-import { auditKey, decide, keyFacts, type AuditKey } from "../audit/index.js";
+import {
+  auditKey,
+  decide,
+  keyFacts,
+  preferredWrapMechanisms,
+  WRAP_MECHANISM_PREFERENCE,
+  type AuditKey,
+} from "../audit/index.js";
 import {
   groupPublicKey,
   keyInfo,
@@ -18,7 +25,6 @@ import {
   type TokenInventory,
 } from "../inventory/index.js";
 import {
-  generateKeyPairOnToken,
   isCkr,
   listMechanisms,
   Pkcs11CallError,
@@ -32,6 +38,7 @@ import { KeyportError } from "../util/errors.js";
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { Certificate, type GeneralName, type Name } from "@peculiar/asn1-x509";
 import { requestedKeyUsage, requestInfo, requestPem, type Usage } from "./csr.js";
+import { negotiateKeyPair, negotiationNote, TEMPLATE_REFUSALS } from "./negotiate.js";
 import {
   encodeSignature,
   signatureAlgorithm,
@@ -191,12 +198,23 @@ export async function requestCertificate(
   }
   const offers = listMechanisms(s.token);
   const plans = signPlans(o.spec, offers); // before generating: a token that cannot sign gets no key pair
+  if (o.extractable) refuseExportableWithoutWrapping(offers);
   const usage = { sign: o.usage !== "encrypt", encrypt: o.usage !== "sign" };
-  const pair = generateKeyPairOnToken(
-    s,
-    { spec: o.spec, label: o.label, id: o.id, extractable: o.extractable, usage },
-    offers,
-  );
+  let pair: ReturnType<typeof negotiateKeyPair>;
+  try {
+    pair = negotiateKeyPair(s, { spec: o.spec, label: o.label, id: o.id, extractable: o.extractable, usage }, offers);
+  } catch (e) {
+    // refused twice (the optional flags already left to the token): exportability is the user's to change
+    if (o.extractable && e instanceof Pkcs11CallError && isCkr(e, ...TEMPLATE_REFUSALS))
+      throw new KeyportError(
+        "usage",
+        `the token refused an exportable key pair (CKA_EXTRACTABLE=true beside CKA_SENSITIVE=true: ` +
+          `${e.fn}: ${e.ckrName}); nothing was made`,
+        "the token may make non-exportable keys only: keyport request --non-exportable …, or another token",
+      );
+    throw e;
+  }
+  if (pair.negotiated) warn(negotiationNote(pair.negotiated));
   const made = [pair.privateKey, pair.publicKey];
   // destroyed once (by a signal's handler or the failure below); the count left is kept for both
   let left: number | null = null;
@@ -243,6 +261,22 @@ export async function requestCertificate(
   // the request is written: the key pair stays, whatever happens from here on
   if (!usage.sign) dropSigning(s, pair.privateKey, warn);
   return { ...signed.result, keyPair: "generated", generatedWith: pair.mechanism };
+}
+
+/**
+ * An exportable key is backed up by wrapping it (it is made sensitive): a token that lists none of
+ * the mechanisms keyport wraps with can never export it, whatever its attributes say. Refused before
+ * anything is generated, naming what the token does allow.
+ */
+function refuseExportableWithoutWrapping(offers: readonly { name: string; wrap: boolean }[]): void {
+  const wrapping = preferredWrapMechanisms(offers.filter((m) => m.wrap).map((m) => m.name));
+  if (wrapping.length > 0) return;
+  throw new KeyportError(
+    "usage",
+    `the token cannot make an exportable key pair: it offers none of ${WRAP_MECHANISM_PREFERENCE.join(", ")} ` +
+      "to wrap a key with, so no key made on it can ever be backed up; nothing was made",
+    "it makes non-exportable keys: keyport request --non-exportable …, or make the key pair on a token that wraps keys",
+  );
 }
 
 /** The warning when a rollback left objects: what may be on the token, and the way back (SPEC §5b). */

@@ -26,9 +26,11 @@ function render(r: InstallResult): string {
   if (r.replacedPlaceholders) lines.push(`  replaced ${r.replacedPlaceholders} keyport placeholder certificate(s)`);
   if (r.chainAdded.length) lines.push(`  chain:      added ${r.chainAdded.join(" <- ")}`);
   if (r.chainPresent) lines.push(`  chain:      ${r.chainPresent} certificate(s) already on the token`);
-  lines.push(
-    `a new backup now includes the issued certificate: keyport export '${r.key.uri}' --out ${fileHint(r.key.label)}`,
-  );
+  // only an exportable key has a backup to renew: for the others keyport export can only STOP
+  if (r.key.exportable)
+    lines.push(
+      `a new backup now includes the issued certificate: keyport export '${r.key.uri}' --out ${fileHint(r.key.label)}`,
+    );
   return lines.map(escapeControl).join("\n");
 }
 
