@@ -159,6 +159,8 @@ describe("keys that vanish mid-run (SoftHSM)", () => {
     expect([0, 3], first.stderr).toContain(first.status);
     const there = manifest(alone).map((k) => k.label);
     expect(there).toContain("rsa-wrap");
+    const imported: string[] = [];
+    const refused: string[] = [];
     for (const round of [1, 2]) {
       const files = [p12(`new-a-${round}`, ec), p12(`new-b-${round}`, ec)];
       const out = join(work, `three-${round}`);
@@ -167,9 +169,21 @@ describe("keys that vanish mid-run (SoftHSM)", () => {
         runAsync(["import", files[0]!, "--label", `copy-a-${round}`, "--id", `a${round}`], env()),
         runAsync(["import", files[1]!, "--label", `copy-b-${round}`, "--id", `b${round}`], env()),
       ]);
-      // the imports touch different IDs: both complete
-      expect(a.status, a.stderr).toBe(0);
-      expect(b.status, b.stderr).toBe(0);
+      // the imports touch different IDs: both complete — unless SoftHSM itself answers C_Login with
+      // CKR_GENERAL_ERROR while another process rewrites the token's files (seen about once in ten loaded
+      // runs): then that import is exit 7, the token failed, before it made anything
+      for (const [r, label] of [
+        [a, `copy-a-${round}`],
+        [b, `copy-b-${round}`],
+      ] as const) {
+        if (r.status === 7) {
+          expect(r.stderr).toMatch(/^keyport: token "[^"]+": C_Login failed: CKR_GENERAL_ERROR;/);
+          refused.push(label);
+        } else {
+          expect(r.status, r.stderr).toBe(0);
+          imported.push(label);
+        }
+      }
       expect([0, 3, 7], all.stderr).toContain(all.status);
       expect(`${all.stderr}${a.stderr}${b.stderr}`).not.toMatch(/internal error/);
       const keys = manifest(out);
@@ -184,10 +198,9 @@ describe("keys that vanish mid-run (SoftHSM)", () => {
         t.groups.map((g) => g.label),
       ),
     );
-    for (const round of [1, 2]) {
-      expect(labels.has(`copy-a-${round}`), `copy-a-${round}`).toBe(true);
-      expect(labels.has(`copy-b-${round}`), `copy-b-${round}`).toBe(true);
-    }
+    // every import that completed is on the token, and one the token refused at login made nothing
+    expect([imported.filter((l) => labels.has(l)), refused.filter((l) => labels.has(l))]).toEqual([imported, []]);
+    expect(imported.length + refused.length).toBe(4);
   });
 
   it("export --all while import --replace puts a key back over itself: no exit 1 from either", async () => {
