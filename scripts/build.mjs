@@ -25,7 +25,8 @@ const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).ver
 export const BUNDLES = [
   {
     outdir: "dist/bundle",
-    entryPoints: { keyport: "src/cli/run.ts" },
+    // agent-backend: the agent's worker thread (src/agent/backend/client.ts starts it from beside its chunk)
+    entryPoints: { keyport: "src/cli/run.ts", "agent-backend": "src/agent/backend/worker.ts" },
     /** native addons and anything loaded from its own package folder at run time */
     external: ["pkcs11js"],
   },

@@ -1,7 +1,11 @@
-/** What the agent's route plugins share: the pool, metrics, events, the log; and a use-case's way to a token. */
+/**
+ * What the agent's route plugins share (the backend worker, metrics, events, the log), and what the
+ * worker uses to reach a token: a use-case's access to a pool entry, a request's token or key.
+ */
 import { resolveSelection, type Selection, type TokenAccess } from "../app/index.js";
 import type { KeySelector } from "../app/index.js";
 import { KeyportError } from "../util/errors.js";
+import type { Backend } from "./backend/client.js";
 import type { AgentMetrics } from "./metrics.js";
 import type { TokenEntry, TokenPool } from "./pool.js";
 
@@ -11,15 +15,13 @@ export interface AgentEvent {
 }
 
 export interface ServerContext {
-  pool: TokenPool;
+  /** the worker thread that holds the tokens: every call that touches one goes there */
+  backend: Backend;
   metrics: AgentMetrics;
   log: (line: string) => void;
   /** default iterations of modern-profile exports (the agent's --iterations) */
   iterations?: number;
-  emit: (e: AgentEvent) => void;
   subscribe: (fn: (e: AgentEvent) => void) => () => void;
-  /** where downloads are written before they are sent (removed at stop) */
-  downloads: string;
 }
 
 export function eventOf(type: AgentEvent["type"], e: TokenEntry): AgentEvent {

@@ -1,7 +1,8 @@
 /**
- * `keyport agent` (SPEC §5): the token pool, the HTTP server on loopback, the secret (printed once
- * in the page URL's fragment, kept in a 0600 file of its own), slot watching, idle logout, metrics,
- * and a stop that logs out, closes sessions, finalises modules and removes what the agent made.
+ * `keyport agent` (SPEC §5): the token pool, slot watching and idle logout in the backend worker
+ * thread (src/agent/backend/), the HTTP server on loopback, the secret (printed once in the page
+ * URL's fragment, kept in a 0600 file of its own), metrics, and a stop that logs out, closes
+ * sessions, finalises modules and removes what the agent made.
  * No process-wide effect here: the entry point (src/cli/commands/agent.ts) owns the signals.
  */
 import { randomBytes } from "node:crypto";
@@ -10,23 +11,27 @@ import { networkInterfaces, hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { isIP } from "node:net";
-import { closeAllModules, type Selection } from "../app/index.js";
+import type { Selection } from "../app/index.js";
 import { KeyportError } from "../util/errors.js";
 import { escapeControl } from "../util/text.js";
-import { Mutex } from "../util/mutex.js";
 import { allowedHosts, allowedOrigins, isLoopback, type ListenAddress } from "./address.js";
-import { eventOf, type AgentEvent } from "./context.js";
+import { Backend } from "./backend/client.js";
+import type { BackendState } from "./backend/protocol.js";
+import type { AgentEvent } from "./context.js";
 import { digest, type GuardConfig } from "./guard.js";
-import { AgentMetrics } from "./metrics.js";
-import { TokenPool } from "./pool.js";
+import { AgentMetrics, type MetricValues } from "./metrics.js";
 import { defaultSecretName, removeOwnSecretFile, writeSecretFile } from "./secret-file.js";
 import { createMetricsServer, createServer } from "./server.js";
-import { deepCheckSchedule, pollSlots } from "./watch.js";
+import { WATCH_MODE } from "./watch.js";
 
 export { parseAddress, parseListen, isLoopback } from "./address.js";
 export { checkSecretFile } from "./secret-file.js";
 
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
+/** A scrape's values: those pushed, or those a metrics call read (which always has the families). */
+function metricValues(s: BackendState): MetricValues {
+  if (!s.families) throw new KeyportError("internal", "the backend gave no metric values");
+  return { ...s, families: s.families };
+}
 
 const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
@@ -80,10 +85,10 @@ export interface AgentOptions {
 export interface Agent {
   url: string;
   secretFile: string;
-  /** stops serving, logs out, closes sessions, finalises modules, removes the agent's files */
+  /** logs out, closes sessions, finalises modules (in the worker), removes the agent's files, stops serving */
   stop: (why?: string) => Promise<void>;
-  /** the same at once, synchronously (for a signal handler that exits right after) */
-  stopNow: (why: string) => void;
+  /** the same without closing the servers (for a signal handler that exits once it has settled) */
+  stopNow: (why: string) => Promise<void>;
 }
 
 /** The Host names --metrics-listen answers to: the loopback names, or on another address the machine's own. */
@@ -100,50 +105,56 @@ function metricsHosts(host: string, port: number): Set<string> {
 export async function startAgent(o: AgentOptions): Promise<Agent> {
   const log = (line: string) => o.log(`keyport agent: ${escapeControl(line)}`);
   const secret = randomBytes(32).toString("base64url");
-  const pool = new TokenPool(o.selection, o.idleLogoutMs);
   const listeners = new Set<(e: AgentEvent) => void>();
   const emit = (e: AgentEvent) => {
     log(`event ${e.type}: token "${e.token.label}" (serial ${e.token.serial})`);
     for (const fn of listeners) fn(e);
   };
-  pool.onChangedOutside = (e) => emit(eventOf("keys-changed", e));
-  const scanLock = new Mutex();
-  // Every poll lists the slots. The deep check (re-initialising idle modules, which is how SoftHSM
-  // shows tokens other processes made, and re-reading the tokens read before, which is how keys
-  // others added or deleted are seen) costs time in proportion to the objects: it runs at most
-  // DEEP_SHARE of the time, so an idle agent on a 20,000-object token does not keep a core busy.
-  const deepCheck = deepCheckSchedule(DEEP_SHARE);
-  const refreshSlots = () =>
-    scanLock.run(async () => {
-      const start = performance.now();
-      const deep = deepCheck.due(start);
-      const { added, removed } = await pool.rescan(deep);
-      for (const e of removed) emit(eventOf("token-removed", e));
-      for (const e of added) emit(eventOf("token-added", e));
-      if (!deep) return;
-      await pool.recheckKeys((e, err) => log(`re-reading token "${e.description.label}" failed: ${firstLine(err)}`));
-      deepCheck.ran(start, performance.now());
-    });
-  await pool.rescan();
+  const downloads = mkdtempSync(join(tmpdir(), "keyport-agent-"));
+  // the tokens, the slot polling and every use-case that touches a token run in the backend worker
+  // what names the tokens: a URI's PIN is not the agent's (it takes PINs over the API) and never crosses
+  const { module, moduleParams, token, key } = o.selection;
+  const selection = { module, moduleParams, token, key };
+  let backend: Backend;
+  try {
+    backend = await Backend.start(
+      {
+        selection,
+        idleLogoutMs: o.idleLogoutMs,
+        iterations: o.iterations,
+        pollIntervalMs: o.pollIntervalMs,
+        deepShare: DEEP_SHARE,
+        downloads,
+      },
+      { log, event: emit },
+    );
+  } catch (e) {
+    rmSync(downloads, { recursive: true, force: true });
+    throw e;
+  }
 
   const guard: GuardConfig = { hosts: new Set(), origins: new Set(), secretDigest: digest(secret) };
-  const metrics = new AgentMetrics(pool);
-  const downloads = mkdtempSync(join(tmpdir(), "keyport-agent-"));
+  // the values the worker pushed when nothing changed since; else read there (a scrape waits for the token)
+  const metrics = new AgentMetrics(async () =>
+    metricValues(backend.state.families ? backend.state : await backend.call("metrics", {})),
+  );
   const app = await createServer(
     {
-      pool,
+      backend,
       metrics,
       log,
       iterations: o.iterations,
-      emit,
       subscribe: (fn) => {
         listeners.add(fn);
         return () => listeners.delete(fn);
       },
-      downloads,
     },
     guard,
-  );
+  ).catch(async (e: unknown) => {
+    await backend.close();
+    rmSync(downloads, { recursive: true, force: true });
+    throw e;
+  });
   let url: string;
   let metricsApp: Awaited<ReturnType<typeof createMetricsServer>> | null = null;
   let boundSocket = false;
@@ -184,26 +195,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     await app.close().catch(() => undefined);
     await metricsApp?.close().catch(() => undefined);
     if (boundSocket && "socket" in o.listen) rmSync(o.listen.socket, { force: true });
+    await backend.close();
     rmSync(downloads, { recursive: true, force: true });
-    await pool.closeAll();
-    closeAllModules();
     throw e;
   }
 
-  const watcher = pollSlots(refreshSlots, (e) => log(`slot scan failed: ${firstLine(e)}`), o.pollIntervalMs);
-  const idle = setInterval(
-    async () => {
-      for (const e of await pool.idleLogout()) {
-        log(`logged out of token "${e.description.label}" after ${Math.round(o.idleLogoutMs / 1000)} s idle`);
-        emit(eventOf("keys-changed", e));
-      }
-    },
-    Math.max(250, Math.min(o.idleLogoutMs / 4, 15_000)),
-  );
-  idle.unref();
-
-  const tokens = pool.all().length;
-  log(`serving ${tokens} token${tokens === 1 ? "" : "s"}; slot watching: ${watcher.mode}; secret in ${secretFile}`);
+  const tokens = backend.state.tokens.length;
+  log(`serving ${tokens} token${tokens === 1 ? "" : "s"}; slot watching: ${WATCH_MODE}; secret in ${secretFile}`);
   o.announce(`Open the export wizard: ${url}`);
 
   /** What the agent made on disk: its secret file (while it is still its own), the socket, the downloads. */
@@ -213,31 +211,27 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     rmSync(downloads, { recursive: true, force: true });
   };
   const stopped = (why: string) => log(`stopped (${why}): sessions logged out and closed, modules finalised`);
-  let stopping = false;
+  let stopping: Promise<void> | null = null;
+  /** The worker closes everything on its own message (after a module call it may be in); then the files go. */
+  const closeBackend = async (why: string) => {
+    await backend.close();
+    removeFiles();
+    stopped(why);
+  };
   return {
     url,
     secretFile,
-    stop: async (why = "stop") => {
-      if (stopping) return;
-      stopping = true;
-      watcher.stop();
-      clearInterval(idle);
-      await pool.closeAll();
-      await app.close();
-      await metricsApp?.close();
-      closeAllModules();
-      removeFiles();
-      stopped(why);
+    stop: (why = "stop") => {
+      stopping ??= (async () => {
+        await closeBackend(why);
+        await app.close();
+        await metricsApp?.close();
+      })();
+      return stopping;
     },
     stopNow: (why) => {
-      if (stopping) return;
-      stopping = true;
-      watcher.stop();
-      clearInterval(idle);
-      pool.closeAllNow();
-      closeAllModules();
-      removeFiles();
-      stopped(why);
+      stopping ??= closeBackend(why);
+      return stopping;
     },
   };
 }

@@ -1,26 +1,29 @@
 /**
  * /metrics (SPEC §5) with prom-client: the audit families from the same code as `keyport audit
  * --format prometheus`, plus the agent's counters. A scrape never logs in: it counts the keys
- * visible without login, and the audit of the tokens the user logged in to.
+ * visible without login, and the audit of the tokens the user logged in to. The values come from
+ * the backend worker: those it pushed when nothing changed since, else read again there.
  */
 import { Counter, Gauge, Registry } from "prom-client";
-import { auditFamilies, type PromFamily } from "../audit/index.js";
-import type { TokenPool } from "./pool.js";
+import type { PromFamily } from "../audit/index.js";
+import type { BackendState } from "./backend/protocol.js";
+
+/** The values a scrape renders: the audit families read (not null), the counters' totals. */
+export type MetricValues = BackendState & { families: PromFamily[] };
 
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly gauges = new Map<string, Gauge>();
-  readonly exports: Counter<"result">;
-  readonly scrapeErrors: Counter;
+  private readonly exports: Counter<"result">;
+  private readonly scrapeErrors: Counter;
 
-  constructor(private readonly pool: TokenPool) {
+  constructor(private readonly values: () => Promise<MetricValues>) {
     this.exports = new Counter({
       name: "keyport_exports_total",
       help: "exports the agent ran, by result",
       labelNames: ["result"],
       registers: [this.registry],
     });
-    for (const r of ["exported", "refused", "failed"] as const) this.exports.inc({ result: r }, 0);
     this.scrapeErrors = new Counter({
       name: "keyport_scrape_errors_total",
       help: "tokens whose keys could not be read for a scrape",
@@ -37,26 +40,15 @@ export class AgentMetrics {
     return g;
   }
 
-  /** Reads the current state into the gauges and renders the registry. */
+  /** Sets the gauges and counters from the backend's values and renders the registry. */
   async scrape(): Promise<string> {
-    const entries = this.pool.all();
-    const readable = [];
-    for (const e of entries) {
-      try {
-        e.token.refresh(); // the PIN flags of now (C_GetTokenInfo), not of when the token appeared
-        // the report of one token at a time: a token that fails is counted, the others still shown
-        await this.pool.report([e], new Date());
-        readable.push(e);
-      } catch {
-        this.scrapeErrors.inc();
-      }
-    }
-    const report = await this.pool.report(readable, new Date());
-    const families = auditFamilies(
-      entries.map((e) => e.description),
-      report,
-    );
-    for (const f of families) {
+    const v = await this.values();
+    // the counters are the worker's totals: set, not added to
+    this.exports.reset();
+    for (const r of ["exported", "refused", "failed"] as const) this.exports.inc({ result: r }, v.exports[r]);
+    this.scrapeErrors.reset();
+    this.scrapeErrors.inc(v.scrapeErrors);
+    for (const f of v.families) {
       const g = this.gauge(f);
       g.reset();
       for (const s of f.samples) g.set(s.labels, s.value);

@@ -6,10 +6,11 @@
  * time, see startAgent) is what sees them.
  */
 export const POLL_INTERVAL_MS = 2000;
+export const WATCH_MODE = "polling";
 
 export interface Watcher {
   stop(): void;
-  readonly mode: "polling";
+  readonly mode: typeof WATCH_MODE;
 }
 
 /** Calls rescan every interval; a rescan still running is not started twice. */
@@ -31,7 +32,7 @@ export function pollSlots(
     }
   }, intervalMs);
   timer.unref();
-  return { stop: () => clearInterval(timer), mode: "polling" };
+  return { stop: () => clearInterval(timer), mode: WATCH_MODE };
 }
 
 /**

@@ -1,26 +1,16 @@
 /**
- * POST /api/export: one key backed up by src/app's exportOne, as a download (200, the file) or to an
- * absolute path (201, the summary). The request's combinations are src/app's to check (a download
- * with deleteAfterVerify is 400 there).
+ * POST /api/export: one key backed up by src/app's exportOne (in the backend worker), as a download
+ * (200, the file) or to an absolute path (201, the summary). The request's combinations are src/app's
+ * to check (a download with deleteAfterVerify is 400 there).
  */
-import { readFileSync, unlinkSync } from "node:fs";
-import { basename, isAbsolute, join } from "node:path";
+import { basename, isAbsolute } from "node:path";
 import type { FastifyInstance } from "fastify";
-import {
-  checkDestination,
-  checkExportRequest,
-  exportOne,
-  fileNameFor,
-  pickKey,
-  type ExportOutcome,
-  type ExportResult,
-  type Profile,
-} from "../../app/index.js";
-import { displaySelector } from "../../uri/index.js";
+import { checkDestination, checkExportRequest, type ExportResult, type Profile } from "../../app/index.js";
 import { KeyportError } from "../../util/errors.js";
-import { escapeControl } from "../../util/text.js";
+import { own } from "../backend/client.js";
+import type { ExportReply } from "../backend/protocol.js";
 import { secretField } from "../body.js";
-import { accessOf, eventOf, keyOf, type ServerContext } from "../context.js";
+import type { ServerContext } from "../context.js";
 
 interface ExportBody {
   key: string;
@@ -88,75 +78,52 @@ export async function exportRoute(app: FastifyInstance, ctx: ServerContext): Pro
     const password = b.password;
     const toPath = typeof b.delivery === "object" ? b.delivery.path : null;
     const profile = b.profile ?? "modern";
-    const request = {
-      profile,
-      iterations: b.iterations ?? (profile === "legacy" ? undefined : ctx.iterations),
-      verify: true,
-      deleteAfterVerify: b.deleteAfterVerify === true,
-      delivery: toPath !== null ? ("file" as const) : ("download" as const),
-    };
-    let outcome: ExportOutcome;
+    const iterations = b.iterations ?? (profile === "legacy" ? undefined : ctx.iterations);
+    const deleteAfterVerify = b.deleteAfterVerify === true;
+    let done: ExportReply;
     try {
       // every check of the request before the token: its combinations, and an existing file
-      checkExportRequest({ ...request, sealed: false });
+      checkExportRequest({
+        profile,
+        iterations,
+        verify: true,
+        deleteAfterVerify,
+        delivery: toPath !== null ? "file" : "download",
+        sealed: false,
+      });
       if (toPath !== null) {
         if (!isAbsolute(toPath)) throw new KeyportError("usage", "delivery.path must be an absolute path");
         checkDestination(toPath, false);
       }
-      const { entry, key } = keyOf(ctx.pool, b.key, "key");
-      const access = accessOf(ctx.pool, entry);
-      // a download's file name comes from the key (the same pick the export makes), as keyport's {label}.p12
-      const out =
-        toPath ??
-        join(
-          ctx.downloads,
-          await access.run(async (_s, inv) =>
-            fileNameFor("{label}.p12", pickKey(inv, key, "private-or-secret"), inv.token.label, new Set()),
-          ),
-        );
-      const warnings: string[] = [];
-      try {
-        outcome = await exportOne(
-          access,
-          {
-            ...request,
-            key,
-            out,
-            force: false,
-            friendlyName: b.friendlyName,
-            includeChain: b.chain === true,
-            placeholderCert: b.placeholderCert === true,
-          },
-          {
-            password: async () => Buffer.from(password),
-            warn: (line) => warnings.push(line.replace(/^keyport: /, "")),
-          },
-        );
-      } catch (err) {
-        const refused = err instanceof KeyportError && err.code === "not-exportable";
-        ctx.metrics.exports.inc({ result: refused ? "refused" : "failed" });
-        throw err;
-      }
-      ctx.metrics.exports.inc({ result: "exported" });
-      const r = outcome.result;
-      ctx.log(`exported ${displaySelector(r.key.uri)} (${toPath ? "to a file" : "download"}), SHA-256 ${r.sha256}`);
-      for (const w of warnings) ctx.log(escapeControl(w));
-      if (outcome.destroyed) {
-        ctx.log(`destroyed the key objects of ${displaySelector(r.key.uri)} after the verified export`);
-        ctx.emit(eventOf("keys-changed", entry));
-      }
-      if (toPath !== null)
-        return reply.code(201).send({ ...r, warnings, destroyed: outcome.destroyed?.destroyed ?? null });
+      const sent = own(password);
+      done = await ctx.backend.call(
+        "export",
+        {
+          key: b.key,
+          password: sent,
+          profile,
+          iterations,
+          deleteAfterVerify,
+          toPath,
+          friendlyName: b.friendlyName,
+          chain: b.chain === true,
+          placeholderCert: b.placeholderCert === true,
+        },
+        [sent.buffer as ArrayBuffer],
+      );
     } finally {
       password.fill(0);
     }
-    const r = outcome.result;
-    const bytes = readFileSync(r.file);
-    unlinkSync(r.file);
+    const r = done.result;
+    if (done.download === null)
+      return reply.code(201).send({ ...r, warnings: done.warnings, destroyed: done.destroyed });
+    // the file's bytes are wiped once the answer has gone out (or the connection closed)
+    const bytes = Buffer.from(done.download.bytes.buffer, done.download.bytes.byteOffset, done.download.bytes.length);
+    reply.raw.once("close", () => bytes.fill(0));
     return reply
       .code(200)
       .header("content-type", "application/x-pkcs12")
-      .header("content-disposition", attachment(basename(r.file)))
+      .header("content-disposition", attachment(basename(done.download.name)))
       .header("x-keyport-verified", verifiedHeader(r))
       .send(bytes);
   });

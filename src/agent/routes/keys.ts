@@ -1,6 +1,6 @@
-/** GET /api/keys[?token=URI]: the keyport.audit/v1 document, from the cached inventories. */
+/** GET /api/keys[?token=URI]: the keyport.audit/v1 document, from the cached inventories (in the backend worker). */
 import type { FastifyInstance } from "fastify";
-import { tokenOf, type ServerContext } from "../context.js";
+import type { ServerContext } from "../context.js";
 
 const query = {
   type: "object",
@@ -9,8 +9,7 @@ const query = {
 } as const;
 
 export async function keys(app: FastifyInstance, ctx: ServerContext): Promise<void> {
-  app.get<{ Querystring: { token?: string } }>("/api/keys", { schema: { querystring: query } }, async (req) => {
-    const t = req.query.token;
-    return ctx.pool.report(t !== undefined ? [tokenOf(ctx.pool, t, "token")] : ctx.pool.all(), new Date());
-  });
+  app.get<{ Querystring: { token?: string } }>("/api/keys", { schema: { querystring: query } }, async (req) =>
+    ctx.backend.call("keys", { token: req.query.token }),
+  );
 }

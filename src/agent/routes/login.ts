@@ -1,8 +1,11 @@
-/** POST /api/login {token, pin} and POST /api/logout {token}: 204 (SPEC §2's PIN rules, in the pool). */
+/**
+ * POST /api/login {token, pin} and POST /api/logout {token}: 204 (SPEC §2's PIN rules, in the pool of
+ * the backend worker). The PIN crosses in a buffer of its own, wiped on both sides.
+ */
 import type { FastifyInstance } from "fastify";
-import { escapeControl } from "../../util/text.js";
+import { own } from "../backend/client.js";
 import { secretField } from "../body.js";
-import { eventOf, tokenOf, type ServerContext } from "../context.js";
+import type { ServerContext } from "../context.js";
 
 const token = { type: "string", minLength: 1, maxLength: 2048 } as const;
 const loginBody = {
@@ -20,10 +23,8 @@ export async function login(app: FastifyInstance, ctx: ServerContext): Promise<v
     async (req, reply) => {
       const pin = req.body.pin ?? null;
       try {
-        const e = tokenOf(ctx.pool, req.body.token, "token");
-        await e.login(pin, (line) => ctx.log(line.replace(/^keyport: /, "")), ctx.pool.now());
-        ctx.log(`logged in to token "${escapeControl(e.description.label)}"`);
-        ctx.emit(eventOf("keys-changed", e));
+        const sent = pin ? own(pin) : null;
+        await ctx.backend.call("login", { token: req.body.token, pin: sent }, sent ? [sent.buffer as ArrayBuffer] : []);
         return reply.code(204).send();
       } finally {
         pin?.fill(0);
@@ -32,11 +33,7 @@ export async function login(app: FastifyInstance, ctx: ServerContext): Promise<v
   );
 
   app.post<{ Body: { token: string } }>("/api/logout", { schema: { body: logoutBody } }, async (req, reply) => {
-    const e = tokenOf(ctx.pool, req.body.token, "token");
-    if (await e.logout()) {
-      ctx.log(`logged out of token "${escapeControl(e.description.label)}"`);
-      ctx.emit(eventOf("keys-changed", e));
-    }
+    await ctx.backend.call("logout", { token: req.body.token });
     return reply.code(204).send();
   });
 }

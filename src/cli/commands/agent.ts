@@ -13,6 +13,7 @@ import { checkSecretFile } from "../../agent/secret-file.js";
 import type { Agent } from "../../agent/index.js";
 import { KeyportError } from "../../util/errors.js";
 import { selection, warnLine, type GlobalArgs } from "../options.js";
+import { handleSignalsInCommand } from "../signals.js";
 
 const DEFAULT_LISTEN = "127.0.0.1:0";
 
@@ -126,9 +127,8 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
     let agent: Agent | null = null;
     let signalled: NodeJS.Signals | null = null;
     const stop = (sig: NodeJS.Signals) => {
-      // synchronous, then exit: a later handler (another module's cleanup) must not exit first
-      agent?.stopNow(sig);
-      process.exit(0);
+      // the backend worker logs out, closes sessions and finalises modules; its end is the stop's end
+      void agent?.stopNow(sig).finally(() => process.exit(0));
     };
     for (const sig of SIGNALS)
       process.on(sig, () => {
@@ -146,6 +146,8 @@ export const agentCommand: CommandModule<GlobalArgs, AgentArgs> = {
       log: warnLine,
       announce: (line) => process.stdout.write(`${line}\n`),
     });
+    // from now on the entry point's exit on these signals waits for the agent's own: the stop, then the exit
+    handleSignalsInCommand(SIGNALS);
     if (signalled) stop(signalled);
     await new Promise<never>(() => {});
   },
