@@ -42,7 +42,6 @@ export {
 } from "./keys.js";
 export { initToken } from "./admin.js";
 export {
-  generateKeyPairOnToken,
   keyPairMechanism,
   keyPairTemplates,
   type GeneratedKeyPair,

@@ -6,7 +6,7 @@
 import { KeyportError } from "../util/errors.js";
 import type { AttrTemplate } from "./attributes.js";
 import { CURVES } from "./keys.js";
-import type { ObjectRef, Session } from "./session.js";
+import type { ObjectRef } from "./session.js";
 import type { MechanismDescription } from "./tokens.js";
 
 export type KeyPairSpec = { type: "rsa"; bits: number } | { type: "ec"; curve: "P-256" | "P-384" };
@@ -111,16 +111,4 @@ export function keyPairTemplates(o: GenerateKeyPairOptions): { publicKey: AttrTe
     privateKey.derive = o.usage.encrypt;
   }
   return { publicKey, privateKey };
-}
-
-/** Generates the key pair on the token with the mechanism the token offers. */
-export function generateKeyPairOnToken(
-  s: Session,
-  o: GenerateKeyPairOptions,
-  offers: readonly MechanismDescription[],
-): GeneratedKeyPair {
-  const mechanism = keyPairMechanism(o.spec, offers);
-  const t = keyPairTemplates(o);
-  const r = s.generateKeyPair(mechanism, t.publicKey, t.privateKey);
-  return { ...r, mechanism };
 }

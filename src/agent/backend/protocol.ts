@@ -79,7 +79,7 @@ export interface WireError {
   code: ErrorCode;
   message: string;
   hint?: string;
-  /** not a KeyportError (a bug): the main thread answers it as any unexpected error */
+  /** not a KeyportError (a bug): the main thread answers it like every unexpected error */
   plain?: boolean;
 }
 
