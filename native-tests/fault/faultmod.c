@@ -359,6 +359,22 @@ static int label_scope(char **s, char **label, int line) {
   return *label != NULL;
 }
 
+/* "+CKF_… -CKF_…": each flag set (+) or cleared (-) in set/clear; at least one. */
+static int parse_flags(char **s, int line, const char *dir, const char *what, const struct named *names,
+                       CK_FLAGS *set, CK_FLAGS *clear) {
+  char *f;
+  int any = 0;
+  while ((f = word(s))) {
+    CK_ULONG v;
+    if ((f[0] != '+' && f[0] != '-') || !parse_named(names, f + 1, 0, &v))
+      return config_error(line, "expected +CKF_… or -CKF_… (%s), got '%s'", what, f);
+    if (f[0] == '+') *set |= v, *clear &= ~v;
+    else *clear |= v, *set &= ~v;
+    any = 1;
+  }
+  return any ? 1 : config_error(line, "%s needs at least one flag", dir);
+}
+
 static int parse_line(char *s, int line) {
   char *dir = word(&s);
   if (!dir || dir[0] == '#') return 1;
@@ -449,32 +465,10 @@ static int parse_line(char *s, int line) {
     cfg.n_vanishes++;
     return 1;
   }
-  if (strcmp(dir, "tokenflags") == 0) {
-    char *f;
-    int any = 0;
-    while ((f = word(&s))) {
-      CK_ULONG v;
-      if ((f[0] != '+' && f[0] != '-') || !parse_named(ckf_token_names, f + 1, 0, &v))
-        return config_error(line, "expected +CKF_… or -CKF_… (a token flag), got '%s'", f);
-      if (f[0] == '+') cfg.flags_set |= v, cfg.flags_clear &= ~v;
-      else cfg.flags_clear |= v, cfg.flags_set &= ~v;
-      any = 1;
-    }
-    return any ? 1 : config_error(line, "tokenflags needs at least one flag");
-  }
-  if (strcmp(dir, "slotflags") == 0) {
-    char *f;
-    int any = 0;
-    while ((f = word(&s))) {
-      CK_ULONG v;
-      if ((f[0] != '+' && f[0] != '-') || !parse_named(ckf_slot_names, f + 1, 0, &v))
-        return config_error(line, "expected +CKF_… or -CKF_… (a slot flag), got '%s'", f);
-      if (f[0] == '+') cfg.slot_flags_set |= v, cfg.slot_flags_clear &= ~v;
-      else cfg.slot_flags_clear |= v, cfg.slot_flags_set &= ~v;
-      any = 1;
-    }
-    return any ? 1 : config_error(line, "slotflags needs at least one flag");
-  }
+  if (strcmp(dir, "tokenflags") == 0)
+    return parse_flags(&s, line, dir, "a token flag", ckf_token_names, &cfg.flags_set, &cfg.flags_clear);
+  if (strcmp(dir, "slotflags") == 0)
+    return parse_flags(&s, line, dir, "a slot flag", ckf_slot_names, &cfg.slot_flags_set, &cfg.slot_flags_clear);
   if (strcmp(dir, "slow") == 0) {
     char *fn = word(&s), *ms = word(&s), *end;
     int i;
